@@ -1,0 +1,221 @@
+//! Canonical JSON exactly as securesystemslib's `encode_canonical` writes it,
+//! and a strict JSON reader that refuses duplicate object keys.
+//!
+//! The encoding: object keys sorted by Unicode code point, no whitespace,
+//! strings written raw except that `\` and `"` are backslash-escaped,
+//! integers in decimal, `true`/`false`/`null`. Floats cannot be encoded
+//! exactly and are refused rather than rounded.
+
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Number, Value};
+use std::fmt;
+
+/// Why a value could not be written as canonical JSON.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CanonicalError {
+    /// A number that is not an integer in the signed or unsigned 64-bit range
+    /// (JSON floats, and integers too large to have been read exactly).
+    #[error("number {0} is not an integer that canonical JSON can encode exactly")]
+    NotAnInteger(String),
+}
+
+/// Encodes `value` as canonical JSON bytes.
+pub fn to_canonical_bytes(value: &Value) -> Result<Vec<u8>, CanonicalError> {
+    let mut out = Vec::with_capacity(256);
+    write_value(value, &mut out)?;
+    Ok(out)
+}
+
+fn write_value(value: &Value, out: &mut Vec<u8>) -> Result<(), CanonicalError> {
+    match value {
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Bool(true) => out.extend_from_slice(b"true"),
+        Value::Bool(false) => out.extend_from_slice(b"false"),
+        Value::Number(n) => write_number(n, out)?,
+        Value::String(s) => write_string(s, out),
+        Value::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_value(item, out)?;
+            }
+            out.push(b']');
+        }
+        Value::Object(map) => {
+            // Sort explicitly: serde_json's map order depends on a cargo feature
+            // some other crate in the build could switch on. `str` ordering is
+            // byte order of UTF-8, which equals code point order.
+            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+            entries.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+            out.push(b'{');
+            for (i, (k, v)) in entries.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_string(k, out);
+                out.push(b':');
+                write_value(v, out)?;
+            }
+            out.push(b'}');
+        }
+    }
+    Ok(())
+}
+
+fn write_number(n: &Number, out: &mut Vec<u8>) -> Result<(), CanonicalError> {
+    if let Some(i) = n.as_i64() {
+        out.extend_from_slice(i.to_string().as_bytes());
+    } else if let Some(u) = n.as_u64() {
+        out.extend_from_slice(u.to_string().as_bytes());
+    } else {
+        return Err(CanonicalError::NotAnInteger(n.to_string()));
+    }
+    Ok(())
+}
+
+fn write_string(s: &str, out: &mut Vec<u8>) {
+    out.push(b'"');
+    for b in s.bytes() {
+        if b == b'\\' || b == b'"' {
+            out.push(b'\\');
+        }
+        out.push(b);
+    }
+    out.push(b'"');
+}
+
+/// Why bytes could not be read as JSON.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct JsonError(pub String);
+
+/// Parses JSON, refusing any object that names the same key twice.
+///
+/// Parsers disagree on which duplicate wins, so a document with duplicates
+/// could mean one thing to us and another to a different client.
+pub fn parse_strict(bytes: &[u8]) -> Result<Value, JsonError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let v = StrictValue::deserialize(&mut de).map_err(|e| JsonError(e.to_string()))?;
+    de.end().map_err(|e| JsonError(e.to_string()))?;
+    Ok(v.0)
+}
+
+struct StrictValue(Value);
+
+impl<'de> Deserialize<'de> for StrictValue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(StrictVisitor)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> Visitor<'de> for StrictVisitor {
+    type Value = StrictValue;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<StrictValue, E> {
+        Ok(StrictValue(Value::Bool(v)))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<StrictValue, E> {
+        Ok(StrictValue(Value::Number(v.into())))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<StrictValue, E> {
+        Ok(StrictValue(Value::Number(v.into())))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<StrictValue, E> {
+        Number::from_f64(v)
+            .map(|n| StrictValue(Value::Number(n)))
+            .ok_or_else(|| E::custom("non-finite number"))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<StrictValue, E> {
+        Ok(StrictValue(Value::String(v.to_owned())))
+    }
+    fn visit_string<E>(self, v: String) -> Result<StrictValue, E> {
+        Ok(StrictValue(Value::String(v)))
+    }
+    fn visit_unit<E>(self) -> Result<StrictValue, E> {
+        Ok(StrictValue(Value::Null))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<StrictValue, A::Error> {
+        let mut items = Vec::new();
+        while let Some(StrictValue(v)) = seq.next_element()? {
+            items.push(v);
+        }
+        Ok(StrictValue(Value::Array(items)))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<StrictValue, A::Error> {
+        let mut map = Map::new();
+        while let Some(key) = access.next_key::<String>()? {
+            let StrictValue(v) = access.next_value()?;
+            if map.insert(key.clone(), v).is_some() {
+                return Err(de::Error::custom(format!("duplicate key {key:?}")));
+            }
+        }
+        Ok(StrictValue(Value::Object(map)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn enc(v: Value) -> String {
+        String::from_utf8(to_canonical_bytes(&v).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn sorts_and_strips_whitespace() {
+        assert_eq!(enc(json!({"b": 1, "a": [true, null, "x"]})), r#"{"a":[true,null,"x"],"b":1}"#);
+    }
+
+    #[test]
+    fn escapes_only_backslash_and_quote() {
+        assert_eq!(enc(json!("a\"b\\c\nd\u{1}é")), "\"a\\\"b\\\\c\nd\u{1}é\"");
+    }
+
+    #[test]
+    fn sorts_by_code_point_not_utf16() {
+        // U+FF5E sorts before U+1F600 by code point, after it in UTF-16 units.
+        assert_eq!(enc(json!({"\u{1F600}": 1, "\u{FF5E}": 2})), "{\"\u{FF5E}\":2,\"\u{1F600}\":1}");
+    }
+
+    #[test]
+    fn refuses_floats() {
+        assert!(matches!(to_canonical_bytes(&json!(1.5)), Err(CanonicalError::NotAnInteger(_))));
+        let big = parse_strict(b"123456789012345678901234567890").unwrap();
+        assert!(matches!(to_canonical_bytes(&big), Err(CanonicalError::NotAnInteger(_))));
+    }
+
+    #[test]
+    fn integer_extremes() {
+        assert_eq!(enc(json!([u64::MAX, i64::MIN, 0])), "[18446744073709551615,-9223372036854775808,0]");
+    }
+
+    #[test]
+    fn strict_parser_refuses_duplicate_keys() {
+        assert!(parse_strict(br#"{"a":1,"a":2}"#).is_err());
+        assert!(parse_strict(br#"{"x":{"a":1,"a":1}}"#).is_err());
+        assert!(parse_strict(br#"{"a":1} x"#).is_err());
+        assert_eq!(parse_strict(br#"{"a":1,"b":{"a":2}}"#).unwrap(), json!({"a":1,"b":{"a":2}}));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn parse_of_canonical_is_identity(s in "[\\PC\\n\\t\\u{0}-\\u{1f}]{0,40}", n in proptest::num::i64::ANY) {
+            let v = json!({"s": s, "n": n, "l": [s.clone()]});
+            let bytes = to_canonical_bytes(&v).unwrap();
+            let back = parse_strict(&bytes);
+            // Raw control characters are not valid JSON, so the canonical form
+            // of such a string is (as in securesystemslib) not parseable JSON.
+            if s.chars().all(|c| c >= ' ') {
+                proptest::prop_assert_eq!(back.unwrap(), v);
+            }
+        }
+    }
+}

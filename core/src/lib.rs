@@ -1,0 +1,20 @@
+//! airlock-core: the pure verification core of airlock.
+//!
+//! Canonical JSON, keys and signatures, TUF metadata types and the
+//! threshold check. No file system, terminal or clock: every function takes
+//! bytes and values (including `now`) and returns a verdict or a typed reason.
+//!
+//! Section numbers cited in this crate refer to The Update Framework
+//! specification, version 1.0.33.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod canonical;
+pub mod hash;
+pub mod keys;
+pub mod time;
+
+pub use canonical::{parse_strict, to_canonical_bytes, CanonicalError, JsonError};
+pub use keys::{Ed25519Signer, KeyError, KeyId, PublicKey, SignatureError, Signer, SignerError};
+pub use time::Timestamp;
