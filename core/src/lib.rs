@@ -13,8 +13,12 @@
 pub mod canonical;
 pub mod hash;
 pub mod keys;
+pub mod metadata;
+pub mod threshold;
 pub mod time;
 
 pub use canonical::{parse_strict, to_canonical_bytes, CanonicalError, JsonError};
 pub use keys::{Ed25519Signer, KeyError, KeyId, PublicKey, SignatureError, Signer, SignerError};
+pub use metadata::{Metadata, MetadataError};
+pub use threshold::{Authorization, ThresholdError, ThresholdReport};
 pub use time::Timestamp;

@@ -1,0 +1,145 @@
+use super::*;
+use crate::keys::{Ed25519Signer, Signer};
+use crate::threshold::Authorization;
+use crate::time::Timestamp as T;
+use serde_json::{json, Value};
+
+fn signer(seed: u8) -> Ed25519Signer {
+    Ed25519Signer::new(ed25519_dalek::SigningKey::from_bytes(&[seed; 32]))
+}
+
+fn root_json() -> Value {
+    let pk = signer(1).public_key().clone();
+    let id = pk.key_id();
+    let role = json!({"keyids": [id], "threshold": 1});
+    json!({
+        "_type": "root", "spec_version": "1.0.31", "version": 1,
+        "expires": "2030-01-01T00:00:00Z", "consistent_snapshot": true,
+        "keys": {id.0.clone(): pk},
+        "roles": {"root": role, "targets": role, "snapshot": role, "timestamp": role},
+    })
+}
+
+fn envelope(signed: Value) -> Vec<u8> {
+    serde_json::to_vec(&json!({"signatures": [], "signed": signed})).unwrap()
+}
+
+fn parse_root(signed: Value) -> Result<Metadata<Root>, MetadataError> {
+    Metadata::<Root>::from_bytes(&envelope(signed))
+}
+
+#[test]
+fn valid_root_parses() {
+    parse_root(root_json()).unwrap();
+}
+
+#[test]
+fn wrong_type_is_refused() {
+    let err = Metadata::<Targets>::from_bytes(&envelope(root_json())).unwrap_err();
+    assert_eq!(err, MetadataError::WrongType { expected: "targets", found: "root".into() });
+}
+
+#[test]
+fn zero_negative_and_non_integer_versions_are_refused() {
+    for v in [json!(0), json!(-1), json!(1.5), json!("2")] {
+        let mut r = root_json();
+        r["version"] = v;
+        assert!(matches!(parse_root(r), Err(MetadataError::BadVersion { .. })));
+    }
+}
+
+#[test]
+fn threshold_below_one_is_refused() {
+    for v in [json!(0), json!(-3)] {
+        let mut r = root_json();
+        r["roles"]["snapshot"]["threshold"] = v;
+        assert!(matches!(parse_root(r), Err(MetadataError::BadThreshold { role, .. }) if role == "snapshot"));
+    }
+}
+
+#[test]
+fn duplicate_signature_keyids_are_refused() {
+    let id = signer(1).key_id();
+    let doc = json!({"signatures": [{"keyid": id, "sig": "00"}, {"keyid": id, "sig": "01"}], "signed": root_json()});
+    let err = Metadata::<Root>::from_bytes(&serde_json::to_vec(&doc).unwrap()).unwrap_err();
+    assert_eq!(err, MetadataError::DuplicateSignature(id));
+}
+
+#[test]
+fn duplicate_json_keys_are_refused() {
+    let bytes = br#"{"signatures": [], "signatures": [], "signed": {}}"#;
+    assert!(matches!(Metadata::<Root>::from_bytes(bytes), Err(MetadataError::Json(_))));
+}
+
+#[test]
+fn missing_role_and_undefined_key_are_refused() {
+    let mut r = root_json();
+    r["roles"].as_object_mut().unwrap().remove("timestamp");
+    assert_eq!(parse_root(r).unwrap_err(), MetadataError::MissingRole("timestamp".into()));
+    let mut r = root_json();
+    r["roles"]["targets"]["keyids"] = json!(["ff"]);
+    assert!(matches!(parse_root(r), Err(MetadataError::UndefinedKey { .. })));
+    let mut r = root_json();
+    let id = signer(1).key_id();
+    r["roles"]["targets"]["keyids"] = json!([id, id]);
+    assert!(matches!(parse_root(r), Err(MetadataError::DuplicateKeyInRole { .. })));
+}
+
+#[test]
+fn bad_dates_and_spec_versions_are_refused() {
+    let mut r = root_json();
+    r["expires"] = json!("2030-01-01T00:00:00.123Z");
+    assert!(matches!(parse_root(r), Err(MetadataError::Schema(_))));
+    let mut r = root_json();
+    r["spec_version"] = json!("2.0.0");
+    assert!(matches!(parse_root(r), Err(MetadataError::UnsupportedSpecVersion(_))));
+}
+
+#[test]
+fn floats_anywhere_in_signed_are_refused() {
+    let mut r = root_json();
+    r["x-float"] = json!(0.5);
+    assert!(matches!(parse_root(r), Err(MetadataError::Canonical(_))));
+}
+
+#[test]
+fn delegation_needs_exactly_one_of_paths_and_prefixes() {
+    let pk = signer(2).public_key().clone();
+    let mut role = json!({"name": "a", "keyids": [pk.key_id()], "threshold": 1, "terminating": true});
+    let t = |role: Value| {
+        json!({"_type": "targets", "spec_version": "1.0.31", "version": 1, "expires": "2030-01-01T00:00:00Z",
+               "targets": {}, "delegations": {"keys": {pk.key_id().0: pk}, "roles": [role]}})
+    };
+    let err = Metadata::<Targets>::from_bytes(&envelope(t(role.clone()))).unwrap_err();
+    assert_eq!(err, MetadataError::PathsXorPrefixes("a".into()));
+    role["paths"] = json!(["a/*"]);
+    Metadata::<Targets>::from_bytes(&envelope(t(role.clone()))).unwrap();
+    role["path_hash_prefixes"] = json!(["ab"]);
+    assert!(Metadata::<Targets>::from_bytes(&envelope(t(role))).is_err());
+}
+
+#[test]
+fn unknown_members_survive_and_signatures_still_verify() {
+    let mut r = root_json();
+    r["x-other-tool"] = json!({"nested": [1, "two"]});
+    r["roles"]["root"]["x-role-extra"] = json!(true);
+    r["keys"].as_object_mut().unwrap().values_mut().next().unwrap()["x-key-extra"] = json!("k");
+    let mut md = parse_root(r.clone()).unwrap();
+    md.sign(&signer(1)).unwrap();
+    let reread = Metadata::<Root>::from_bytes(&md.to_bytes()).unwrap();
+    assert_eq!(reread.signed_value(), &r);
+    // The typed view writes every unknown member back too.
+    assert_eq!(serde_json::to_value(reread.signed()).unwrap(), r);
+    let auth = Authorization::top_level(reread.signed(), "root").unwrap();
+    auth.verify(reread.signatures(), &reread.payload(), T::from_unix(0)).unwrap();
+}
+
+#[test]
+fn tampering_breaks_the_signature() {
+    let mut md = parse_root(root_json()).unwrap();
+    md.sign(&signer(1)).unwrap();
+    let text = String::from_utf8(md.to_bytes()).unwrap().replace("2030-01-01", "2031-01-01");
+    let md2 = Metadata::<Root>::from_bytes(text.as_bytes()).unwrap();
+    let auth = Authorization::top_level(md2.signed(), "root").unwrap();
+    assert!(auth.verify(md2.signatures(), &md2.payload(), T::from_unix(0)).is_err());
+}
