@@ -25,7 +25,7 @@ pub struct MetaFile {
 fn check_meta_versions(signed: &Value) -> Result<(), MetadataError> {
     if let Some(meta) = signed.get("meta").and_then(Value::as_object) {
         for (name, m) in meta {
-            if !m.get("version").and_then(Value::as_u64).is_some_and(|v| v >= 1) {
+            if m.get("version").and_then(Value::as_u64).is_none_or(|v| v < 1) {
                 return Err(MetadataError::BadVersion {
                     found: format!("{} for {name}", m.get("version").unwrap_or(&Value::Null)),
                 });
