@@ -14,11 +14,13 @@ pub mod canonical;
 pub mod hash;
 pub mod keys;
 pub mod metadata;
+pub mod rootchain;
 pub mod threshold;
 pub mod time;
 
 pub use canonical::{parse_strict, to_canonical_bytes, CanonicalError, JsonError};
 pub use keys::{Ed25519Signer, KeyError, KeyId, PublicKey, SignatureError, Signer, SignerError};
 pub use metadata::{Metadata, MetadataError};
+pub use rootchain::{registry_identity, RootChainError, RootStep};
 pub use threshold::{Authorization, ThresholdError, ThresholdReport};
 pub use time::Timestamp;

@@ -5,12 +5,14 @@
 //! over the canonical form of the `signed` object exactly as it was read, so
 //! a file written by another tool verifies after we load it.
 
+mod any;
 mod envelope;
 mod root;
 mod snapshot;
 mod targets;
 mod validate;
 
+pub use any::AnyMetadata;
 pub use envelope::{Metadata, Role, Signature};
 pub use root::{RoleKeys, Root, RETIRING_FIELD, TOP_LEVEL_ROLES};
 pub use snapshot::{MetaFile, Snapshot, Timestamp as TimestampRole};
