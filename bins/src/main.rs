@@ -1,1 +1,58 @@
-fn main() {}
+//! `airlock`: key ceremonies, metadata signing and verification.
+//!
+//! Thin by design: parsing arguments, prompting and printing live here; all
+//! checks live in the libraries.
+
+#![forbid(unsafe_code)]
+
+mod cmd;
+mod exit;
+mod io;
+mod secrets;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Offline signing and bundle toolkit for air-gapped networks.
+#[derive(Parser)]
+#[command(name = "airlock", version, about, disable_help_subcommand = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Generate and inspect keys.
+    #[command(subcommand)]
+    Key(cmd::key::KeyCommand),
+    /// Sign and verify single TUF metadata files by hand.
+    #[command(subcommand)]
+    Metadata(cmd::metadata::MetadataCommand),
+    /// Verify root chains.
+    #[command(subcommand)]
+    Root(cmd::root::RootCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let result = match cli.command {
+        Command::Key(c) => cmd::key::run(c),
+        Command::Metadata(c) => cmd::metadata::run(c),
+        Command::Root(c) => cmd::root::run(c),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("airlock: error: {}", exit::one_line(&e));
+            ExitCode::from(exit::code_of(&e) as u8)
+        }
+    }
+}

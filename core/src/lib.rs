@@ -11,6 +11,7 @@
 #![warn(missing_docs)]
 
 pub mod canonical;
+pub mod extension;
 pub mod hash;
 pub mod keys;
 pub mod metadata;

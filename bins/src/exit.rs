@@ -1,0 +1,56 @@
+//! Exit codes and the one-line error every failure prints.
+//!
+//! 0 success; 1 verification or policy refused; 2 usage or configuration
+//! error (bad flags, unreadable key, wrong passphrase, existing output);
+//! 3 I/O or internal error. Anything not marked otherwise is 3.
+
+use std::fmt;
+
+/// The documented exit codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Code {
+    /// A check failed: the input is not what it claims to be.
+    Refused = 1,
+    /// The operator's input or configuration is wrong.
+    Usage = 2,
+    /// Reading or writing failed, or a bug.
+    Internal = 3,
+}
+
+/// An error carrying its exit code, attached to an `anyhow` chain.
+#[derive(Debug)]
+pub struct Failure {
+    /// The exit code.
+    pub code: Code,
+    /// The one-line message.
+    pub message: String,
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Failure {}
+
+/// A verification or policy refusal (exit 1).
+pub fn refused(message: impl Into<String>) -> anyhow::Error {
+    Failure { code: Code::Refused, message: message.into() }.into()
+}
+
+/// A usage or configuration error (exit 2).
+pub fn usage(message: impl Into<String>) -> anyhow::Error {
+    Failure { code: Code::Usage, message: message.into() }.into()
+}
+
+/// The exit code of an error chain: the first `Failure` in it decides.
+pub fn code_of(err: &anyhow::Error) -> Code {
+    err.chain().find_map(|e| e.downcast_ref::<Failure>()).map_or(Code::Internal, |f| f.code)
+}
+
+/// The error chain on one line, outermost context first.
+pub fn one_line(err: &anyhow::Error) -> String {
+    let parts: Vec<String> = err.chain().map(|e| e.to_string().replace('\n', " ")).collect();
+    parts.join(": ")
+}

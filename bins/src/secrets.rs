@@ -1,0 +1,80 @@
+//! Where passphrases come from, and loading keys with them.
+//!
+//! Never from argv: a file (`--passphrase-file`), the `AIRLOCK_PASSPHRASE`
+//! environment variable for automation, or a prompt at the terminal.
+
+use crate::exit::usage;
+use airlock_core::Ed25519Signer;
+use airlock_keyceremony::{
+    read_key_file, EnvPassphrase, FilePassphrase, KeyFileError, KeyFileOptions, PassphraseRequest,
+    PassphraseSource, PromptPassphrase, SecretPassphrase,
+};
+use anyhow::Result;
+use clap::Args;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+/// The passphrase options every command that opens or writes a key takes.
+#[derive(Args, Clone, Default)]
+pub struct PassphraseArgs {
+    /// Read the passphrase from this file (one trailing newline is ignored).
+    /// Otherwise AIRLOCK_PASSPHRASE, otherwise a prompt.
+    #[arg(long, value_name = "FILE")]
+    pub passphrase_file: Option<PathBuf>,
+}
+
+/// The source the options and environment select.
+pub fn source(args: &PassphraseArgs) -> Result<Box<dyn PassphraseSource>> {
+    if let Some(f) = &args.passphrase_file {
+        return Ok(Box::new(FilePassphrase::new(f)));
+    }
+    let env = EnvPassphrase::new();
+    if env.is_set() {
+        if EnvPassphrase::on_terminal() {
+            eprintln!(
+                "airlock: warning: using the passphrase from {} at a terminal; it may be visible to other processes",
+                env.var()
+            );
+        }
+        return Ok(Box::new(env));
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(usage("a passphrase is needed: give --passphrase-file FILE or set AIRLOCK_PASSPHRASE"));
+    }
+    Ok(Box::new(PromptPassphrase::new()))
+}
+
+/// Asks `src` for a passphrase, turning failures into usage errors.
+pub fn ask(src: &mut dyn PassphraseSource, request: &PassphraseRequest) -> Result<SecretPassphrase> {
+    src.passphrase(request).map_err(|e| usage(e.to_string()))
+}
+
+/// Decrypts the key file at `path`.
+pub fn load_signer(path: &Path, args: &PassphraseArgs) -> Result<Box<Ed25519Signer>> {
+    let mut src = source(args)?;
+    let pass = ask(src.as_mut(), &PassphraseRequest::unlock(path.display().to_string()))?;
+    Ok(Box::new(read_key_file(path, &pass).map_err(key_error)?))
+}
+
+/// Key file problems are the operator's to fix (exit 2), except I/O (exit 3).
+pub fn key_error(e: KeyFileError) -> anyhow::Error {
+    match e {
+        KeyFileError::Io { ref source, ref path } if source.kind() == std::io::ErrorKind::NotFound => {
+            usage(format!("{}: no such file", path.display()))
+        }
+        KeyFileError::Io { .. } | KeyFileError::Randomness(_) => anyhow::Error::new(e),
+        other => usage(other.to_string()),
+    }
+}
+
+/// The scrypt options, warning when the insecure test knob is on.
+pub fn key_file_options() -> Result<KeyFileOptions> {
+    let (opts, insecure) = KeyFileOptions::from_env().map_err(key_error)?;
+    if insecure {
+        eprintln!(
+            "airlock: warning: AIRLOCK_INSECURE_TEST_SCRYPT_LOG_N is set: key files get a weak work factor ({})",
+            opts.scrypt_log_n
+        );
+    }
+    Ok(opts)
+}
