@@ -1,1 +1,16 @@
-//! airlock-keyceremony
+//! airlock-keyceremony: key generation, encrypted key files and passphrase
+//! sources, the layer that ceremonies, rotation and backups build on.
+//!
+//! Nothing here prompts on its own or reads a passphrase from argv: callers
+//! choose a [`passphrase::PassphraseSource`], so that the same code runs under
+//! a custodian at a terminal, under automation, and under tests.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod passphrase;
+mod secret_io;
+
+pub use passphrase::{
+    EnvPassphrase, FilePassphrase, PassphraseError, PassphraseKind, PassphraseRequest, PassphraseSource,
+    PromptPassphrase, ScriptedPassphrase, SecretPassphrase,
+};
