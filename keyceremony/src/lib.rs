@@ -7,10 +7,16 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod keyfile;
 pub mod passphrase;
 mod secret_io;
 
+pub use keyfile::{
+    classify_key_file, decrypt_key_file, generate, read_key_file, read_public_key_file, write_key_file,
+    write_public_key_file, KeyFileError, KeyFileKind, KeyFileOptions,
+};
 pub use passphrase::{
     EnvPassphrase, FilePassphrase, PassphraseError, PassphraseKind, PassphraseRequest, PassphraseSource,
     PromptPassphrase, ScriptedPassphrase, SecretPassphrase,
 };
+pub mod rotation;
