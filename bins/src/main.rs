@@ -9,6 +9,7 @@ mod cmd;
 mod exit;
 mod io;
 mod secrets;
+// mod steps; (wired with the ceremony commands once transcript/airgap land)
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
