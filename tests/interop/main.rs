@@ -1,0 +1,11 @@
+//! Interoperability tests: airlock against the reference TUF implementation
+//! (python-tuf and securesystemslib, pinned in `tests/interop/requirements.txt`).
+//!
+//! The Python side runs in the interpreter named by `AIRLOCK_INTEROP_PYTHON`
+//! (`scripts/test` builds a venv and sets it). Without it these tests print
+//! `SKIPPED: ...` and pass, except under `CI=true`, where a missing tool is a
+//! failure: an interop test is never skipped in CI. See `support.rs`.
+
+mod canonical;
+mod pyhelpers;
+mod support;
