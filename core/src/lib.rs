@@ -11,11 +11,14 @@
 #![warn(missing_docs)]
 
 pub mod canonical;
+pub mod client;
 pub mod extension;
 pub mod hash;
 pub mod keys;
 pub mod metadata;
+pub mod paths;
 pub mod rootchain;
+pub mod target;
 pub mod threshold;
 pub mod time;
 

@@ -1,0 +1,170 @@
+//! Which delegated role may sign for which target path (specification
+//! section 4.5, `paths` and `path_hash_prefixes`).
+//!
+//! Patterns match like python-tuf: the path and the pattern are split on
+//! `/`, must have the same number of segments, and each segment matches by
+//! shell-style `fnmatch` (`*`, `?`, `[seq]`, `[!seq]`), so `*` never crosses
+//! a `/`.
+
+use crate::hash::sha256_hex;
+use crate::metadata::DelegatedRole;
+
+/// Whether `path` matches the TUF glob `pattern`.
+pub fn glob_match(pattern: &str, path: &str) -> bool {
+    let p: Vec<&str> = pattern.split('/').collect();
+    let t: Vec<&str> = path.split('/').collect();
+    p.len() == t.len() && p.iter().zip(&t).all(|(p, t)| fnmatch(p, t))
+}
+
+/// Whether `role` is trusted for `path` by its patterns or hash prefixes.
+pub fn role_covers(role: &DelegatedRole, path: &str) -> bool {
+    if let Some(patterns) = &role.paths {
+        return patterns.iter().any(|p| glob_match(p, path));
+    }
+    if let Some(prefixes) = &role.path_hash_prefixes {
+        let h = sha256_hex(path.as_bytes());
+        return prefixes.iter().any(|p| h.starts_with(p.as_str()));
+    }
+    false
+}
+
+/// Whether two glob patterns could both match some path (used to keep
+/// namespaces of different publishers apart).
+pub fn patterns_overlap(a: &str, b: &str) -> bool {
+    let pa: Vec<&str> = a.split('/').collect();
+    let pb: Vec<&str> = b.split('/').collect();
+    pa.len() == pb.len() && pa.iter().zip(&pb).all(|(x, y)| segments_overlap(x, y))
+}
+
+fn segments_overlap(a: &str, b: &str) -> bool {
+    let has_meta = |s: &str| s.contains(['*', '?', '[']);
+    match (has_meta(a), has_meta(b)) {
+        (false, false) => a == b,
+        (false, true) => fnmatch(b, a),
+        (true, false) => fnmatch(a, b),
+        // Two wildcard segments: conservatively assume they overlap unless
+        // their literal prefixes differ.
+        (true, true) => {
+            let lit = |s: &str| s.chars().take_while(|c| !matches!(c, '*' | '?' | '[')).collect::<String>();
+            let (la, lb) = (lit(a), lit(b));
+            la.starts_with(&lb) || lb.starts_with(&la)
+        }
+    }
+}
+
+/// Shell-style matching of one segment, as Python's `fnmatch.fnmatchcase`.
+fn fnmatch(pattern: &str, text: &str) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    let t: Vec<char> = text.chars().collect();
+    let (mut pi, mut ti) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        if pi < p.len() {
+            match p[pi] {
+                '*' => {
+                    star = Some((pi, ti));
+                    pi += 1;
+                    continue;
+                }
+                '?' => {
+                    pi += 1;
+                    ti += 1;
+                    continue;
+                }
+                '[' => {
+                    if let Some((matched, next)) = class(&p, pi, t[ti]) {
+                        if matched {
+                            pi = next;
+                            ti += 1;
+                            continue;
+                        }
+                    } else if t[ti] == '[' {
+                        // An unclosed `[` is a literal, as in Python.
+                        pi += 1;
+                        ti += 1;
+                        continue;
+                    }
+                }
+                c if c == t[ti] => {
+                    pi += 1;
+                    ti += 1;
+                    continue;
+                }
+                _ => {}
+            }
+        }
+        match star {
+            Some((sp, st)) => {
+                pi = sp + 1;
+                ti = st + 1;
+                star = Some((sp, st + 1));
+            }
+            None => return false,
+        }
+    }
+    p[pi..].iter().all(|&c| c == '*')
+}
+
+/// Matches `c` against the class starting at `p[start] == '['`; returns
+/// whether it matched and the index after the class, or None if unclosed.
+fn class(p: &[char], start: usize, c: char) -> Option<(bool, usize)> {
+    let mut i = start + 1;
+    let negate = i < p.len() && p[i] == '!';
+    if negate {
+        i += 1;
+    }
+    let first = i;
+    let mut matched = false;
+    while i < p.len() && (p[i] != ']' || i == first) {
+        if i + 2 < p.len() && p[i + 1] == '-' && p[i + 2] != ']' {
+            if p[i] <= c && c <= p[i + 2] {
+                matched = true;
+            }
+            i += 3;
+        } else {
+            if p[i] == c {
+                matched = true;
+            }
+            i += 1;
+        }
+    }
+    if i >= p.len() {
+        return None;
+    }
+    Some((matched != negate, i + 1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn star_does_not_cross_slash() {
+        assert!(glob_match("acme/*", "acme/tool-1.0.tar.gz"));
+        assert!(!glob_match("acme/*", "acme/sub/tool.tar.gz"));
+        assert!(!glob_match("acme/*", "acmeX/tool"));
+        assert!(glob_match("*/*", "a/b"));
+        assert!(!glob_match("*", "a/b"));
+        assert!(glob_match("acme/*/*.tgz", "acme/x/y.tgz"));
+    }
+
+    #[test]
+    fn fnmatch_features() {
+        assert!(fnmatch("a?c", "abc"));
+        assert!(fnmatch("[a-c]x", "bx"));
+        assert!(!fnmatch("[!a-c]x", "bx"));
+        assert!(fnmatch("*.tar.gz", "x.tar.gz"));
+        assert!(fnmatch("*", ""));
+        assert!(!fnmatch("a*b", "ac"));
+        assert!(fnmatch("a*b*c", "aXbYbZc"));
+        assert!(fnmatch("[", "["));
+    }
+
+    #[test]
+    fn overlap() {
+        assert!(patterns_overlap("acme/*", "acme/tool"));
+        assert!(patterns_overlap("acme/*", "acme/t*"));
+        assert!(!patterns_overlap("acme/*", "other/*"));
+        assert!(!patterns_overlap("acme/*", "acme/*/*"));
+    }
+}
