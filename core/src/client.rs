@@ -561,3 +561,6 @@ impl Transport for BTreeMap<String, Vec<u8>> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -13,8 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 /// The roles the index key signs.
 pub const INDEX_ROLES: [&str; 3] = ["targets", "snapshot", "timestamp"];
 
-/// The TUF specification version we write.
-pub const SPEC_VERSION: &str = "1.0.31";
+pub use airlock_core::metadata::SPEC_VERSION;
 
 const DAY: i64 = 86_400;
 

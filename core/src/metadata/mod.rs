@@ -20,6 +20,9 @@ pub use targets::{DelegatedRole, Delegations, TargetFile, Targets};
 
 use crate::keys::KeyId;
 
+/// The TUF specification version airlock writes.
+pub const SPEC_VERSION: &str = "1.0.31";
+
 /// Why bytes are not valid metadata of the expected kind.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MetadataError {

@@ -117,3 +117,31 @@ impl Role for Timestamp {
         Ok(())
     }
 }
+
+impl Snapshot {
+    /// Snapshot metadata over `meta`.
+    pub fn new(version: u64, expires: Instant, meta: BTreeMap<String, MetaFile>) -> Self {
+        Snapshot {
+            type_: "snapshot".into(),
+            spec_version: super::SPEC_VERSION.into(),
+            version,
+            expires,
+            meta,
+            extra: BTreeMap::new(),
+        }
+    }
+}
+
+impl Timestamp {
+    /// Timestamp metadata naming `snapshot`.
+    pub fn new(version: u64, expires: Instant, snapshot: MetaFile) -> Self {
+        Timestamp {
+            type_: "timestamp".into(),
+            spec_version: super::SPEC_VERSION.into(),
+            version,
+            expires,
+            meta: [("snapshot.json".to_owned(), snapshot)].into_iter().collect(),
+            extra: BTreeMap::new(),
+        }
+    }
+}

@@ -127,3 +127,18 @@ impl Delegations {
         self.roles.iter().find(|r| r.name == name)
     }
 }
+
+impl Targets {
+    /// Empty targets metadata with no delegations.
+    pub fn new(version: u64, expires: Timestamp) -> Self {
+        Targets {
+            type_: "targets".into(),
+            spec_version: super::SPEC_VERSION.into(),
+            version,
+            expires,
+            targets: BTreeMap::new(),
+            delegations: None,
+            extra: BTreeMap::new(),
+        }
+    }
+}

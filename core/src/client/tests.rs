@@ -1,0 +1,347 @@
+//! Client workflow tests over an in-memory repository.
+
+use super::*;
+use crate::keys::{Ed25519Signer, Signer};
+use crate::metadata::{DelegatedRole, Delegations, RoleKeys, TOP_LEVEL_ROLES};
+
+fn signer(seed: u8) -> Ed25519Signer {
+    Ed25519Signer::new(ed25519_dalek::SigningKey::from_bytes(&[seed; 32]))
+}
+
+fn t(s: &str) -> Timestamp {
+    Timestamp::parse(s).unwrap()
+}
+
+const NOW: &str = "2026-06-01T00:00:00Z";
+const FAR: &str = "2030-01-01T00:00:00Z";
+const ROOT_KEY: u8 = 1;
+const INDEX_KEY: u8 = 2;
+const PUB_A: u8 = 3;
+const PUB_B: u8 = 4;
+
+fn sign<R: Role>(r: R, seeds: &[u8]) -> Vec<u8> {
+    let mut md = Metadata::new(r).unwrap();
+    for &s in seeds {
+        md.sign(&signer(s)).unwrap();
+    }
+    md.to_bytes()
+}
+
+fn root(version: u64, index: u8, expires: &str) -> Root {
+    let mut keys = BTreeMap::new();
+    for s in [ROOT_KEY, index] {
+        keys.insert(signer(s).key_id(), signer(s).public_key().clone());
+    }
+    let role = |s: u8| RoleKeys {
+        keyids: vec![signer(s).key_id()],
+        threshold: 1,
+        retiring: Default::default(),
+        extra: Default::default(),
+    };
+    Root {
+        type_: "root".into(),
+        spec_version: "1.0.31".into(),
+        consistent_snapshot: Some(true),
+        version,
+        expires: t(expires),
+        keys,
+        roles: TOP_LEVEL_ROLES
+            .iter()
+            .map(|n| (n.to_string(), role(if *n == "root" { ROOT_KEY } else { index })))
+            .collect(),
+        extra: Default::default(),
+    }
+}
+
+fn delegation(name: &str, seed: u8, paths: &[&str], terminating: bool) -> DelegatedRole {
+    DelegatedRole {
+        name: name.into(),
+        keyids: vec![signer(seed).key_id()],
+        threshold: 1,
+        terminating,
+        paths: Some(paths.iter().map(|s| s.to_string()).collect()),
+        path_hash_prefixes: None,
+        extra: Default::default(),
+    }
+}
+
+fn target(bytes: &[u8]) -> TargetFile {
+    TargetFile {
+        length: bytes.len() as u64,
+        hashes: [("sha256".to_owned(), sha256_hex(bytes))].into_iter().collect(),
+        custom: None,
+        extra: Default::default(),
+    }
+}
+
+/// A repository: root v1, top-level targets delegating `acme/*` to A
+/// (terminating) and `*/*` to B, with A signing `acme/tool` and B `other/x`.
+struct Repo {
+    files: BTreeMap<String, Vec<u8>>,
+    version: u64,
+    roles: BTreeMap<String, Vec<u8>>,
+    role_versions: BTreeMap<String, u64>,
+}
+
+impl Repo {
+    fn new() -> Self {
+        let mut r = Repo {
+            files: BTreeMap::new(),
+            version: 0,
+            roles: BTreeMap::new(),
+            role_versions: BTreeMap::new(),
+        };
+        r.files.insert("1.root.json".into(), sign(root(1, INDEX_KEY, FAR), &[ROOT_KEY]));
+        let mut top = Targets::new(1, t(FAR));
+        let keys =
+            [PUB_A, PUB_B].iter().map(|&s| (signer(s).key_id(), signer(s).public_key().clone())).collect();
+        top.delegations = Some(Delegations {
+            keys,
+            roles: vec![delegation("a", PUB_A, &["acme/*"], true), delegation("b", PUB_B, &["*/*"], false)],
+            extra: Default::default(),
+        });
+        r.put_role("targets", top, &[INDEX_KEY]);
+        let mut a = Targets::new(1, t(FAR));
+        a.targets.insert("acme/tool".into(), target(b"tool"));
+        r.put_role("a", a, &[PUB_A]);
+        let mut b = Targets::new(1, t(FAR));
+        b.targets.insert("other/x".into(), target(b"x"));
+        b.targets.insert("acme/shadow".into(), target(b"shadow"));
+        r.put_role("b", b, &[PUB_B]);
+        r.publish(t(FAR), t(FAR));
+        r
+    }
+
+    fn put_role(&mut self, name: &str, md: Targets, seeds: &[u8]) {
+        let v = md.version;
+        let bytes = sign(md, seeds);
+        self.files.insert(format!("{v}.{name}.json"), bytes.clone());
+        self.roles.insert(name.into(), bytes);
+        self.role_versions.insert(name.into(), v);
+    }
+
+    fn publish(&mut self, snap_expires: Timestamp, ts_expires: Timestamp) {
+        self.version += 1;
+        let meta = self
+            .roles
+            .iter()
+            .map(|(n, b)| (format!("{n}.json"), meta_file_for(b, self.role_versions[n])))
+            .collect();
+        let snap = sign(Snapshot::new(self.version, snap_expires, meta), &[INDEX_KEY]);
+        self.files.insert(format!("{}.snapshot.json", self.version), snap.clone());
+        let ts = sign(
+            TimestampRole::new(self.version, ts_expires, meta_file_for(&snap, self.version)),
+            &[INDEX_KEY],
+        );
+        self.files.insert("timestamp.json".into(), ts);
+    }
+
+    fn root1(&self) -> Vec<u8> {
+        self.files["1.root.json"].clone()
+    }
+}
+
+fn refresh(files: &mut BTreeMap<String, Vec<u8>>, root: &[u8], now: &str) -> Result<Trusted, UpdateError> {
+    let mut c = Client::new(root, files, t(now), Limits::default())?;
+    c.refresh()?;
+    Ok(c.into_trusted())
+}
+
+#[test]
+fn full_update_and_delegation_search() {
+    let mut repo = Repo::new();
+    let root = repo.root1();
+    let mut c = Client::new(&root, &mut repo.files, t(NOW), Limits::default()).unwrap();
+    c.refresh().unwrap();
+    assert_eq!(c.target_info("acme/tool").unwrap().unwrap().role, "a");
+    assert_eq!(c.target_info("other/x").unwrap().unwrap().role, "b");
+    // `a` is terminating for acme/*, so b's claim on acme/shadow is never consulted.
+    assert_eq!(c.target_info("acme/shadow").unwrap(), None);
+    assert_eq!(c.target_info("nowhere").unwrap(), None);
+}
+
+#[test]
+fn timestamp_rollback_refused() {
+    let mut repo = Repo::new();
+    let old_ts = repo.files["timestamp.json"].clone();
+    repo.publish(t(FAR), t(FAR));
+    let trusted = refresh(&mut repo.files.clone(), &repo.root1(), NOW).unwrap();
+    let mut files = repo.files.clone();
+    files.insert("timestamp.json".into(), old_ts);
+    let root = repo.root1();
+    let mut c = Client::new(&root, &mut files, t(NOW), Limits::default())
+        .unwrap()
+        .with_previous(Some(&trusted.timestamp.unwrap().bytes), None);
+    assert_eq!(
+        c.refresh().unwrap_err(),
+        UpdateError::Rollback { role: "timestamp".into(), trusted: 2, found: 1 }
+    );
+}
+
+#[test]
+fn expired_timestamp_and_snapshot_refused() {
+    let mut repo = Repo::new();
+    repo.publish(t(FAR), t("2026-01-01T00:00:00Z"));
+    assert!(
+        matches!(refresh(&mut repo.files.clone(), &repo.root1(), NOW), Err(UpdateError::Expired { role, .. }) if role == "timestamp")
+    );
+    repo.publish(t("2026-01-01T00:00:00Z"), t(FAR));
+    assert!(
+        matches!(refresh(&mut repo.files.clone(), &repo.root1(), NOW), Err(UpdateError::Expired { role, .. }) if role == "snapshot")
+    );
+}
+
+#[test]
+fn snapshot_hash_mismatch_refused() {
+    let mut repo = Repo::new();
+    let name = "1.snapshot.json".to_string();
+    let mut bytes = repo.files[&name].clone();
+    let n = bytes.len();
+    bytes[n - 2] = b' ';
+    repo.files.insert(name, bytes);
+    assert!(matches!(
+        refresh(&mut repo.files.clone(), &repo.root1(), NOW),
+        Err(UpdateError::HashMismatch { .. })
+    ));
+}
+
+#[test]
+fn targets_signed_by_wrong_key_refused() {
+    let mut repo = Repo::new();
+    repo.put_role("targets", Targets::new(2, t(FAR)), &[PUB_A]);
+    repo.publish(t(FAR), t(FAR));
+    assert!(matches!(
+        refresh(&mut repo.files.clone(), &repo.root1(), NOW),
+        Err(UpdateError::Threshold { .. })
+    ));
+}
+
+#[test]
+fn delegated_role_signed_by_other_publisher_refused() {
+    let mut repo = Repo::new();
+    let mut a = Targets::new(2, t(FAR));
+    a.targets.insert("acme/evil".into(), target(b"evil"));
+    repo.put_role("a", a, &[PUB_B]);
+    repo.publish(t(FAR), t(FAR));
+    let root = repo.root1();
+    let mut c = Client::new(&root, &mut repo.files, t(NOW), Limits::default()).unwrap();
+    c.refresh().unwrap();
+    assert!(matches!(c.target_info("acme/evil"), Err(UpdateError::Threshold { .. })));
+}
+
+#[test]
+fn targets_version_must_match_snapshot() {
+    let mut repo = Repo::new();
+    // Snapshot says targets v1 but the file under that name claims v5.
+    let mut top = Targets::new(5, t(FAR));
+    top.delegations = None;
+    let bytes = sign(top, &[INDEX_KEY]);
+    repo.files.insert("1.targets.json".into(), bytes.clone());
+    repo.roles.insert("targets".into(), bytes);
+    repo.publish(t(FAR), t(FAR));
+    assert!(matches!(
+        refresh(&mut repo.files.clone(), &repo.root1(), NOW),
+        Err(UpdateError::VersionMismatch { expected: 1, found: 5, .. })
+    ));
+}
+
+#[test]
+fn snapshot_rollback_of_a_role_refused() {
+    let mut repo = Repo::new();
+    let mut a = Targets::new(2, t(FAR));
+    a.targets.insert("acme/tool".into(), target(b"tool2"));
+    repo.put_role("a", a, &[PUB_A]);
+    repo.publish(t(FAR), t(FAR));
+    let trusted = refresh(&mut repo.files.clone(), &repo.root1(), NOW).unwrap();
+    // A later snapshot that points `a` back at version 1.
+    repo.role_versions.insert("a".into(), 1);
+    let a1 = repo.files["1.a.json"].clone();
+    repo.roles.insert("a".into(), a1);
+    repo.publish(t(FAR), t(FAR));
+    let root = repo.root1();
+    let mut c = Client::new(&root, &mut repo.files, t(NOW), Limits::default()).unwrap().with_previous(
+        Some(&trusted.timestamp.as_ref().unwrap().bytes),
+        Some(&trusted.snapshot.as_ref().unwrap().bytes),
+    );
+    assert_eq!(
+        c.refresh().unwrap_err(),
+        UpdateError::Rollback { role: "a.json".into(), trusted: 2, found: 1 }
+    );
+}
+
+#[test]
+fn root_rotation_and_fast_forward_recovery() {
+    let mut repo = Repo::new();
+    // Pretend a leaked index key fast-forwarded the timestamp to version 99.
+    let ff =
+        sign(TimestampRole::new(99, t(FAR), meta_file_for(&repo.files["1.snapshot.json"], 1)), &[INDEX_KEY]);
+    // The custodians rotate the index key to 9 in root v2.
+    repo.files.insert("2.root.json".into(), sign(root(2, 9, FAR), &[ROOT_KEY]));
+    let mut files = repo.files.clone();
+    let meta = repo
+        .roles
+        .iter()
+        .map(|(n, b)| (format!("{n}.json"), meta_file_for(b, repo.role_versions[n])))
+        .collect();
+    // Re-sign top-level targets with the new key so targets verifies too.
+    let mut top: Metadata<Targets> = Metadata::from_bytes(&repo.roles["targets"]).unwrap();
+    top.remove_signature(&signer(INDEX_KEY).key_id());
+    top.sign(&signer(9)).unwrap();
+    files.insert("1.targets.json".into(), top.to_bytes());
+    let mut meta: BTreeMap<String, MetaFile> = meta;
+    meta.insert("targets.json".into(), meta_file_for(&top.to_bytes(), 1));
+    let snap = sign(Snapshot::new(2, t(FAR), meta), &[9]);
+    files.insert("2.snapshot.json".into(), snap.clone());
+    files.insert("timestamp.json".into(), sign(TimestampRole::new(1, t(FAR), meta_file_for(&snap, 2)), &[9]));
+    let root1 = repo.root1();
+    let mut c =
+        Client::new(&root1, &mut files, t(NOW), Limits::default()).unwrap().with_previous(Some(&ff), None);
+    c.refresh().unwrap();
+    assert_eq!(c.trusted().root.signed().version, 2);
+    assert_eq!(c.trusted().timestamp.as_ref().unwrap().signed().version, 1);
+}
+
+#[test]
+fn unsafe_role_names_refused() {
+    let mut repo = Repo::new();
+    let mut top = Targets::new(2, t(FAR));
+    top.delegations = Some(Delegations {
+        keys: [(signer(PUB_A).key_id(), signer(PUB_A).public_key().clone())].into_iter().collect(),
+        roles: vec![delegation("../evil", PUB_A, &["*"], false)],
+        extra: Default::default(),
+    });
+    repo.put_role("targets", top, &[INDEX_KEY]);
+    repo.publish(t(FAR), t(FAR));
+    let root = repo.root1();
+    let mut c = Client::new(&root, &mut repo.files, t(NOW), Limits::default()).unwrap();
+    c.refresh().unwrap();
+    assert_eq!(c.target_info("x").unwrap_err(), UpdateError::UnsafeRoleName("../evil".into()));
+}
+
+#[test]
+fn endless_data_is_capped() {
+    let mut repo = Repo::new();
+    repo.files.insert("timestamp.json".into(), vec![b' '; 20_000]);
+    assert!(matches!(
+        refresh(&mut repo.files.clone(), &repo.root1(), NOW),
+        Err(UpdateError::Transport { source: TransportError::TooLarge { .. }, .. })
+    ));
+}
+
+#[test]
+fn target_verifier_checks_length_and_hash() {
+    let f = target(b"hello");
+    TargetVerifier::check_bytes(&f, b"hello").unwrap();
+    assert!(matches!(
+        TargetVerifier::check_bytes(&f, b"hellO"),
+        Err(crate::target::TargetError::HashMismatch { .. })
+    ));
+    assert!(matches!(
+        TargetVerifier::check_bytes(&f, b"hello!"),
+        Err(crate::target::TargetError::TooLong { .. })
+    ));
+    assert!(matches!(
+        TargetVerifier::check_bytes(&f, b"hell"),
+        Err(crate::target::TargetError::WrongLength { .. })
+    ));
+}
