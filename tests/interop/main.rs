@@ -6,6 +6,7 @@
 //! `SKIPPED: ...` and pass, except under `CI=true`, where a missing tool is a
 //! failure: an interop test is never skipped in CI. See `support.rs`.
 
+mod airlock_keys;
 mod canonical;
 mod pyhelpers;
 mod support;
