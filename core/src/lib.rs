@@ -15,6 +15,7 @@ pub mod client;
 pub mod extension;
 pub mod hash;
 pub mod keys;
+pub mod log;
 pub mod metadata;
 pub mod paths;
 pub mod rootchain;

@@ -1,0 +1,21 @@
+//! The transparency log: an append-only Merkle tree (RFC 6962 hashing, RFC
+//! 9162 proof verification) over every publisher role version the registry
+//! accepted, with checkpoints in the C2SP signed-note / tlog-checkpoint
+//! format and optional witness cosignatures (C2SP tlog-cosignature).
+
+mod merkle;
+mod note;
+
+pub use merkle::{
+    consistency_proof, inclusion_proof, leaf_hash, root_hash, verify_consistency, verify_inclusion, Hash,
+    ProofError,
+};
+pub use note::{
+    cosign, cosignature_key_id, note_key_id, sign_note, verify_cosignatures, verify_note, Checkpoint,
+    NoteError, NoteSignature, SignedNote,
+};
+
+/// The leaf data for one accepted role version (see docs/FORMAT.md).
+pub fn entry_leaf(role: &str, version: u64, role_sha256: &str) -> Vec<u8> {
+    format!("airlock-log-entry/v1\n{role}\n{version}\n{role_sha256}\n").into_bytes()
+}
