@@ -14,6 +14,7 @@ pub mod canonical;
 pub mod client;
 pub mod extension;
 pub mod hash;
+pub mod identity;
 pub mod keys;
 pub mod log;
 pub mod metadata;

@@ -173,6 +173,7 @@ fn verify(a: VerifyArgs) -> Result<()> {
         }
         if let Some(id) = &identity {
             println!("registry identity: {}", airlock_core::keys::group4(id));
+            println!("read aloud:        {}", airlock_core::identity::words(id).unwrap_or_default());
         }
         match &failure {
             None => println!(
