@@ -1,1 +1,9 @@
+//! End-to-end tests: drive the `airlock` binary as an operator would, in a
+//! scratch directory, and check exit codes, messages, outputs and files.
+//!
+//! No network, no sleeps, no wall clock: checks of time pass `--at`.
 
+mod keys;
+mod metadata;
+mod roots;
+mod support;

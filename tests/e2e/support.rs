@@ -1,0 +1,415 @@
+//! Running the `airlock` binary in a scratch directory and judging what it did.
+//!
+//! Every run happens in the sandbox directory as working directory, with
+//! stdin closed (so no prompt can wait for input), every `AIRLOCK_*`
+//! variable of the calling environment removed, and the insecure scrypt
+//! knob set so that key files are quick to write and read. Paths given to
+//! the binary are relative to the sandbox, which keeps its messages short
+//! and lets tests look for file names in them.
+
+// Not every test module uses every helper.
+#![allow(dead_code)]
+
+use airlock_core::metadata::{RoleKeys, Root, TargetFile, Targets, TOP_LEVEL_ROLES};
+use airlock_core::{KeyId, Metadata, PublicKey, Timestamp};
+use std::collections::BTreeMap;
+use std::ffi::OsStr;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// The passphrase every fixture key is encrypted to.
+pub const PASSPHRASE: &str = "correct horse battery staple";
+/// The file in each sandbox that holds [`PASSPHRASE`] (with a trailing newline).
+pub const PASS_FILE: &str = "pass.txt";
+/// The instant tests check at, unless they say otherwise.
+pub const NOW: &str = "2026-06-01T00:00:00Z";
+/// An expiry comfortably after [`NOW`].
+pub const FAR: &str = "2030-01-01T00:00:00Z";
+
+/// The scrypt knob: log2 of the work factor for key files the binary writes.
+const SCRYPT_ENV: &str = "AIRLOCK_INSECURE_TEST_SCRYPT_LOG_N";
+
+/// What one run of the binary did.
+#[derive(Debug)]
+pub struct Run {
+    /// The command line, for failure messages.
+    pub args: Vec<String>,
+    /// The exit code.
+    pub code: i32,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+impl Run {
+    fn describe(&self) -> String {
+        format!(
+            "airlock {}\n--- exit code {} ---\n--- stdout ---\n{}--- stderr ---\n{}",
+            self.args.join(" "),
+            self.code,
+            self.stdout,
+            self.stderr
+        )
+    }
+
+    /// Asserts exit 0.
+    #[track_caller]
+    pub fn ok(&self) -> &Self {
+        assert_eq!(self.code, 0, "expected success:\n{}", self.describe());
+        assert!(
+            !self.stderr.lines().any(|l| l.starts_with("airlock: error:")),
+            "success with an error line:\n{}",
+            self.describe()
+        );
+        self
+    }
+
+    /// Asserts the exit code and that stderr carries exactly one line
+    /// `airlock: error: ...`, as its last line. The only other lines allowed
+    /// are `airlock: warning:` lines (the insecure scrypt knob the tests set
+    /// makes the binary warn before some failures).
+    #[track_caller]
+    pub fn fails(&self, code: i32) -> &Self {
+        assert_eq!(self.code, code, "wrong exit code:\n{}", self.describe());
+        let lines: Vec<&str> = self.stderr.lines().collect();
+        let errors = lines.iter().filter(|l| l.starts_with("airlock: error:")).count();
+        assert_eq!(errors, 1, "expected exactly one error line:\n{}", self.describe());
+        assert!(
+            lines.last().is_some_and(|l| l.starts_with("airlock: error:")),
+            "the error line is not the last line:\n{}",
+            self.describe()
+        );
+        for l in &lines {
+            assert!(
+                l.starts_with("airlock: error:") || l.starts_with("airlock: warning:"),
+                "unexpected stderr line {l:?}:\n{}",
+                self.describe()
+            );
+        }
+        self
+    }
+
+    /// Asserts the error line contains every one of `needles`.
+    #[track_caller]
+    pub fn mentions(&self, needles: &[&str]) -> &Self {
+        let line = self.error_line();
+        for n in needles {
+            assert!(line.contains(n), "error line does not mention {n:?}:\n{}", self.describe());
+        }
+        self
+    }
+
+    /// The `airlock: error:` line (empty if there is none).
+    pub fn error_line(&self) -> &str {
+        self.stderr.lines().find(|l| l.starts_with("airlock: error:")).unwrap_or("")
+    }
+
+    /// Standard output parsed as JSON.
+    #[track_caller]
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.describe()))
+    }
+}
+
+/// A generated key: its base name in the sandbox (`NAME.key`, `NAME.pub`),
+/// the id the binary printed and the public key read back from `NAME.pub`.
+#[derive(Debug, Clone)]
+pub struct Key {
+    /// The base name.
+    pub name: String,
+    /// The key id printed by `key generate`.
+    pub id: KeyId,
+    /// The public key from the `.pub` file.
+    pub public: PublicKey,
+}
+
+impl Key {
+    /// `NAME.key`.
+    pub fn key_file(&self) -> String {
+        format!("{}.key", self.name)
+    }
+    /// `NAME.pub`.
+    pub fn pub_file(&self) -> String {
+        format!("{}.pub", self.name)
+    }
+}
+
+/// A scratch directory the binary runs in; removed when dropped.
+pub struct Sandbox {
+    dir: tempfile::TempDir,
+}
+
+impl Sandbox {
+    /// An empty sandbox.
+    pub fn empty() -> Self {
+        Sandbox { dir: tempfile::Builder::new().prefix("airlock-e2e-").tempdir().expect("temp dir") }
+    }
+
+    /// A sandbox holding [`PASS_FILE`].
+    pub fn new() -> Self {
+        let sb = Self::empty();
+        sb.write(PASS_FILE, format!("{PASSPHRASE}\n"));
+        sb
+    }
+
+    /// The sandbox directory.
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// A path inside the sandbox.
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    /// Writes a file inside the sandbox.
+    pub fn write(&self, rel: &str, bytes: impl AsRef<[u8]>) {
+        std::fs::write(self.path(rel), bytes).unwrap_or_else(|e| panic!("write {rel}: {e}"));
+    }
+
+    /// Reads a file inside the sandbox.
+    pub fn read(&self, rel: &str) -> Vec<u8> {
+        std::fs::read(self.path(rel)).unwrap_or_else(|e| panic!("read {rel}: {e}"))
+    }
+
+    /// Reads a file inside the sandbox as text.
+    pub fn read_string(&self, rel: &str) -> String {
+        String::from_utf8(self.read(rel)).unwrap_or_else(|e| panic!("{rel} is not UTF-8: {e}"))
+    }
+
+    /// Whether a file exists in the sandbox.
+    pub fn exists(&self, rel: &str) -> bool {
+        self.path(rel).symlink_metadata().is_ok()
+    }
+
+    /// Runs `airlock ARGS` with the default test environment.
+    pub fn run<S: AsRef<OsStr>>(&self, args: &[S]) -> Run {
+        self.run_env(args, &[])
+    }
+
+    /// Runs `airlock ARGS` with the default test environment plus `env`.
+    pub fn run_env<S: AsRef<OsStr>>(&self, args: &[S], env: &[(&str, &str)]) -> Run {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_airlock"));
+        cmd.args(args).current_dir(self.root()).stdin(Stdio::null());
+        for (k, _) in std::env::vars_os() {
+            if k.to_string_lossy().starts_with("AIRLOCK_") {
+                cmd.env_remove(&k);
+            }
+        }
+        cmd.env_remove("AIRLOCK_PASSPHRASE");
+        cmd.env(SCRYPT_ENV, "10");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().expect("run the airlock binary");
+        Run {
+            args: args.iter().map(|a| a.as_ref().to_string_lossy().into_owned()).collect(),
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// `airlock key generate --out NAME --passphrase-file pass.txt`; checks
+    /// it succeeded and returns the key.
+    #[track_caller]
+    pub fn generate_key(&self, name: &str) -> Key {
+        let run = self.run(&["key", "generate", "--out", name, "--passphrase-file", PASS_FILE]);
+        run.ok();
+        let id = KeyId(run.stdout.trim().to_owned());
+        let public = PublicKey::from_spki_pem(&self.read_string(&format!("{name}.pub")))
+            .unwrap_or_else(|e| panic!("{name}.pub: {e}"));
+        assert_eq!(public.key_id(), id, "printed key id is not the id of {name}.pub");
+        Key { name: name.to_owned(), id, public }
+    }
+
+    /// `airlock metadata sign FILE --key KEY.key --root ROOT --passphrase-file pass.txt`.
+    pub fn sign(&self, file: &str, key: &Key, root: &str) -> Run {
+        self.run(&[
+            "metadata",
+            "sign",
+            file,
+            "--key",
+            &key.key_file(),
+            "--root",
+            root,
+            "--passphrase-file",
+            PASS_FILE,
+        ])
+    }
+
+    /// `airlock metadata verify FILE --root ROOT --at NOW --json`.
+    pub fn verify_json(&self, file: &str, root: &str) -> Run {
+        self.run(&["metadata", "verify", file, "--root", root, "--at", NOW, "--json"])
+    }
+
+    /// A digest of every entry under the sandbox: relative path, kind,
+    /// permission bits and contents, in sorted order. Equal digests mean no
+    /// file was created, removed, changed or re-moded.
+    pub fn tree_hash(&self) -> String {
+        tree_hash(self.root())
+    }
+
+    /// The sorted relative paths of every entry in the sandbox.
+    pub fn listing(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        walk(self.root(), self.root(), &mut |rel, _| out.push(rel.to_owned()));
+        out
+    }
+}
+
+fn walk(base: &Path, dir: &Path, f: &mut dyn FnMut(&str, &Path)) {
+    let mut entries: Vec<PathBuf> =
+        std::fs::read_dir(dir).expect("read dir").map(|e| e.expect("dir entry").path()).collect();
+    entries.sort();
+    for p in entries {
+        let rel = p.strip_prefix(base).expect("under base").to_string_lossy().into_owned();
+        f(&rel, &p);
+        if p.symlink_metadata().expect("stat").is_dir() {
+            walk(base, &p, f);
+        }
+    }
+}
+
+/// See [`Sandbox::tree_hash`].
+pub fn tree_hash(dir: &Path) -> String {
+    let mut acc = Vec::new();
+    walk(dir, dir, &mut |rel, p| {
+        let meta = p.symlink_metadata().expect("stat");
+        let kind = if meta.is_dir() {
+            "d"
+        } else if meta.file_type().is_symlink() {
+            "l"
+        } else {
+            "f"
+        };
+        acc.extend_from_slice(
+            format!("{rel}\0{kind}\0{:o}\0", meta.permissions().mode() & 0o7777).as_bytes(),
+        );
+        let content = if meta.is_file() {
+            std::fs::read(p).expect("read")
+        } else if meta.file_type().is_symlink() {
+            std::fs::read_link(p).expect("readlink").to_string_lossy().into_owned().into_bytes()
+        } else {
+            Vec::new()
+        };
+        acc.extend_from_slice(airlock_core::hash::sha256_hex(&content).as_bytes());
+        acc.push(b'\n');
+    });
+    airlock_core::hash::sha256_hex(&acc)
+}
+
+/// Parses `YYYY-MM-DDTHH:MM:SSZ`.
+pub fn t(s: &str) -> Timestamp {
+    Timestamp::parse(s).expect("test date")
+}
+
+/// The keys and threshold of one role.
+pub fn role(keys: &[&Key], threshold: u64) -> RoleKeys {
+    RoleKeys {
+        keyids: keys.iter().map(|k| k.id.clone()).collect(),
+        threshold,
+        retiring: BTreeMap::new(),
+        extra: BTreeMap::new(),
+    }
+}
+
+/// Root metadata `version` expiring at `expires` with the given roles;
+/// roles not named get `fallback`.
+pub fn root_with(version: u64, expires: &str, roles: &[(&str, &[&Key], u64)], fallback: &[&Key]) -> Root {
+    let mut keys = BTreeMap::new();
+    let mut role_map = BTreeMap::new();
+    for name in TOP_LEVEL_ROLES {
+        let (members, threshold) = roles
+            .iter()
+            .find(|(n, _, _)| *n == name)
+            .map(|(_, ks, th)| (ks.to_vec(), *th))
+            .unwrap_or_else(|| (fallback.to_vec(), 1));
+        for k in &members {
+            keys.insert(k.id.clone(), k.public.clone());
+        }
+        role_map.insert(name.to_owned(), role(&members, threshold));
+    }
+    Root {
+        type_: "root".into(),
+        spec_version: "1.0.31".into(),
+        consistent_snapshot: Some(true),
+        version,
+        expires: t(expires),
+        keys,
+        roles: role_map,
+        extra: BTreeMap::new(),
+    }
+}
+
+/// Root metadata whose every role is `keys` with threshold 1.
+pub fn root_all(version: u64, expires: &str, keys: &[&Key]) -> Root {
+    root_with(version, expires, &[], keys)
+}
+
+/// Top-level targets metadata with one target file.
+pub fn targets(version: u64, expires: &str) -> Targets {
+    let file = TargetFile {
+        length: 5,
+        hashes: [(
+            "sha256".to_owned(),
+            // sha256("hello")
+            "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824".to_owned(),
+        )]
+        .into_iter()
+        .collect(),
+        custom: None,
+        extra: BTreeMap::new(),
+    };
+    Targets {
+        type_: "targets".into(),
+        spec_version: "1.0.31".into(),
+        version,
+        expires: t(expires),
+        targets: [("hello.txt".to_owned(), file)].into_iter().collect(),
+        delegations: None,
+        extra: BTreeMap::new(),
+    }
+}
+
+/// Writes `signed` unsigned to `rel` in the sandbox.
+pub fn write_unsigned<T: airlock_core::metadata::Role>(sb: &Sandbox, rel: &str, signed: T) {
+    let md = Metadata::new(signed).expect("valid metadata");
+    sb.write(rel, md.to_bytes());
+}
+
+/// Edits a metadata file as JSON and writes it back pretty-printed.
+pub fn edit_json(sb: &Sandbox, rel: &str, f: impl FnOnce(&mut serde_json::Value)) {
+    let mut v: serde_json::Value = serde_json::from_slice(&sb.read(rel)).expect("JSON");
+    f(&mut v);
+    sb.write(rel, serde_json::to_vec_pretty(&v).expect("encode"));
+}
+
+/// The key ids of a metadata file's signatures, in file order.
+pub fn signature_ids(sb: &Sandbox, rel: &str) -> Vec<String> {
+    let v: serde_json::Value = serde_json::from_slice(&sb.read(rel)).expect("JSON");
+    v["signatures"]
+        .as_array()
+        .expect("signatures array")
+        .iter()
+        .map(|s| s["keyid"].as_str().expect("keyid").to_owned())
+        .collect()
+}
+
+/// The `counted` key ids of a `metadata verify --json` report.
+pub fn counted(report: &serde_json::Value) -> Vec<String> {
+    report["signatures"]["counted"]
+        .as_array()
+        .expect("counted array")
+        .iter()
+        .map(|k| k.as_str().expect("key id").to_owned())
+        .collect()
+}
+
+/// The key ids of `keys`, as strings in the given order.
+pub fn ids(keys: &[&Key]) -> Vec<String> {
+    keys.iter().map(|k| k.id.0.clone()).collect()
+}
