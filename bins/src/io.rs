@@ -26,15 +26,20 @@ pub fn ensure_absent(path: &Path) -> Result<()> {
 
 /// Writes `bytes` to `path` atomically: a temporary file in the same
 /// directory, fsynced, then renamed over the target, then the directory fsynced.
-/// A crash leaves either the old file or the new one.
+/// A crash leaves either the old file or the new one. The file keeps its
+/// mode, or gets 0644 if new: metadata is public.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path).map(|m| m.permissions().mode() & 0o7777).unwrap_or(0o644);
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
     let mut tmp = tempfile::NamedTempFile::new_in(dir)
         .with_context(|| format!("{}: cannot create a temporary file", dir.display()))?;
-    tmp.write_all(bytes)
+    tmp.as_file()
+        .set_permissions(std::fs::Permissions::from_mode(mode))
+        .and_then(|_| tmp.write_all(bytes))
         .and_then(|_| tmp.as_file().sync_all())
         .with_context(|| format!("{}: write failed", path.display()))?;
     tmp.persist(path).map_err(|e| e.error).with_context(|| format!("{}: cannot replace", path.display()))?;

@@ -465,7 +465,6 @@ fn sign_replaces_the_file_atomically_and_keeps_nothing_else() {
 }
 
 #[test]
-#[ignore = "binary bug: `metadata sign` replaces the file through a 0600 temporary file, so a 0644 metadata file becomes 0600 (reported to the lead)"]
 fn sign_keeps_the_file_mode() {
     let r = repo();
     let mode = |sb: &Sandbox| sb.path("targets.json").metadata().unwrap().permissions().mode() & 0o7777;

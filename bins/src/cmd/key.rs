@@ -59,13 +59,21 @@ fn with_ext(base: &std::path::Path, ext: &str) -> PathBuf {
 }
 
 fn generate_key(a: GenerateArgs) -> Result<()> {
+    let name_ok = a.out.file_name().is_some_and(|n| !n.is_empty())
+        && !a.out.as_os_str().to_string_lossy().ends_with('/');
+    if !name_ok {
+        return Err(usage(format!(
+            "--out {:?}: give a file name such as keys/alice, not a directory",
+            a.out.display().to_string()
+        )));
+    }
     let (key_path, pub_path) = (with_ext(&a.out, ".key"), with_ext(&a.out, ".pub"));
     // Refuse before asking anything, so nothing is half-written.
     ensure_absent(&key_path)?;
     ensure_absent(&pub_path)?;
-    let opts = key_file_options()?;
     let mut src = source(&a.passphrase)?;
     let pass = ask(src.as_mut(), &PassphraseRequest::new_key(key_path.display().to_string()))?;
+    let opts = key_file_options()?;
     let signer = generate().map_err(key_error)?;
     write_key_file(&key_path, &signer, &pass, &opts).map_err(key_error)?;
     if let Err(e) = write_public_key_file(&pub_path, signer.public_key()) {

@@ -31,6 +31,12 @@ pub struct SignArgs {
     /// for this role and not retiring.
     #[arg(long)]
     pub root: PathBuf,
+    /// For a delegated role: the targets file that delegates to it.
+    #[arg(long, requires = "role")]
+    pub delegator: Option<PathBuf>,
+    /// For a delegated role: its name in the delegator.
+    #[arg(long, requires = "delegator")]
+    pub role: Option<String>,
     #[command(flatten)]
     pub passphrase: PassphraseArgs,
 }
@@ -73,19 +79,39 @@ fn load_root(path: &Path) -> Result<Metadata<Root>> {
     Metadata::<Root>::from_bytes(&read_input(path)?).map_err(|e| usage(format!("{}: {e}", path.display())))
 }
 
+fn load_delegator(d: &Path) -> Result<Metadata<Targets>> {
+    Metadata::<Targets>::from_bytes(&read_input(d)?).map_err(|e| usage(format!("{}: {e}", d.display())))
+}
+
 fn sign(a: SignArgs) -> Result<()> {
     let mut md = load_any(&a.file)?;
     let root = load_root(&a.root)?;
-    let role = md.type_name();
-    let keys = root
-        .signed()
-        .role(role)
-        .ok_or_else(|| usage(format!("{}: root defines no role {role:?}", a.root.display())))?;
+    let role = a.role.clone().unwrap_or_else(|| md.type_name().to_owned());
+    let (keyids, retiring): (Vec<airlock_core::KeyId>, std::collections::BTreeMap<_, _>) = match &a.delegator
+    {
+        Some(d) => {
+            let delegator = load_delegator(d)?;
+            let r = delegator
+                .signed()
+                .delegations
+                .as_ref()
+                .and_then(|dl| dl.role(&role))
+                .ok_or_else(|| usage(format!("{}: no delegated role {role:?}", d.display())))?;
+            (r.keyids.clone(), Default::default())
+        }
+        None => {
+            let keys = root
+                .signed()
+                .role(&role)
+                .ok_or_else(|| usage(format!("{}: root defines no role {role:?}", a.root.display())))?;
+            (keys.keyids.clone(), keys.retiring.clone())
+        }
+    };
     let signer = load_signer(&a.key, &a.passphrase)?;
     let id = signer.key_id();
     // A new root may also be signed by the keys it introduces (spec 5.3.4).
     let own_root_key = matches!(&md, AnyMetadata::Root(r) if r.signed().role("root").is_some_and(|k| k.keyids.contains(&id)));
-    if !keys.keyids.contains(&id) && !own_root_key {
+    if !keyids.contains(&id) && !own_root_key {
         return Err(usage(format!(
             "{}: key {} is not a {role} key of {}",
             a.key.display(),
@@ -93,7 +119,7 @@ fn sign(a: SignArgs) -> Result<()> {
             a.root.display()
         )));
     }
-    if keys.retiring.contains_key(&id) {
+    if retiring.contains_key(&id) {
         return Err(usage(format!(
             "{}: key {} is retiring in {} and may no longer sign; sign with the active key",
             a.key.display(),
@@ -120,8 +146,7 @@ fn verify(a: VerifyArgs) -> Result<()> {
     let delegator;
     let auth = match (&a.delegator, &a.role) {
         (Some(d), Some(name)) => {
-            delegator = Metadata::<Targets>::from_bytes(&read_input(d)?)
-                .map_err(|e| usage(format!("{}: {e}", d.display())))?;
+            delegator = load_delegator(d)?;
             let dl = delegator
                 .signed()
                 .delegations
