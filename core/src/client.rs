@@ -33,7 +33,20 @@ pub enum TransportError {
 pub trait Transport {
     /// Fetches metadata file `name` (e.g. `3.root.json`, `timestamp.json`),
     /// reading at most `max_len` bytes. `Ok(None)` when it does not exist.
+    ///
+    /// For a delegated role, `name` is `ROLE.json` or `VERSION.ROLE.json`
+    /// with the role name as the delegating metadata spells it; a transport
+    /// that cannot map every name to a location unambiguously says so
+    /// through [`Transport::supports_role_name`].
     fn fetch_metadata(&mut self, name: &str, max_len: u64) -> Result<Option<Vec<u8>>, TransportError>;
+
+    /// Whether the metadata of a delegated role called `role` can be fetched
+    /// through this transport. The default, [`safe_role_name`], suits
+    /// transports that use the name as a file name as it is; a transport
+    /// that escapes names (HTTP with percent-encoding) accepts every name.
+    fn supports_role_name(&self, role: &str) -> bool {
+        safe_role_name(role)
+    }
 }
 
 /// Upper bounds against endless data and endless delegation graphs.
@@ -148,7 +161,8 @@ pub enum UpdateError {
     /// Snapshot does not list a role it must list.
     #[error("snapshot does not list {0}")]
     MissingRole(String),
-    /// A role name that cannot be a file name.
+    /// A role name that the transport cannot fetch safely (one that is not
+    /// usable as a file name, for transports that use it as one).
     #[error("role name {0:?} is not safe as a file name")]
     UnsafeRoleName(String),
     /// The workflow was called out of order.
@@ -202,6 +216,9 @@ pub struct Client<'a, T: Transport + ?Sized> {
     trusted: Trusted,
     now: Timestamp,
     limits: Limits,
+    /// Previously trusted targets metadata by role name, used instead of a
+    /// download while it still verifies against the current snapshot.
+    cached: BTreeMap<String, Vec<u8>>,
 }
 
 fn parse<R: Role>(name: &str, bytes: &[u8]) -> Result<Metadata<R>, UpdateError> {
@@ -270,7 +287,7 @@ impl<'a, T: Transport + ?Sized> Client<'a, T> {
             snapshot: None,
             targets: BTreeMap::new(),
         };
-        Ok(Client { transport, trusted, now, limits })
+        Ok(Client { transport, trusted, now, limits, cached: BTreeMap::new() })
     }
 
     /// Adds previously trusted timestamp and snapshot (for rollback checks).
@@ -287,6 +304,17 @@ impl<'a, T: Transport + ?Sized> Client<'a, T> {
                 self.trusted.snapshot = Some(Verified { metadata: md, bytes: b.to_vec() });
             }
         }
+        self
+    }
+
+    /// Adds previously trusted targets metadata, by role name (`targets`
+    /// for the top-level role), as a client keeps it between updates. Each
+    /// copy is used instead of a download only if it passes every check a
+    /// download would (length and hashes and version from the snapshot,
+    /// signatures of the delegating role, expiry); otherwise the role is
+    /// downloaded as usual. Nothing is checked here.
+    pub fn with_cached_targets(mut self, cached: BTreeMap<String, Vec<u8>>) -> Self {
+        self.cached = cached;
         self
     }
 
@@ -447,44 +475,64 @@ impl<'a, T: Transport + ?Sized> Client<'a, T> {
     }
 
     /// 5.6: the targets role `role`, delegated by `parent` (None for top-level).
+    ///
+    /// A role already loaded in this update (reached before through another
+    /// delegator) is not fetched again, but its signatures are checked again
+    /// against the keys and threshold that `parent` delegates to it: a role
+    /// gets no authority from an earlier delegation path.
     pub fn update_targets(&mut self, role: &str, parent: Option<&str>) -> Result<(), UpdateError> {
-        if self.trusted.targets.contains_key(role) {
+        let file = format!("{role}.json");
+        if let Some(loaded) = self.trusted.targets.get(role) {
+            if let Some(p) = parent {
+                self.verify_delegated(p, role, &file, &loaded.metadata)?;
+            }
             return Ok(());
         }
-        if !safe_role_name(role) {
+        if !self.transport.supports_role_name(role) {
             return Err(UpdateError::UnsafeRoleName(role.to_owned()));
         }
         let snap = self.trusted.snapshot.as_ref().ok_or(UpdateError::NotLoaded("snapshot"))?;
-        let file = format!("{role}.json");
         let meta =
             snap.signed().meta.get(&file).cloned().ok_or_else(|| UpdateError::MissingRole(file.clone()))?;
-        let name = if self.consistent() { format!("{}.{file}", meta.version) } else { file.clone() };
-        let bytes = self.fetch(&name, meta.length.unwrap_or(self.limits.targets_max))?;
-        // 5.6.2: length and hashes from the snapshot.
-        check_meta_file(&name, &meta, &bytes)?;
-        let new: Metadata<Targets> = parse(&name, &bytes)?;
-        // 5.6.3: signatures by the delegating role's keys.
-        let verify = |auth: Authorization| {
-            auth.verify(new.signatures(), &new.payload(), self.now)
-                .map_err(|source| UpdateError::Threshold { name: name.clone(), source })
-        };
-        match parent {
-            None => verify(
-                Authorization::top_level(self.trusted.root.signed(), "targets")
-                    .map_err(|source| UpdateError::Threshold { name: name.clone(), source })?,
-            )?,
-            Some(p) => {
-                let delegator =
-                    self.trusted.targets.get(p).ok_or(UpdateError::NotLoaded("delegating role"))?;
-                let d = delegator
-                    .signed()
-                    .delegations
-                    .as_ref()
-                    .ok_or_else(|| UpdateError::MissingRole(file.clone()))?;
-                let r = d.role(role).ok_or_else(|| UpdateError::MissingRole(file.clone()))?;
-                verify(Authorization::delegated(d, r))?
+        // A copy kept from an earlier update, if it is still the one the
+        // snapshot names and still verifies, saves the download.
+        if let Some(bytes) = self.cached.get(role) {
+            if let Ok(md) = self.check_targets(role, parent, &file, &meta, bytes) {
+                let bytes = bytes.clone();
+                self.trusted.targets.insert(role.to_owned(), Verified { metadata: md, bytes });
+                return Ok(());
             }
-        };
+        }
+        let name = if self.consistent() { format!("{}.{file}", meta.version) } else { file };
+        let bytes = self.fetch(&name, meta.length.unwrap_or(self.limits.targets_max))?;
+        let new = self.check_targets(role, parent, &name, &meta, &bytes)?;
+        self.trusted.targets.insert(role.to_owned(), Verified { metadata: new, bytes });
+        Ok(())
+    }
+
+    /// 5.6.2 to 5.6.5 for the bytes of targets role `role` read from `name`.
+    fn check_targets(
+        &self,
+        role: &str,
+        parent: Option<&str>,
+        name: &str,
+        meta: &MetaFile,
+        bytes: &[u8],
+    ) -> Result<Metadata<Targets>, UpdateError> {
+        // 5.6.2: length and hashes from the snapshot.
+        check_meta_file(name, meta, bytes)?;
+        let new: Metadata<Targets> = parse(name, bytes)?;
+        // 5.6.3: signatures by the delegating role's keys.
+        match parent {
+            None => {
+                let threshold = |source| UpdateError::Threshold { name: name.to_owned(), source };
+                Authorization::top_level(self.trusted.root.signed(), "targets")
+                    .map_err(threshold)?
+                    .verify(new.signatures(), &new.payload(), self.now)
+                    .map_err(threshold)?;
+            }
+            Some(p) => self.verify_delegated(p, role, name, &new)?,
+        }
         // 5.6.4: the version the snapshot names.
         if new.signed().version != meta.version {
             return Err(UpdateError::VersionMismatch {
@@ -496,7 +544,24 @@ impl<'a, T: Transport + ?Sized> Client<'a, T> {
         }
         // 5.6.5: expiry.
         check_expiry(role, &new, self.now)?;
-        self.trusted.targets.insert(role.to_owned(), Verified { metadata: new, bytes });
+        Ok(new)
+    }
+
+    /// Checks `md` against the keys and threshold `parent` delegates `role` to.
+    fn verify_delegated(
+        &self,
+        parent: &str,
+        role: &str,
+        name: &str,
+        md: &Metadata<Targets>,
+    ) -> Result<(), UpdateError> {
+        let missing = || UpdateError::MissingRole(format!("{role}.json"));
+        let delegator = self.trusted.targets.get(parent).ok_or(UpdateError::NotLoaded("delegating role"))?;
+        let d = delegator.signed().delegations.as_ref().ok_or_else(missing)?;
+        let r = d.role(role).ok_or_else(missing)?;
+        Authorization::delegated(d, r)
+            .verify(md.signatures(), &md.payload(), self.now)
+            .map_err(|source| UpdateError::Threshold { name: name.to_owned(), source })?;
         Ok(())
     }
 

@@ -104,6 +104,14 @@ impl Role for Targets {
         let Some(d) = &self.delegations else { return Ok(()) };
         let mut names = BTreeSet::new();
         for role in &d.roles {
+            // As python-tuf: a delegated role may not be called like a
+            // top-level role, whose metadata it would then stand in for.
+            if role.name.is_empty() || super::TOP_LEVEL_ROLES.contains(&role.name.as_str()) {
+                return Err(MetadataError::Schema(format!(
+                    "delegated role name {:?} is empty or a top-level role name",
+                    role.name
+                )));
+            }
             if !names.insert(role.name.as_str()) {
                 return Err(MetadataError::DuplicateDelegatedRole(role.name.clone()));
             }

@@ -143,3 +143,22 @@ fn tampering_breaks_the_signature() {
     let auth = Authorization::top_level(md2.signed(), "root").unwrap();
     assert!(auth.verify(md2.signatures(), &md2.payload(), T::from_unix(0)).is_err());
 }
+
+#[test]
+fn delegations_to_top_level_or_empty_role_names_are_refused() {
+    let pk = signer(2).public_key().clone();
+    let t = |name: &str| {
+        let role = json!({"name": name, "keyids": [pk.key_id()], "threshold": 1, "terminating": false,
+                          "paths": ["*"]});
+        json!({"_type": "targets", "spec_version": "1.0.31", "version": 1, "expires": "2030-01-01T00:00:00Z",
+               "targets": {}, "delegations": {"keys": {pk.key_id().0: pk}, "roles": [role]}})
+    };
+    for name in ["", "root", "targets", "snapshot", "timestamp"] {
+        let err = Metadata::<Targets>::from_bytes(&envelope(t(name))).unwrap_err();
+        assert!(matches!(err, MetadataError::Schema(_)), "{name:?}: {err:?}");
+    }
+    // Unusual names are fine for the metadata; transports decide how to fetch them.
+    for name in ["?", "../x", "a/b", "Targets"] {
+        Metadata::<Targets>::from_bytes(&envelope(t(name))).unwrap();
+    }
+}
