@@ -345,3 +345,154 @@ fn target_verifier_checks_length_and_hash() {
         Err(crate::target::TargetError::WrongLength { .. })
     ));
 }
+
+/// A transport over a map that records every name asked for.
+struct Recording {
+    files: BTreeMap<String, Vec<u8>>,
+    requests: Vec<String>,
+    any_role_name: bool,
+}
+
+impl Recording {
+    fn new(files: BTreeMap<String, Vec<u8>>) -> Self {
+        Recording { files, requests: Vec::new(), any_role_name: false }
+    }
+}
+
+impl Transport for Recording {
+    fn fetch_metadata(&mut self, name: &str, max_len: u64) -> Result<Option<Vec<u8>>, TransportError> {
+        self.requests.push(name.to_owned());
+        self.files.fetch_metadata(name, max_len)
+    }
+    fn supports_role_name(&self, role: &str) -> bool {
+        self.any_role_name || safe_role_name(role)
+    }
+}
+
+/// Top-level targets delegates `team-a/*` to `pa` and `team-b/*` to `pb`;
+/// both delegate their paths to the same role `rel`, but with different
+/// keys, and `rel` is signed only by the key `pa` names.
+fn diamond() -> Repo {
+    const PA: u8 = 5;
+    const PB: u8 = 6;
+    const REL_BY_A: u8 = 7;
+    const REL_BY_B: u8 = 8;
+    let mut repo = Repo::new();
+    let keys =
+        |seeds: &[u8]| seeds.iter().map(|&s| (signer(s).key_id(), signer(s).public_key().clone())).collect();
+    let mut top = Targets::new(2, t(FAR));
+    top.delegations = Some(Delegations {
+        keys: keys(&[PA, PB]),
+        roles: vec![delegation("pa", PA, &["team-a/*"], false), delegation("pb", PB, &["team-b/*"], false)],
+        extra: Default::default(),
+    });
+    repo.put_role("targets", top, &[INDEX_KEY]);
+    for (name, seed, rel_key, pattern) in [("pa", PA, REL_BY_A, "team-a/*"), ("pb", PB, REL_BY_B, "team-b/*")]
+    {
+        let mut md = Targets::new(1, t(FAR));
+        md.delegations = Some(Delegations {
+            keys: keys(&[rel_key]),
+            roles: vec![delegation("rel", rel_key, &[pattern], false)],
+            extra: Default::default(),
+        });
+        repo.put_role(name, md, &[seed]);
+    }
+    let mut rel = Targets::new(1, t(FAR));
+    rel.targets.insert("team-a/x".into(), target(b"trusted"));
+    rel.targets.insert("team-b/x".into(), target(b"malicious"));
+    repo.put_role("rel", rel, &[REL_BY_A]);
+    repo.publish(t(FAR), t(FAR));
+    repo
+}
+
+#[test]
+fn a_loaded_role_is_verified_again_against_each_delegator() {
+    let mut repo = diamond();
+    let root = repo.root1();
+    let mut c = Client::new(&root, &mut repo.files, t(NOW), Limits::default()).unwrap();
+    c.refresh().unwrap();
+    // Through pa, rel carries pa's key: the target is found.
+    assert_eq!(c.target_info("team-a/x").unwrap().unwrap().role, "rel");
+    // Through pb the same (already loaded) rel lacks pb's key for it.
+    assert!(
+        matches!(c.target_info("team-b/x"), Err(UpdateError::Threshold { ref name, .. }) if name == "rel.json"),
+        "rel must be checked against pb's delegation"
+    );
+}
+
+#[test]
+fn cached_targets_are_used_only_while_they_still_verify() {
+    let repo = Repo::new();
+    let root = repo.root1();
+    let mut first = Recording::new(repo.files.clone());
+    let mut c = Client::new(&root, &mut first, t(NOW), Limits::default()).unwrap();
+    c.refresh().unwrap();
+    c.target_info("acme/tool").unwrap().unwrap();
+    let trusted = c.into_trusted();
+    let cache: BTreeMap<String, Vec<u8>> =
+        trusted.targets.iter().map(|(n, v)| (n.clone(), v.bytes.clone())).collect();
+    assert_eq!(cache.keys().collect::<Vec<_>>(), ["a", "targets"]);
+
+    // Same repository: the cached copies are used, nothing but the root probe,
+    // timestamp and snapshot is fetched.
+    let mut again = Recording::new(repo.files.clone());
+    let mut c =
+        Client::new(&root, &mut again, t(NOW), Limits::default()).unwrap().with_cached_targets(cache.clone());
+    c.refresh().unwrap();
+    assert_eq!(c.target_info("acme/tool").unwrap().unwrap().role, "a");
+    assert_eq!(again.requests, ["2.root.json", "timestamp.json", "1.snapshot.json"]);
+
+    // A cached copy that no longer verifies (here: tampered, so its
+    // signature fails) is ignored and the role is downloaded.
+    let mut bad = cache.clone();
+    let text = String::from_utf8(bad["a"].clone()).unwrap().replace("acme/tool", "acme/tooX");
+    bad.insert("a".into(), text.into_bytes());
+    let mut fresh = Recording::new(repo.files.clone());
+    let mut c = Client::new(&root, &mut fresh, t(NOW), Limits::default()).unwrap().with_cached_targets(bad);
+    c.refresh().unwrap();
+    assert_eq!(c.target_info("acme/tool").unwrap().unwrap().role, "a");
+    assert_eq!(c.trusted().targets["a"].bytes, repo.files["1.a.json"]);
+    assert_eq!(fresh.requests.last().map(String::as_str), Some("1.a.json"));
+
+    // After a new version of `a`, the cached v1 is stale and v2 is fetched.
+    let mut repo = repo;
+    let mut a = Targets::new(2, t(FAR));
+    a.targets.insert("acme/tool".into(), target(b"tool2"));
+    repo.put_role("a", a, &[PUB_A]);
+    repo.publish(t(FAR), t(FAR));
+    let mut newer = Recording::new(repo.files.clone());
+    let mut c = Client::new(&root, &mut newer, t(NOW), Limits::default()).unwrap().with_cached_targets(cache);
+    c.refresh().unwrap();
+    assert_eq!(c.target_info("acme/tool").unwrap().unwrap().file, target(b"tool2"));
+    assert_eq!(newer.requests.last().map(String::as_str), Some("2.a.json"));
+}
+
+#[test]
+fn the_transport_decides_which_role_names_it_can_fetch() {
+    let mut repo = Repo::new();
+    let mut top = Targets::new(2, t(FAR));
+    top.delegations = Some(Delegations {
+        keys: [(signer(PUB_A).key_id(), signer(PUB_A).public_key().clone())].into_iter().collect(),
+        roles: vec![delegation("../odd?", PUB_A, &["*"], false)],
+        extra: Default::default(),
+    });
+    repo.put_role("targets", top, &[INDEX_KEY]);
+    let mut odd = Targets::new(1, t(FAR));
+    odd.targets.insert("x".into(), target(b"x"));
+    repo.put_role("../odd?", odd, &[PUB_A]);
+    repo.publish(t(FAR), t(FAR));
+    let root = repo.root1();
+    // A transport that escapes names fetches the role under its own name.
+    let mut escaping = Recording::new(repo.files.clone());
+    escaping.any_role_name = true;
+    let mut c = Client::new(&root, &mut escaping, t(NOW), Limits::default()).unwrap();
+    c.refresh().unwrap();
+    assert_eq!(c.target_info("x").unwrap().unwrap().role, "../odd?");
+    assert_eq!(escaping.requests.last().map(String::as_str), Some("1.../odd?.json"));
+    // The default refuses it before asking the transport.
+    let mut plain = Recording::new(repo.files.clone());
+    let mut c = Client::new(&root, &mut plain, t(NOW), Limits::default()).unwrap();
+    c.refresh().unwrap();
+    assert_eq!(c.target_info("x").unwrap_err(), UpdateError::UnsafeRoleName("../odd?".into()));
+    assert!(!plain.requests.iter().any(|r| r.contains("odd")));
+}
