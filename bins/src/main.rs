@@ -9,7 +9,7 @@ mod cmd;
 mod exit;
 mod io;
 mod secrets;
-// mod steps; (wired with the ceremony commands once transcript/airgap land)
+mod steps;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -30,6 +30,9 @@ enum Command {
     /// Sign and verify single TUF metadata files by hand.
     #[command(subcommand)]
     Metadata(cmd::metadata::MetadataCommand),
+    /// Key ceremonies: first root, rotations, transcripts.
+    #[command(subcommand)]
+    Ceremony(cmd::ceremony::CeremonyCommand),
     /// Verify root chains.
     #[command(subcommand)]
     Root(cmd::root::RootCommand),
@@ -55,6 +58,7 @@ fn main() -> ExitCode {
         Command::Key(c) => cmd::key::run(c),
         Command::Metadata(c) => cmd::metadata::run(c),
         Command::Root(c) => cmd::root::run(c),
+        Command::Ceremony(c) => cmd::ceremony::run(c),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,5 +1,6 @@
 //! One module per command group.
 
+pub mod ceremony;
 pub mod key;
 pub mod metadata;
 pub mod root;

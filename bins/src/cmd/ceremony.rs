@@ -1,0 +1,643 @@
+//! `airlock ceremony ...`: the custodians' commands.
+//!
+//! Every step shows what is about to be signed in human terms, asks the
+//! custodian to confirm a short hash of the exact payload, checks each new
+//! signature at once, and appends a record to the ceremony transcript.
+
+use crate::cmd::root::load_root;
+use crate::exit::{refused, usage};
+use crate::io::{ensure_absent, read_input, write_atomic, write_new};
+use crate::secrets::{ask, key_error, key_file_options, load_signer, source, PassphraseArgs};
+use crate::steps::{check_airgap, transcript_step, StepLog};
+use airlock_core::extension::{ExpiryDays, RootExtension};
+use airlock_core::hash::sha256_hex;
+use airlock_core::keys::group4;
+use airlock_core::metadata::{Root, Signature};
+use airlock_core::{registry_identity, KeyId, Metadata, PublicKey, Signer, Timestamp};
+use airlock_keyceremony::rotation::{describe_changes, initial_root, propose, Change, InitialRoot};
+use airlock_keyceremony::{
+    generate, write_key_file, write_public_key_file, FilePassphrase, PassphraseRequest,
+};
+use anyhow::{Context, Result};
+use clap::{Args, Subcommand};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+/// Ceremony commands.
+#[derive(Subcommand)]
+pub enum CeremonyCommand {
+    /// Create root version 1: custodian keys, the index key, every signature.
+    Init(InitArgs),
+    /// Write an unsigned draft of the next root version.
+    Propose(ProposeArgs),
+    /// Review a draft and sign it with one custodian key.
+    Sign(SignArgs),
+    /// Write the exact bytes to sign, for signing outside airlock.
+    Payload(PayloadArgs),
+    /// Add a detached signature made outside airlock, after checking it.
+    AddSignature(AddSignatureArgs),
+    /// Accept a fully signed draft as the next root version.
+    Finalize(FinalizeArgs),
+    /// Check a ceremony transcript.
+    #[command(subcommand)]
+    Transcript(TranscriptCommand),
+    /// Print a one-page Markdown record of a ceremony directory.
+    Record(RecordArgs),
+}
+
+/// Options every ceremony step takes.
+#[derive(Args, Clone)]
+pub struct Common {
+    /// Run even though a network interface is up (recorded in the transcript).
+    #[arg(long)]
+    pub allow_online: bool,
+    /// The time of the step (YYYY-MM-DDTHH:MM:SSZ) instead of the clock.
+    #[arg(long)]
+    pub at: Option<String>,
+    /// The transcript to append to (default: transcript.jsonl beside the output).
+    #[arg(long)]
+    pub transcript: Option<PathBuf>,
+}
+
+/// Arguments of `ceremony init`.
+#[derive(Args)]
+pub struct InitArgs {
+    /// A ceremony file (TOML); flags below override nothing and may replace it.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// The registry's name.
+    #[arg(long)]
+    pub registry: Option<String>,
+    /// A custodian's name (repeat, in order).
+    #[arg(long = "custodian")]
+    pub custodians: Vec<String>,
+    /// How many custodians must sign each root.
+    #[arg(long)]
+    pub threshold: Option<u64>,
+    /// The registry's index key as a PEM public key; generated here if absent.
+    #[arg(long)]
+    pub index_key: Option<PathBuf>,
+    /// The ceremony directory to create.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// A directory holding one passphrase file per custodian (and `index`).
+    #[arg(long)]
+    pub passphrase_dir: Option<PathBuf>,
+    /// A rehearsal: throwaway keys, marked in the root and every record.
+    #[arg(long)]
+    pub rehearsal: bool,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+/// The ceremony file.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct CeremonyFile {
+    registry: Option<String>,
+    threshold: Option<u64>,
+    #[serde(default)]
+    custodians: Vec<String>,
+    index_key: Option<PathBuf>,
+    expiry_days: Option<ExpiryDays>,
+}
+
+/// Arguments of `ceremony propose`.
+#[derive(Args)]
+pub struct ProposeArgs {
+    /// The current root.
+    #[arg(long)]
+    pub root: PathBuf,
+    /// Where to write the draft.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Add a custodian: NAME=PUBLIC_KEY.pem (repeatable).
+    #[arg(long = "add-custodian", value_name = "NAME=PUB")]
+    pub add: Vec<String>,
+    /// Remove a custodian by name or key id (repeatable).
+    #[arg(long = "remove-custodian", value_name = "WHO")]
+    pub remove: Vec<String>,
+    /// The new root threshold.
+    #[arg(long)]
+    pub threshold: Option<u64>,
+    /// Rotate the index key to this PEM public key, with a transition window.
+    #[arg(long, value_name = "PUB", conflicts_with = "revoke_index")]
+    pub rotate_index: Option<PathBuf>,
+    /// Days the old index key keeps verifying after a rotation.
+    #[arg(long, default_value_t = 14)]
+    pub window_days: u32,
+    /// Revoke the index key at once (no window), replacing it with this key.
+    #[arg(long, value_name = "PUB")]
+    pub revoke_index: Option<PathBuf>,
+    /// The root's new expiry (default: now plus the root period).
+    #[arg(long)]
+    pub expires: Option<String>,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+/// Arguments of `ceremony sign`.
+#[derive(Args)]
+pub struct SignArgs {
+    /// The draft; it is updated in place.
+    pub draft: PathBuf,
+    /// The current root.
+    #[arg(long)]
+    pub root: PathBuf,
+    /// The custodian's encrypted key file.
+    #[arg(long)]
+    pub key: PathBuf,
+    /// The payload hash shown, typed back to confirm (instead of a prompt).
+    #[arg(long)]
+    pub confirm: Option<String>,
+    #[command(flatten)]
+    pub passphrase: PassphraseArgs,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+/// Arguments of `ceremony payload`.
+#[derive(Args)]
+pub struct PayloadArgs {
+    /// The draft.
+    pub draft: PathBuf,
+    /// Where to write the canonical bytes (must not exist).
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// Arguments of `ceremony add-signature`.
+#[derive(Args)]
+pub struct AddSignatureArgs {
+    /// The draft; it is updated in place.
+    pub draft: PathBuf,
+    /// The current root.
+    #[arg(long)]
+    pub root: PathBuf,
+    /// The key id that made the signature (copied from `ceremony sign` output, never typed).
+    #[arg(long)]
+    pub keyid: String,
+    /// The signature: raw bytes or hex text.
+    #[arg(long)]
+    pub signature: PathBuf,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+/// Arguments of `ceremony finalize`.
+#[derive(Args)]
+pub struct FinalizeArgs {
+    /// The signed draft.
+    pub draft: PathBuf,
+    /// The current root.
+    #[arg(long)]
+    pub root: PathBuf,
+    /// Where to write the accepted root (conventionally N.root.json).
+    #[arg(long)]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+/// Transcript commands.
+#[derive(Subcommand)]
+pub enum TranscriptCommand {
+    /// Check the hash chain and that listed files are unchanged.
+    Verify(TranscriptVerifyArgs),
+}
+
+/// Arguments of `ceremony transcript verify`.
+#[derive(Args)]
+pub struct TranscriptVerifyArgs {
+    /// The transcript file.
+    pub transcript: PathBuf,
+    /// The directory file paths are relative to (default: the transcript's).
+    #[arg(long)]
+    pub base: Option<PathBuf>,
+}
+
+/// Arguments of `ceremony record`.
+#[derive(Args)]
+pub struct RecordArgs {
+    /// The ceremony directory (N.root.json files and transcript.jsonl).
+    pub dir: PathBuf,
+}
+
+/// Runs a ceremony command.
+pub fn run(cmd: CeremonyCommand) -> Result<()> {
+    match cmd {
+        CeremonyCommand::Init(a) => init(a),
+        CeremonyCommand::Propose(a) => propose_cmd(a),
+        CeremonyCommand::Sign(a) => sign(a),
+        CeremonyCommand::Payload(a) => payload(a),
+        CeremonyCommand::AddSignature(a) => add_signature(a),
+        CeremonyCommand::Finalize(a) => finalize(a),
+        CeremonyCommand::Transcript(TranscriptCommand::Verify(a)) => {
+            crate::steps::verify_transcript(&a.transcript, a.base.as_deref())
+        }
+        CeremonyCommand::Record(a) => crate::steps::record(&a.dir),
+    }
+}
+
+fn dir_of(p: &Path) -> PathBuf {
+    match p.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+fn banner(rehearsal: bool) {
+    if rehearsal {
+        println!("*** REHEARSAL: throwaway keys; this root can never initialise a registry or mirror ***");
+    }
+}
+
+/// The payload hash a custodian reads and confirms: 16 hex digits in groups.
+fn short_hash(payload: &[u8]) -> String {
+    group4(&sha256_hex(payload)[..16])
+}
+
+fn init(a: InitArgs) -> Result<()> {
+    let now = super::now_or(a.common.at.as_deref())?;
+    check_airgap(a.common.allow_online)?;
+    let file: CeremonyFile = match &a.config {
+        Some(p) => {
+            let text = String::from_utf8(read_input(p)?)
+                .map_err(|_| usage(format!("{}: not UTF-8", p.display())))?;
+            toml::from_str(&text).map_err(|e| usage(format!("{}: {}", p.display(), e.message())))?
+        }
+        None => CeremonyFile::default(),
+    };
+    let registry = a
+        .registry
+        .or(file.registry)
+        .ok_or_else(|| usage("no registry name: --registry or `registry` in the ceremony file"))?;
+    let custodians = if a.custodians.is_empty() { file.custodians } else { a.custodians };
+    if custodians.is_empty() {
+        return Err(usage("no custodians: --custodian NAME (repeat) or `custodians` in the ceremony file"));
+    }
+    for c in &custodians {
+        if c.is_empty()
+            || c == "index"
+            || !c.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_')
+        {
+            return Err(usage(format!(
+                "custodian name {c:?} must be letters, digits, - or _ (and not \"index\")"
+            )));
+        }
+    }
+    let threshold = a
+        .threshold
+        .or(file.threshold)
+        .ok_or_else(|| usage("no threshold: --threshold M or `threshold` in the ceremony file"))?;
+    let index_pub = a.index_key.or(file.index_key);
+    let expiry_days = file.expiry_days.unwrap_or_default();
+    if threshold == 0 || threshold > custodians.len() as u64 {
+        return Err(usage(format!(
+            "threshold {threshold} is impossible with {} custodian(s)",
+            custodians.len()
+        )));
+    }
+    let index_key = match &index_pub {
+        Some(p) => Some(read_public(p)?),
+        None => None,
+    };
+    // Refuse before any key is generated, so a failed init leaves nothing.
+    if a.out.exists() && std::fs::read_dir(&a.out).map(|mut d| d.next().is_some()).unwrap_or(true) {
+        return Err(usage(format!("{}: already exists and is not empty", a.out.display())));
+    }
+    banner(a.rehearsal);
+    let opts = key_file_options()?;
+    let keys_dir = a.out.join("keys");
+    std::fs::create_dir_all(&keys_dir).with_context(|| format!("{}: cannot create", keys_dir.display()))?;
+    let mut general =
+        if a.passphrase_dir.is_none() { Some(source(&PassphraseArgs::default())?) } else { None };
+    let mut signers = Vec::new();
+    let mut written = Vec::new();
+    let mut names: Vec<String> = custodians.clone();
+    if index_key.is_none() {
+        names.push("index".to_owned());
+    }
+    for name in &names {
+        let request = PassphraseRequest::new_key(format!("{name}'s new key")).for_custodian(name.clone());
+        let pass = match (&a.passphrase_dir, general.as_mut()) {
+            (Some(d), _) => ask(&mut FilePassphrase::new(d.join(name)), &request)?,
+            (None, Some(src)) => ask(src.as_mut(), &request)?,
+            (None, None) => unreachable!("a passphrase source is always chosen"),
+        };
+        let signer = generate().map_err(key_error)?;
+        let (kp, pp) = (keys_dir.join(format!("{name}.key")), keys_dir.join(format!("{name}.pub")));
+        write_key_file(&kp, &signer, &pass, &opts).map_err(key_error)?;
+        write_public_key_file(&pp, signer.public_key()).map_err(key_error)?;
+        println!("generated {name}'s key {}", signer.key_id().grouped());
+        written.push(kp);
+        written.push(pp);
+        signers.push((name.clone(), signer));
+    }
+    let index_key = match index_key {
+        Some(k) => k,
+        None => signers.pop().map(|(_, s)| s.public_key().clone()).context("index key missing")?,
+    };
+    let root = initial_root(
+        &InitialRoot {
+            registry: registry.clone(),
+            custodians: signers.iter().map(|(n, s)| (n.clone(), s.public_key().clone())).collect(),
+            threshold,
+            index_key: index_key.clone(),
+            expiry_days,
+            rehearsal: a.rehearsal,
+        },
+        now,
+    )
+    .map_err(|e| usage(e.to_string()))?;
+    let mut md = Metadata::new(root).map_err(|e| anyhow::anyhow!("building root: {e}"))?;
+    println!("root version 1 payload hash: {}", short_hash(&md.payload()));
+    for (name, s) in &signers {
+        md.sign(s).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+        println!("signed by {name} ({})", s.key_id().short());
+    }
+    let identity = registry_identity(&md);
+    let root_path = a.out.join("1.root.json");
+    write_new(&root_path, &md.to_bytes())?;
+    let id_path = a.out.join("identity.txt");
+    write_new(&id_path, format!("{identity}\n").as_bytes())?;
+    written.push(root_path.clone());
+    written.push(id_path);
+    println!("wrote {}", root_path.display());
+    println!("index key: {}", index_key.key_id().grouped());
+    println!("registry identity: {}", group4(&identity));
+    println!("read aloud:        {}", airlock_core::identity::words(&identity).unwrap_or_default());
+    let keyids: Vec<KeyId> = md.signed().keys.keys().cloned().collect();
+    transcript_step(StepLog {
+        transcript: a.common.transcript.unwrap_or_else(|| a.out.join("transcript.jsonl")),
+        step: "ceremony init",
+        now,
+        rehearsal: a.rehearsal,
+        allow_online: a.common.allow_online,
+        key_ids: keyids,
+        files: written,
+        details: serde_json::json!({"registry": registry, "identity": identity, "threshold": threshold, "custodians": custodians}),
+    })
+}
+
+fn read_public(p: &Path) -> Result<PublicKey> {
+    let text =
+        String::from_utf8(read_input(p)?).map_err(|_| usage(format!("{}: not a PEM file", p.display())))?;
+    PublicKey::from_spki_pem(&text).map_err(|e| usage(format!("{}: {e}", p.display())))
+}
+
+/// The registry identity a root belongs to.
+fn identity_of(root: &Metadata<Root>) -> Result<String> {
+    if root.signed().version == 1 {
+        return Ok(registry_identity(root));
+    }
+    let ext = RootExtension::of(root.signed()).map_err(|e| refused(e.to_string()))?;
+    ext.identity.ok_or_else(|| refused("root carries no registry identity"))
+}
+
+fn propose_cmd(a: ProposeArgs) -> Result<()> {
+    let now = super::now_or(a.common.at.as_deref())?;
+    check_airgap(a.common.allow_online)?;
+    let current = load_root(&a.root)?;
+    ensure_absent(&a.out)?;
+    let mut changes = Vec::new();
+    for spec in &a.add {
+        let (name, path) = spec
+            .split_once('=')
+            .ok_or_else(|| usage(format!("--add-custodian {spec:?}: expected NAME=PUB")))?;
+        changes.push(Change::AddCustodian { name: name.to_owned(), key: read_public(Path::new(path))? });
+    }
+    for who in &a.remove {
+        changes.push(Change::RemoveCustodian(who.clone()));
+    }
+    if let Some(t) = a.threshold {
+        changes.push(Change::SetThreshold(t));
+    }
+    if let Some(p) = &a.rotate_index {
+        let deadline = now.plus_secs(i64::from(a.window_days) * 86_400);
+        changes.push(Change::RotateIndex { new_key: read_public(p)?, deadline });
+    }
+    if let Some(p) = &a.revoke_index {
+        changes.push(Change::RevokeIndex { new_key: read_public(p)? });
+    }
+    if let Some(e) = &a.expires {
+        changes.push(Change::SetExpires(Timestamp::parse(e).map_err(|e| usage(format!("--expires: {e}")))?));
+    }
+    let next = propose(&current, &changes, now).map_err(|e| usage(format!("{}: {e}", a.root.display())))?;
+    let draft = Metadata::new(next).map_err(|e| anyhow::anyhow!("building draft: {e}"))?;
+    let ext = RootExtension::of(draft.signed()).map_err(|e| usage(e.to_string()))?;
+    banner(ext.rehearsal);
+    for line in describe_changes(current.signed(), draft.signed()) {
+        println!("  {line}");
+    }
+    write_new(&a.out, &draft.to_bytes())?;
+    println!(
+        "wrote draft {} (root version {}), payload hash {}",
+        a.out.display(),
+        draft.signed().version,
+        short_hash(&draft.payload())
+    );
+    transcript_step(StepLog {
+        transcript: a.common.transcript.unwrap_or_else(|| dir_of(&a.out).join("transcript.jsonl")),
+        step: "ceremony propose",
+        now,
+        rehearsal: ext.rehearsal,
+        allow_online: a.common.allow_online,
+        key_ids: Vec::new(),
+        files: vec![a.out.clone()],
+        details: serde_json::json!({"version": draft.signed().version, "changes": describe_changes(current.signed(), draft.signed())}),
+    })
+}
+
+/// Loads the current root and a draft, and checks the draft belongs after it.
+fn load_pair(root: &Path, draft: &Path) -> Result<(Metadata<Root>, Metadata<Root>)> {
+    let current = load_root(root)?;
+    let d = load_root(draft)?;
+    let (cid, did) =
+        (identity_of(&current)?, identity_of(&d).map_err(|e| refused(format!("{}: {e}", draft.display())))?);
+    if cid != did {
+        return Err(refused(format!(
+            "{}: draft is for registry {} but the current root is registry {}",
+            draft.display(),
+            &did[..16],
+            &cid[..16]
+        )));
+    }
+    if d.signed().version != current.signed().version + 1 {
+        return Err(refused(format!(
+            "{}: draft is root version {}, but the next version after {} is {}",
+            draft.display(),
+            d.signed().version,
+            root.display(),
+            current.signed().version + 1
+        )));
+    }
+    Ok((current, d))
+}
+
+/// The key a draft signature must verify with: a root key of the current
+/// root or of the draft.
+fn root_signing_key(current: &Root, draft: &Root, id: &KeyId) -> Option<PublicKey> {
+    [current, draft]
+        .into_iter()
+        .find(|r| r.role("root").is_some_and(|k| k.keyids.contains(id)))
+        .and_then(|r| r.keys.get(id).cloned())
+}
+
+fn sign(a: SignArgs) -> Result<()> {
+    let now = super::now_or(a.common.at.as_deref())?;
+    check_airgap(a.common.allow_online)?;
+    let (current, mut draft) = load_pair(&a.root, &a.draft)?;
+    let ext = RootExtension::of(draft.signed()).map_err(|e| refused(e.to_string()))?;
+    banner(ext.rehearsal);
+    println!(
+        "registry {} (identity {})",
+        ext.registry,
+        ext.identity.as_deref().map(|i| group4(&i[..16])).unwrap_or_default()
+    );
+    println!("changes from root version {} to {}:", current.signed().version, draft.signed().version);
+    for line in describe_changes(current.signed(), draft.signed()) {
+        println!("  {line}");
+    }
+    let payload = draft.payload();
+    let hash = short_hash(&payload);
+    println!("payload hash: {hash}");
+    let normal = |s: &str| s.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_ascii_lowercase();
+    let typed = match &a.confirm {
+        Some(c) => c.clone(),
+        None if std::io::stdin().is_terminal() => {
+            eprint!("type the payload hash to sign: ");
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line)?;
+            line
+        }
+        None => return Err(usage("confirm the payload hash: --confirm HASH (no terminal to ask at)")),
+    };
+    if normal(&typed) != normal(&hash) {
+        return Err(usage(format!(
+            "confirmation {:?} does not match the payload hash {hash}; nothing signed",
+            typed.trim()
+        )));
+    }
+    let signer = load_signer(&a.key, &a.passphrase)?;
+    let id = signer.key_id();
+    let key = root_signing_key(current.signed(), draft.signed(), &id).ok_or_else(|| {
+        usage(format!(
+            "{}: key {} is not a root key of the current root or the draft",
+            a.key.display(),
+            id.short()
+        ))
+    })?;
+    draft.sign(signer.as_ref()).map_err(|e| anyhow::anyhow!("{}: {e}", a.key.display()))?;
+    let sig = draft.signatures().iter().find(|s| s.keyid == id).map(|s| s.sig.clone()).unwrap_or_default();
+    key.verify(&payload, &sig).map_err(|e| anyhow::anyhow!("the new signature does not verify: {e}"))?;
+    write_atomic(&a.draft, &draft.to_bytes())?;
+    let who =
+        ext.custodians.get(&id).cloned().or_else(|| {
+            RootExtension::of(current.signed()).ok().and_then(|e| e.custodians.get(&id).cloned())
+        });
+    println!("signed by {} ({}); signature checked", who.as_deref().unwrap_or("(unnamed)"), id.grouped());
+    println!("signatures now: {}", draft.signatures().len());
+    transcript_step(StepLog {
+        transcript: a.common.transcript.unwrap_or_else(|| dir_of(&a.draft).join("transcript.jsonl")),
+        step: "ceremony sign",
+        now,
+        rehearsal: ext.rehearsal,
+        allow_online: a.common.allow_online,
+        key_ids: vec![id],
+        files: vec![a.draft.clone()],
+        details: serde_json::json!({"version": draft.signed().version, "payload_sha256": sha256_hex(&payload)}),
+    })
+}
+
+fn payload(a: PayloadArgs) -> Result<()> {
+    let d = load_root(&a.draft)?;
+    write_new(&a.out, &d.payload())?;
+    println!(
+        "wrote {} ({} bytes), payload hash {}",
+        a.out.display(),
+        d.payload().len(),
+        short_hash(&d.payload())
+    );
+    Ok(())
+}
+
+fn add_signature(a: AddSignatureArgs) -> Result<()> {
+    let now = super::now_or(a.common.at.as_deref())?;
+    let (current, mut draft) = load_pair(&a.root, &a.draft)?;
+    let id = KeyId(a.keyid.trim().to_ascii_lowercase());
+    let key = root_signing_key(current.signed(), draft.signed(), &id).ok_or_else(|| {
+        usage(format!("key {} is not a root key of the current root or the draft", id.short()))
+    })?;
+    let raw = read_input(&a.signature)?;
+    let text = std::str::from_utf8(&raw)
+        .ok()
+        .map(str::trim)
+        .filter(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_hexdigit()));
+    let sig_hex = match text {
+        Some(t) => t.to_ascii_lowercase(),
+        None => hex::encode(&raw),
+    };
+    key.verify(&draft.payload(), &sig_hex).map_err(|e| {
+        refused(format!(
+            "{}: signature by {} over {}: {e}",
+            a.signature.display(),
+            id.short(),
+            a.draft.display()
+        ))
+    })?;
+    draft.add_signature(Signature { keyid: id.clone(), sig: sig_hex, extra: BTreeMap::new() });
+    write_atomic(&a.draft, &draft.to_bytes())?;
+    println!("added signature by {}; signature checked", id.grouped());
+    let rehearsal = RootExtension::of(draft.signed()).is_ok_and(|e| e.rehearsal);
+    transcript_step(StepLog {
+        transcript: a.common.transcript.unwrap_or_else(|| dir_of(&a.draft).join("transcript.jsonl")),
+        step: "ceremony add-signature",
+        now,
+        rehearsal,
+        allow_online: a.common.allow_online,
+        key_ids: vec![id],
+        files: vec![a.draft.clone()],
+        details: serde_json::json!({"version": draft.signed().version}),
+    })
+}
+
+fn finalize(a: FinalizeArgs) -> Result<()> {
+    let now = super::now_or(a.common.at.as_deref())?;
+    check_airgap(a.common.allow_online)?;
+    let (current, draft) = load_pair(&a.root, &a.draft)?;
+    ensure_absent(&a.out)?;
+    let step = airlock_core::rootchain::update_root(&current, &draft, now)
+        .map_err(|e| refused(format!("{}: {e}", a.draft.display())))?;
+    if draft.signed().expires <= now {
+        return Err(refused(format!(
+            "{}: expires {} which is not after now",
+            a.draft.display(),
+            draft.signed().expires
+        )));
+    }
+    let ext = RootExtension::of(draft.signed()).map_err(|e| refused(e.to_string()))?;
+    banner(ext.rehearsal);
+    write_new(&a.out, &draft.to_bytes())?;
+    println!(
+        "root version {} accepted: {} of {} previous and {} of {} own root signatures",
+        step.version,
+        step.by_previous.as_ref().map_or(0, |r| r.counted.len()),
+        step.by_previous.as_ref().map_or(0, |r| r.threshold),
+        step.by_self.counted.len(),
+        step.by_self.threshold
+    );
+    println!("wrote {}", a.out.display());
+    transcript_step(StepLog {
+        transcript: a.common.transcript.unwrap_or_else(|| dir_of(&a.out).join("transcript.jsonl")),
+        step: "ceremony finalize",
+        now,
+        rehearsal: ext.rehearsal,
+        allow_online: a.common.allow_online,
+        key_ids: step.by_self.counted.clone(),
+        files: vec![a.out.clone()],
+        details: serde_json::json!({"version": step.version}),
+    })
+}

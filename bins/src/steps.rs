@@ -1,0 +1,144 @@
+//! What every ceremony step shares: the air-gap check, the transcript, and
+//! the paper record.
+
+use crate::cmd::root::{load_root, root_files};
+use crate::exit::{refused, usage};
+use airlock_core::extension::RootExtension;
+use airlock_core::keys::group4;
+use airlock_core::{registry_identity, KeyId, Timestamp};
+use airlock_keyceremony::airgap::{check_offline, AirgapError};
+use airlock_keyceremony::transcript;
+use anyhow::Result;
+use std::path::{Path, PathBuf};
+
+/// Refuses to run while a network interface other than loopback is up,
+/// unless the custodian said `--allow-online` (which the transcript records).
+pub fn check_airgap(allow_online: bool) -> Result<()> {
+    match check_offline(Path::new("/sys/class/net")) {
+        Ok(()) => Ok(()),
+        Err(AirgapError::Online { interfaces }) if allow_online => {
+            eprintln!("airlock: warning: network interfaces up ({}); continuing because of --allow-online", interfaces.join(", "));
+            Ok(())
+        }
+        Err(AirgapError::Online { interfaces }) => Err(usage(format!(
+            "network interfaces are up ({}): ceremonies run offline; unplug the network or pass --allow-online",
+            interfaces.join(", ")
+        ))),
+        Err(e) if allow_online => {
+            eprintln!("airlock: warning: {e}; continuing because of --allow-online");
+            Ok(())
+        }
+        Err(e) => Err(usage(format!("{e}; pass --allow-online to run without the check"))),
+    }
+}
+
+/// One step to record.
+pub struct StepLog {
+    /// The transcript file.
+    pub transcript: PathBuf,
+    /// The step's name.
+    pub step: &'static str,
+    /// When it ran.
+    pub now: Timestamp,
+    /// A rehearsal.
+    pub rehearsal: bool,
+    /// The air-gap check was overridden.
+    pub allow_online: bool,
+    /// Keys involved.
+    pub key_ids: Vec<KeyId>,
+    /// Files written (hashed into the record).
+    pub files: Vec<PathBuf>,
+    /// Step-specific facts.
+    pub details: serde_json::Value,
+}
+
+/// Appends a record of `log` to its transcript.
+pub fn transcript_step(log: StepLog) -> Result<()> {
+    let base = match log.transcript.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let mut files = Vec::new();
+    for f in &log.files {
+        files.push(
+            transcript::file_entry(&base, f)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", log.transcript.display()))?,
+        );
+    }
+    let entry = transcript::NewRecord {
+        time: log.now,
+        step: log.step.to_owned(),
+        rehearsal: log.rehearsal,
+        allow_online: log.allow_online,
+        key_ids: log.key_ids.iter().map(|k| k.0.clone()).collect(),
+        files,
+        details: log.details,
+    };
+    let rec = transcript::append(&log.transcript, entry)
+        .map_err(|e| refused(format!("{}: {e}", log.transcript.display())))?;
+    eprintln!("transcript: record {} appended to {}", rec.seq, log.transcript.display());
+    Ok(())
+}
+
+/// `ceremony transcript verify`.
+pub fn verify_transcript(path: &Path, base: Option<&Path>) -> Result<()> {
+    let base = base.map(Path::to_path_buf).unwrap_or_else(|| match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    });
+    let report = transcript::verify(path, &base).map_err(|e| refused(format!("{}: {e}", path.display())))?;
+    println!(
+        "{}: {} record(s), hash chain intact, every listed file matches",
+        path.display(),
+        report.records
+    );
+    Ok(())
+}
+
+/// `ceremony record`: a one-page Markdown summary for the paper archive.
+pub fn record(dir: &Path) -> Result<()> {
+    let files = root_files(&[dir.to_path_buf()])?;
+    let mut roots = Vec::new();
+    for f in &files {
+        roots.push(load_root(f)?);
+    }
+    let first = roots.first().ok_or_else(|| usage(format!("{}: no N.root.json files", dir.display())))?;
+    let identity = if first.signed().version == 1 {
+        registry_identity(first)
+    } else {
+        RootExtension::of(first.signed()).ok().and_then(|e| e.identity).unwrap_or_default()
+    };
+    let ext = RootExtension::of(first.signed()).ok();
+    let mut out = String::new();
+    let registry = ext.as_ref().map_or("(unnamed)", |e| e.registry.as_str());
+    out.push_str(&format!("# Ceremony record: registry {registry}\n\n"));
+    if ext.as_ref().is_some_and(|e| e.rehearsal) {
+        out.push_str("**REHEARSAL: throwaway keys; not for real use.**\n\n");
+    }
+    out.push_str(&format!(
+        "Registry identity:\n\n    {}\n\nRead aloud:\n\n    {}\n\n",
+        group4(&identity),
+        airlock_core::identity::words(&identity).unwrap_or_default()
+    ));
+    for r in &roots {
+        let s = r.signed();
+        let ext = RootExtension::of(s).ok();
+        let name = |id: &KeyId| ext.as_ref().map_or_else(|| "".to_owned(), |e| e.name_of(id));
+        out.push_str(&format!("## Root version {} (expires {})\n\n", s.version, s.expires));
+        for (role, keys) in &s.roles {
+            out.push_str(&format!("- **{role}**: threshold {} of {}\n", keys.threshold, keys.keyids.len()));
+            for k in &keys.keyids {
+                let retiring = keys.retiring.get(k).map(|d| format!(", retiring at {d}")).unwrap_or_default();
+                let who = if role == "root" { format!(" — {}", name(k)) } else { String::new() };
+                out.push_str(&format!("  - `{}`{who}{retiring}\n", group4(&k.0)));
+            }
+        }
+        out.push_str("\nSigned by:\n\n");
+        for sig in r.signatures() {
+            out.push_str(&format!("- `{}` — {}\n", group4(&sig.keyid.0), name(&sig.keyid)));
+        }
+        out.push('\n');
+    }
+    print!("{out}");
+    Ok(())
+}
