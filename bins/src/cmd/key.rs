@@ -1,14 +1,16 @@
 //! `airlock key generate|show`.
 
+use crate::exit::refused;
 use crate::exit::usage;
-use crate::io::{ensure_absent, read_input};
-use crate::secrets::{ask, key_error, key_file_options, source, PassphraseArgs};
+use crate::io::{ensure_absent, read_input, write_new};
+use crate::secrets::{ask, key_error, key_file_options, load_signer, source, PassphraseArgs};
 use airlock_core::{PublicKey, Signer};
+use airlock_keyceremony::shares::{self, ShareError};
 use airlock_keyceremony::{
     classify_key_file, decrypt_key_file, generate, write_key_file, write_public_key_file, KeyFileKind,
     PassphraseRequest,
 };
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use serde_json::json;
 use std::path::PathBuf;
@@ -20,6 +22,47 @@ pub enum KeyCommand {
     Generate(GenerateArgs),
     /// Show a key's id, type and public key; works on .pub and .key files.
     Show(ShowArgs),
+    /// Split a private key into Shamir shares, each encrypted to one age recipient.
+    Split(SplitArgs),
+    /// Restore a private key from enough Shamir shares.
+    Combine(CombineArgs),
+}
+
+/// Arguments of `key split`.
+#[derive(Args)]
+pub struct SplitArgs {
+    /// The encrypted private key file to back up.
+    pub key: PathBuf,
+    /// How many shares to make (n).
+    #[arg(long)]
+    pub shares: u8,
+    /// How many shares restore the key (k).
+    #[arg(long)]
+    pub threshold: u8,
+    /// One age X25519 recipient (age1...) per share, in share order.
+    #[arg(long = "recipient", required = true)]
+    pub recipients: Vec<String>,
+    /// A new directory for share-1.age ... share-N.age.
+    #[arg(long)]
+    pub out_dir: PathBuf,
+    #[command(flatten)]
+    pub passphrase: PassphraseArgs,
+}
+
+/// Arguments of `key combine`.
+#[derive(Args)]
+pub struct CombineArgs {
+    /// Share files: age-encrypted (decrypted with --identity) or plain share JSON.
+    #[arg(required = true)]
+    pub shares: Vec<PathBuf>,
+    /// An age identity file able to decrypt some of the shares (repeatable).
+    #[arg(long = "identity")]
+    pub identities: Vec<PathBuf>,
+    /// Output name: writes NAME.key (encrypted with a new passphrase) and NAME.pub.
+    #[arg(long, value_name = "NAME")]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub passphrase: PassphraseArgs,
 }
 
 /// Arguments of `key generate`.
@@ -49,7 +92,95 @@ pub fn run(cmd: KeyCommand) -> Result<()> {
     match cmd {
         KeyCommand::Generate(a) => generate_key(a),
         KeyCommand::Show(a) => show(a),
+        KeyCommand::Split(a) => split(a),
+        KeyCommand::Combine(a) => combine(a),
     }
+}
+
+fn share_error(e: ShareError) -> anyhow::Error {
+    match e {
+        ShareError::InvalidRecipient { .. } | ShareError::InvalidIdentity { .. } | ShareError::NoIdentity => {
+            usage(e.to_string())
+        }
+        other => refused(other.to_string()),
+    }
+}
+
+fn split(a: SplitArgs) -> Result<()> {
+    if a.recipients.len() != usize::from(a.shares) {
+        return Err(usage(format!(
+            "--shares {} needs exactly that many --recipient, got {}",
+            a.shares,
+            a.recipients.len()
+        )));
+    }
+    if a.out_dir.exists() && std::fs::read_dir(&a.out_dir).map(|mut d| d.next().is_some()).unwrap_or(true) {
+        return Err(usage(format!("{}: already exists and is not empty", a.out_dir.display())));
+    }
+    let signer = load_signer(&a.key, &a.passphrase)?;
+    let envelopes =
+        shares::split(signer.signing_key().as_bytes(), a.threshold, a.shares).map_err(share_error)?;
+    // Encrypt every share before writing any, so a bad recipient leaves nothing behind.
+    let mut sealed = Vec::new();
+    for (env, recipient) in envelopes.iter().zip(&a.recipients) {
+        sealed.push(shares::encrypt_share(env, recipient).map_err(share_error)?);
+    }
+    std::fs::create_dir_all(&a.out_dir).with_context(|| format!("{}: cannot create", a.out_dir.display()))?;
+    for (i, bytes) in sealed.iter().enumerate() {
+        write_new(&a.out_dir.join(format!("share-{}.age", i + 1)), bytes)?;
+    }
+    let first = envelopes.first().map(|e| e.split_id.clone()).unwrap_or_default();
+    println!(
+        "split key {} into {} shares, any {} restore it",
+        signer.key_id().grouped(),
+        a.shares,
+        a.threshold
+    );
+    println!("split id: {first}");
+    println!("wrote {}/share-1.age ... share-{}.age", a.out_dir.display(), a.shares);
+    Ok(())
+}
+
+fn combine(a: CombineArgs) -> Result<()> {
+    let (key_path, pub_path) = (with_ext(&a.out, ".key"), with_ext(&a.out, ".pub"));
+    ensure_absent(&key_path)?;
+    ensure_absent(&pub_path)?;
+    let mut identities = String::new();
+    for p in &a.identities {
+        let bytes = read_input(p)?;
+        identities.push_str(
+            &String::from_utf8(bytes)
+                .map_err(|_| usage(format!("{}: not an age identity file", p.display())))?,
+        );
+        identities.push('\n');
+    }
+    let mut envelopes = Vec::new();
+    for p in &a.shares {
+        let bytes = read_input(p)?;
+        let env = if bytes.trim_ascii_start().starts_with(b"{") {
+            shares::ShareEnvelope::from_json(&bytes)
+        } else {
+            shares::decrypt_share_with_identity_file(&bytes, &identities)
+        };
+        envelopes.push(env.map_err(|e| share_error(e).context(p.display().to_string()))?);
+    }
+    let secret = shares::combine(&envelopes).map_err(share_error)?;
+    let signer = airlock_core::Ed25519Signer::new(ed25519_dalek::SigningKey::from_bytes(&secret));
+    let mut src = source(&a.passphrase)?;
+    let pass = ask(src.as_mut(), &PassphraseRequest::new_key(key_path.display().to_string()))?;
+    let opts = key_file_options()?;
+    write_key_file(&key_path, &signer, &pass, &opts).map_err(key_error)?;
+    if let Err(e) = write_public_key_file(&pub_path, signer.public_key()) {
+        let _ = std::fs::remove_file(&key_path);
+        return Err(key_error(e));
+    }
+    println!("{}", signer.key_id());
+    eprintln!(
+        "restored key {} from {} shares; its public key matches the one recorded in the shares",
+        signer.key_id().grouped(),
+        envelopes.len()
+    );
+    Ok(())
 }
 
 fn with_ext(base: &std::path::Path, ext: &str) -> PathBuf {
