@@ -19,4 +19,7 @@ pub use passphrase::{
     EnvPassphrase, FilePassphrase, PassphraseError, PassphraseKind, PassphraseRequest, PassphraseSource,
     PromptPassphrase, ScriptedPassphrase, SecretPassphrase,
 };
+pub mod airgap;
 pub mod rotation;
+pub mod shares;
+pub mod transcript;

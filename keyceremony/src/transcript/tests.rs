@@ -1,0 +1,198 @@
+use super::*;
+use serde_json::json;
+
+fn entry(step: &str, files: Vec<FileEntry>) -> NewRecord {
+    NewRecord {
+        time: Timestamp::parse("2030-01-02T03:04:05Z").unwrap(),
+        step: step.into(),
+        rehearsal: true,
+        allow_online: false,
+        key_ids: vec!["ab".repeat(32)],
+        files,
+        details: json!({"threshold": 2, "note": "a \"quoted\" word"}),
+    }
+}
+
+/// A ceremony directory with a three-record transcript listing two files.
+fn three_records() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path();
+    let t = base.join("transcript.jsonl");
+    fs::create_dir(base.join("keys")).unwrap();
+    fs::write(base.join("1.root.json"), b"draft").unwrap();
+    fs::write(base.join("keys/a.pub"), b"public").unwrap();
+    let e = vec![file_entry(base, &base.join("1.root.json")).unwrap()];
+    append(&t, entry("ceremony init", e)).unwrap();
+    let e = vec![file_entry(base, &base.join("keys/a.pub")).unwrap()];
+    append(&t, entry("ceremony keygen", e)).unwrap();
+    fs::write(base.join("1.root.json"), b"draft + signature").unwrap();
+    let e = vec![file_entry(base, &base.join("1.root.json")).unwrap()];
+    append(&t, entry("ceremony sign", e)).unwrap();
+    (dir, t)
+}
+
+fn lines(t: &Path) -> Vec<String> {
+    fs::read_to_string(t).unwrap().lines().map(str::to_owned).collect()
+}
+
+fn write_lines(t: &Path, lines: &[String]) {
+    fs::write(t, lines.iter().map(|l| format!("{l}\n")).collect::<String>()).unwrap();
+}
+
+#[test]
+fn a_three_record_transcript_verifies() {
+    let (dir, t) = three_records();
+    let report = verify(&t, dir.path()).unwrap();
+    assert_eq!(report.records, 3);
+    assert!(report.rehearsal);
+    assert!(!report.allow_online);
+    let l = lines(&t);
+    assert_eq!(report.head, sha256_hex(l[2].as_bytes()));
+    // The re-listed root is checked against its last listing only.
+    assert_eq!(report.files.len(), 2);
+    assert_eq!(report.files[0].path, "keys/a.pub");
+    assert_eq!(report.files[1].path, "1.root.json");
+    assert_eq!(report.files[1].sha256, sha256_hex(b"draft + signature"));
+
+    let records = read(&t).unwrap();
+    assert_eq!(records.iter().map(|r| r.seq).collect::<Vec<_>>(), vec![1, 2, 3]);
+    assert_eq!(records[0].prev, GENESIS_PREV);
+    assert_eq!(records[1].prev, sha256_hex(l[0].as_bytes()));
+    assert_eq!(records[2].prev, sha256_hex(l[1].as_bytes()));
+    assert_eq!(records[0].time.to_string(), "2030-01-02T03:04:05Z");
+    // Canonical JSON: sorted keys, no whitespace.
+    assert!(
+        l[0].starts_with(r#"{"allow_online":false,"details":{"note":"a \"quoted\" word","threshold":2},"#)
+    );
+}
+
+#[test]
+fn editing_a_record_breaks_the_chain_at_the_next() {
+    let (dir, t) = three_records();
+    let mut l = lines(&t);
+    l[1] = l[1].replace(r#""threshold":2"#, r#""threshold":3"#);
+    write_lines(&t, &l);
+    assert!(matches!(verify(&t, dir.path()), Err(TranscriptError::ChainBroken { seq: 3, .. })));
+}
+
+#[test]
+fn editing_the_last_record_into_another_spelling_is_refused() {
+    let (dir, t) = three_records();
+    let mut l = lines(&t);
+    l[2] = l[2].replacen('{', "{ ", 1);
+    write_lines(&t, &l);
+    assert!(matches!(verify(&t, dir.path()), Err(TranscriptError::Malformed { line: 3, .. })));
+}
+
+#[test]
+fn deleting_a_middle_record_is_detected() {
+    let (dir, t) = three_records();
+    let mut l = lines(&t);
+    l.remove(1);
+    write_lines(&t, &l);
+    assert_eq!(verify(&t, dir.path()), Err(TranscriptError::SeqGap { line: 2, expected: 2, found: 3 }));
+}
+
+#[test]
+fn renumbering_after_a_deletion_still_breaks_the_chain() {
+    let (dir, t) = three_records();
+    let mut l = lines(&t);
+    l.remove(1);
+    l[1] = l[1].replace(r#""seq":3"#, r#""seq":2"#);
+    write_lines(&t, &l);
+    assert!(matches!(verify(&t, dir.path()), Err(TranscriptError::ChainBroken { seq: 2, .. })));
+}
+
+#[test]
+fn a_changed_file_is_named() {
+    let (dir, t) = three_records();
+    fs::write(dir.path().join("keys/a.pub"), b"other").unwrap();
+    assert_eq!(
+        verify(&t, dir.path()),
+        Err(TranscriptError::FileChanged {
+            seq: 2,
+            path: "keys/a.pub".into(),
+            expected: sha256_hex(b"public"),
+            found: sha256_hex(b"other"),
+        })
+    );
+}
+
+#[test]
+fn a_missing_file_is_named() {
+    let (dir, t) = three_records();
+    fs::remove_file(dir.path().join("1.root.json")).unwrap();
+    assert_eq!(
+        verify(&t, dir.path()),
+        Err(TranscriptError::FileMissing { seq: 3, path: "1.root.json".into() })
+    );
+}
+
+#[test]
+fn appending_to_a_tampered_transcript_is_refused() {
+    let (_dir, t) = three_records();
+    let mut l = lines(&t);
+    l[0] = l[0].replace("ceremony init", "ceremony lnit");
+    write_lines(&t, &l);
+    let before = fs::read(&t).unwrap();
+    assert!(matches!(append(&t, entry("more", vec![])), Err(TranscriptError::ChainBroken { seq: 2, .. })));
+    assert_eq!(fs::read(&t).unwrap(), before);
+}
+
+#[test]
+fn appending_after_an_interrupted_write_is_refused() {
+    let (_dir, t) = three_records();
+    let mut bytes = fs::read(&t).unwrap();
+    bytes.extend_from_slice(br#"{"seq":4"#);
+    fs::write(&t, &bytes).unwrap();
+    assert!(matches!(append(&t, entry("more", vec![])), Err(TranscriptError::Malformed { line: 4, .. })));
+}
+
+#[test]
+fn unknown_members_and_duplicate_keys_are_malformed() {
+    let (dir, t) = three_records();
+    let l = lines(&t);
+    let extra = vec![l[0].replacen('{', r#"{"actor":"x","#, 1)];
+    write_lines(&t, &extra);
+    assert!(matches!(verify(&t, dir.path()), Err(TranscriptError::Malformed { line: 1, .. })));
+    let dup = vec![l[0].replacen('{', r#"{"allow_online":true,"#, 1)];
+    write_lines(&t, &dup);
+    assert!(matches!(verify(&t, dir.path()), Err(TranscriptError::Malformed { line: 1, .. })));
+}
+
+#[test]
+fn records_are_checked_before_writing() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = dir.path().join("t.jsonl");
+    let mut e = entry("x", vec![]);
+    e.details = json!([1]);
+    assert!(matches!(append(&t, e), Err(TranscriptError::BadDetails { .. })));
+    let mut e = entry("x", vec![]);
+    e.details = json!({"ratio": 0.5});
+    assert!(matches!(append(&t, e), Err(TranscriptError::BadDetails { .. })));
+    for bad in ["../etc/passwd", "/etc/passwd", "a//b", "./a", ""] {
+        let e = entry("x", vec![FileEntry { path: bad.into(), sha256: "00".into() }]);
+        assert_eq!(append(&t, e), Err(TranscriptError::UnsafePath { seq: 1, path: bad.into() }));
+    }
+    // Nothing was written by the refused appends.
+    assert_eq!(verify(&t, dir.path()).unwrap().records, 0);
+}
+
+#[test]
+fn file_entries_are_relative_to_the_base() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("out");
+    fs::create_dir_all(base.join("sub")).unwrap();
+    fs::write(base.join("sub/f"), b"x").unwrap();
+    let e = file_entry(&base, &base.join("sub/f")).unwrap();
+    assert_eq!(e, FileEntry { path: "sub/f".into(), sha256: sha256_hex(b"x") });
+    // Through a `..` the lexical form fails, the resolved one works.
+    let e = file_entry(&base, &base.join("sub/../sub/f")).unwrap();
+    assert_eq!(e.path, "sub/f");
+    fs::write(dir.path().join("outside"), b"y").unwrap();
+    assert!(matches!(
+        file_entry(&base, &dir.path().join("outside")),
+        Err(TranscriptError::OutsideBase { .. })
+    ));
+    assert!(matches!(file_entry(&base, &base.join("absent")), Err(TranscriptError::Io { .. })));
+}
