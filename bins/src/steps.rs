@@ -139,6 +139,16 @@ pub fn record(dir: &Path) -> Result<()> {
         }
         out.push('\n');
     }
+    // Truncating a transcript leaves a valid shorter chain; the head on
+    // paper is what shows that nothing was cut off.
+    let tpath = dir.join("transcript.jsonl");
+    if let Ok(report) = transcript::verify(&tpath, dir) {
+        out.push_str(&format!(
+            "Transcript: {} record(s), head `{}`\n",
+            report.records,
+            group4(&report.head)
+        ));
+    }
     print!("{out}");
     Ok(())
 }
