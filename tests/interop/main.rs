@@ -10,3 +10,4 @@ mod airlock_keys;
 mod canonical;
 mod pyhelpers;
 mod support;
+mod tuf_client;

@@ -199,7 +199,8 @@ fn store_targets_roles<T: Transport + ?Sized>(
 ) -> Result<(), Failure> {
     for (role, md) in &client.trusted().targets {
         if store.write(role, &md.bytes)? {
-            log(format!("{role} v{} accepted", md.signed().version));
+            // Delegated role names come from the repository: escaped for the terminal.
+            log(format!("{} v{} accepted", role.escape_debug(), md.signed().version));
         }
     }
     Ok(())
