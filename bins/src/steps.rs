@@ -143,11 +143,7 @@ pub fn record(dir: &Path) -> Result<()> {
     // paper is what shows that nothing was cut off.
     let tpath = dir.join("transcript.jsonl");
     if let Ok(report) = transcript::verify(&tpath, dir) {
-        out.push_str(&format!(
-            "Transcript: {} record(s), head `{}`\n",
-            report.records,
-            group4(&report.head)
-        ));
+        out.push_str(&format!("Transcript: {} record(s), head `{}`\n", report.records, group4(&report.head)));
     }
     print!("{out}");
     Ok(())

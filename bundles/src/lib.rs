@@ -1,1 +1,2 @@
 //! airlock-bundles
+pub mod bundle;

@@ -11,6 +11,7 @@
 #![warn(missing_docs)]
 
 pub mod archive;
+pub mod bundle;
 pub mod canonical;
 pub mod client;
 pub mod extension;

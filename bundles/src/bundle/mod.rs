@@ -1,0 +1,22 @@
+//! Air-gap bundles: a deterministic tar archive (optionally gzip, optionally
+//! split into volumes) carrying everything needed to verify a registry's
+//! consistent snapshot, and a one-pass streaming reader that verifies it
+//! before any artifact byte is trusted. See docs/FORMAT.md, "Bundles".
+
+mod error;
+mod reader;
+mod tarfmt;
+mod volumes;
+mod writer;
+
+pub use error::BundleError;
+pub use reader::{verify_bundle, ArtifactSink, Check, NoSink, VerifiedBundle, VerifyOptions};
+pub use volumes::{
+    index_path, open_volumes, split_into_volumes, volume_path, VolumeFault, VolumeReader, VolumeWriter,
+};
+pub use writer::{create_bundle, target_entry_path, BundleOptions, BundlePlan};
+
+#[cfg(test)]
+mod testrepo;
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,659 @@
+//! The streaming bundle reader: one pass, constant memory beyond the
+//! metadata. Order of work:
+//!
+//! 1. The manifest (first entry, bounded size), untrusted: it only plans the
+//!    stream, so that any entry it does not list is refused before its bytes
+//!    are read.
+//! 2. Metadata entries, buffered (bounded), each matched to the manifest.
+//! 3. Before the first artifact: the whole TUF workflow from the pinned root
+//!    (root chain, timestamp, snapshot, every carried targets role), and
+//!    every metadata entry accounted for by signed metadata.
+//! 4. Each artifact hashed as it streams past, against the length and
+//!    hashes its role signs, and handed to the sink only as verified bytes.
+//! 5. SHA256SUMS recomputed; the end of the archive must be zeros only; a
+//!    gzip stream must end where the archive ends.
+
+use super::error::BundleError;
+use super::tarfmt::type_name;
+use airlock_core::archive::ArchivePath;
+use airlock_core::bundle::{sha256sums, BundleManifest, EntryKind, MANIFEST_PATH};
+use airlock_core::client::{Client, Limits, Trusted, UpdateError};
+use airlock_core::metadata::{Metadata, Root, TargetFile};
+use airlock_core::rootchain::update_root;
+use airlock_core::target::TargetVerifier;
+use airlock_core::{registry_identity, Timestamp};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::cell::Cell;
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{self, BufRead, BufReader, Read};
+use std::rc::Rc;
+
+/// Bounds and the time of the check.
+#[derive(Debug, Clone, Copy)]
+pub struct VerifyOptions {
+    /// The time every expiry is checked against.
+    pub now: Timestamp,
+    /// TUF size limits.
+    pub limits: Limits,
+    /// Largest manifest accepted.
+    pub max_manifest: u64,
+    /// Total bytes of metadata and log entries held in memory.
+    pub max_metadata: u64,
+}
+
+impl VerifyOptions {
+    /// Defaults at time `now`.
+    pub fn at(now: Timestamp) -> Self {
+        VerifyOptions { now, limits: Limits::default(), max_manifest: 16 << 20, max_metadata: 64 << 20 }
+    }
+}
+
+/// Receives verified artifact bytes (for import into a staging area).
+pub trait ArtifactSink {
+    /// An artifact begins: `target` is its TUF target path.
+    fn begin(&mut self, target: &str, info: &TargetFile) -> io::Result<()>;
+    /// More bytes of the current artifact (not yet checked in full).
+    fn write(&mut self, chunk: &[u8]) -> io::Result<()>;
+    /// The current artifact matched its signed length and hashes.
+    fn finish(&mut self) -> io::Result<()>;
+}
+
+/// A sink that keeps nothing: verification only.
+pub struct NoSink;
+
+impl ArtifactSink for NoSink {
+    fn begin(&mut self, _: &str, _: &TargetFile) -> io::Result<()> {
+        Ok(())
+    }
+    fn write(&mut self, _: &[u8]) -> io::Result<()> {
+        Ok(())
+    }
+    fn finish(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// One line of the verification report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Check {
+    /// What was checked.
+    pub check: String,
+    /// What it showed.
+    pub detail: String,
+}
+
+/// A bundle that passed every check. Only [`verify_bundle`] makes one.
+#[derive(Debug)]
+pub struct VerifiedBundle {
+    manifest: BundleManifest,
+    trusted: Trusted,
+    metadata: BTreeMap<String, Vec<u8>>,
+    targets: Vec<(String, TargetFile, String)>,
+    checks: Vec<Check>,
+}
+
+impl VerifiedBundle {
+    /// The manifest (its claims were checked against signed metadata).
+    pub fn manifest(&self) -> &BundleManifest {
+        &self.manifest
+    }
+    /// The verified metadata.
+    pub fn trusted(&self) -> &Trusted {
+        &self.trusted
+    }
+    /// Every metadata file carried, by name, as verified.
+    pub fn metadata_files(&self) -> &BTreeMap<String, Vec<u8>> {
+        &self.metadata
+    }
+    /// Every artifact: target path, its signed description, the signing role.
+    pub fn targets(&self) -> &[(String, TargetFile, String)] {
+        &self.targets
+    }
+    /// The report, in the order the checks ran.
+    pub fn checks(&self) -> &[Check] {
+        &self.checks
+    }
+}
+
+/// Caps how many bytes a stream may yield; the cap is raised once the
+/// manifest says how long the archive is.
+struct Capped<R> {
+    inner: R,
+    read: u64,
+    cap: Rc<Cell<u64>>,
+}
+
+#[derive(Debug)]
+struct OverCap;
+impl std::fmt::Display for OverCap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("stream longer than allowed")
+    }
+}
+impl std::error::Error for OverCap {}
+
+impl<R: Read> Read for Capped<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let left = self.cap.get().saturating_sub(self.read);
+        if left == 0 {
+            // One byte past the cap is enough to know it is too long.
+            let mut probe = [0u8; 1];
+            return match self.inner.read(&mut probe)? {
+                0 => Ok(0),
+                _ => Err(io::Error::other(OverCap)),
+            };
+        }
+        let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+        let n = self.inner.read(&mut buf[..want])?;
+        self.read += n as u64;
+        Ok(n)
+    }
+}
+
+enum Source<R: Read> {
+    Plain(BufReader<R>),
+    Gzip(flate2::bufread::GzDecoder<BufReader<R>>),
+}
+
+impl<R: Read> Read for Source<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Source::Plain(r) => r.read(buf),
+            Source::Gzip(r) => r.read(buf),
+        }
+    }
+}
+
+fn tar_len(len: u64) -> u64 {
+    512 + len.div_ceil(512) * 512
+}
+
+fn io_error(e: io::Error, cap: u64) -> BundleError {
+    if e.get_ref().is_some_and(|i| i.is::<OverCap>()) {
+        return BundleError::TooLarge { limit: cap };
+    }
+    if let Some(v) = e.get_ref().and_then(|i| i.downcast_ref::<super::volumes::VolumeFault>()) {
+        return BundleError::Volume { name: v.name.clone(), detail: v.detail.clone() };
+    }
+    match e.kind() {
+        io::ErrorKind::UnexpectedEof => BundleError::Truncated("the rest of the archive".into()),
+        io::ErrorKind::InvalidData | io::ErrorKind::InvalidInput | io::ErrorKind::Other => {
+            BundleError::Malformed(e.to_string())
+        }
+        _ => BundleError::Io(e.to_string()),
+    }
+}
+
+/// Verifies a bundle read from `input` against `pinned_root` (the bytes of a
+/// trusted root file), streaming verified artifacts into `sink`.
+pub fn verify_bundle<R: Read>(
+    input: R,
+    pinned_root: &[u8],
+    opts: &VerifyOptions,
+    sink: &mut dyn ArtifactSink,
+) -> Result<VerifiedBundle, BundleError> {
+    let mut buffered = BufReader::with_capacity(64 * 1024, input);
+    let gzip = buffered.fill_buf().map_err(|e| io_error(e, 0))?.starts_with(&[0x1f, 0x8b]);
+    let source =
+        if gzip { Source::Gzip(flate2::bufread::GzDecoder::new(buffered)) } else { Source::Plain(buffered) };
+    // Until the manifest is read, allow only the manifest's own entry.
+    let cap = Rc::new(Cell::new(tar_len(opts.max_manifest)));
+    let capped = Capped { inner: source, read: 0, cap: cap.clone() };
+    let mut archive = tar::Archive::new(capped);
+    let mut state = State::new(pinned_root, opts)?;
+    {
+        let entries = archive.entries().map_err(|e| io_error(e, cap.get()))?.raw(true);
+        for entry in entries {
+            let mut entry = entry.map_err(|e| io_error(e, cap.get()))?;
+            state.entry(&mut entry, &cap, sink)?;
+        }
+    }
+    state.finish_entries()?;
+    // Only zeros may follow the end-of-archive marker, and for gzip the
+    // compressed stream must end there too.
+    let capped = archive.into_inner();
+    let limit = cap.get();
+    let mut rest = capped;
+    let mut buf = [0u8; 8192];
+    loop {
+        let n = rest.read(&mut buf).map_err(|e| io_error(e, limit))?;
+        if n == 0 {
+            break;
+        }
+        if buf[..n].iter().any(|&b| b != 0) {
+            return Err(BundleError::TrailingData);
+        }
+    }
+    if let Source::Gzip(gz) = rest.inner {
+        let mut raw = gz.into_inner();
+        if !raw.fill_buf().map_err(|e| io_error(e, limit))?.is_empty() {
+            return Err(BundleError::TrailingData);
+        }
+    }
+    state
+        .checks
+        .push(Check { check: "end of archive".into(), detail: "nothing after the last entry".into() });
+    Ok(state.into_verified())
+}
+
+#[derive(PartialEq, Eq, Clone, Copy)]
+enum Phase {
+    Manifest,
+    Metadata,
+    Targets,
+    Done,
+}
+
+struct State<'p> {
+    opts: VerifyOptions,
+    pinned: Metadata<Root>,
+    pinned_bytes: &'p [u8],
+    phase: Phase,
+    manifest: Option<BundleManifest>,
+    next: usize,
+    seen: BTreeSet<String>,
+    metadata: BTreeMap<String, Vec<u8>>,
+    metadata_bytes: u64,
+    trusted: Option<Trusted>,
+    /// Archive path -> (target path, its signed description, signing role),
+    /// resolved by delegation search before any artifact is read.
+    resolved: BTreeMap<String, (String, TargetFile, String)>,
+    targets: Vec<(String, TargetFile, String)>,
+    checks: Vec<Check>,
+}
+
+impl<'p> State<'p> {
+    fn new(pinned_bytes: &'p [u8], opts: &VerifyOptions) -> Result<Self, BundleError> {
+        let pinned = Metadata::<Root>::from_bytes(pinned_bytes).map_err(|e| {
+            BundleError::Update(UpdateError::Metadata { name: "pinned root".into(), source: e })
+        })?;
+        Ok(State {
+            opts: *opts,
+            pinned,
+            pinned_bytes,
+            phase: Phase::Manifest,
+            manifest: None,
+            next: 0,
+            seen: BTreeSet::new(),
+            metadata: BTreeMap::new(),
+            metadata_bytes: 0,
+            trusted: None,
+            resolved: BTreeMap::new(),
+            targets: Vec::new(),
+            checks: Vec::new(),
+        })
+    }
+
+    fn entry<R: Read>(
+        &mut self,
+        entry: &mut tar::Entry<'_, R>,
+        cap: &Rc<Cell<u64>>,
+        sink: &mut dyn ArtifactSink,
+    ) -> Result<(), BundleError> {
+        let raw_path = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+        let kind = entry.header().entry_type();
+        if !kind.is_file() || entry.header().as_ustar().is_none() {
+            return Err(BundleError::ForbiddenEntryType { path: raw_path, kind: type_name(kind) });
+        }
+        let path = ArchivePath::new(&raw_path)
+            .map_err(|source| BundleError::UnsafePath { path: raw_path.clone(), source })?;
+        let size = entry.header().entry_size().map_err(|e| BundleError::Malformed(e.to_string()))?;
+        if !self.seen.insert(path.to_string()) {
+            return Err(BundleError::DuplicateEntry(path.to_string()));
+        }
+        if self.phase == Phase::Manifest {
+            return self.read_manifest(entry, &path, size, cap);
+        }
+        let manifest =
+            self.manifest.as_ref().ok_or_else(|| BundleError::ManifestNotFirst(path.to_string()))?;
+        let listed = match manifest.entries.get(self.next) {
+            Some(e) if e.path == path => e.clone(),
+            Some(e) if manifest.entries.iter().any(|x| x.path == path) => {
+                return Err(BundleError::OutOfOrder { expected: e.path.to_string(), found: path.to_string() })
+            }
+            _ => return Err(BundleError::NotInManifest(path.to_string())),
+        };
+        self.next += 1;
+        if size != listed.length {
+            return Err(BundleError::SizeMismatch {
+                path: path.to_string(),
+                listed: listed.length,
+                found: size,
+            });
+        }
+        match listed.kind {
+            EntryKind::Metadata | EntryKind::Log => {
+                if self.phase != Phase::Metadata {
+                    return Err(BundleError::MetadataAfterTargets(path.to_string()));
+                }
+                self.metadata_bytes += size;
+                if self.metadata_bytes > self.opts.max_metadata {
+                    return Err(BundleError::TooLarge { limit: self.opts.max_metadata });
+                }
+                let bytes = read_exact(entry, size)?;
+                if airlock_core::hash::sha256_hex(&bytes) != listed.sha256 {
+                    return Err(BundleError::HashMismatch { path: path.to_string() });
+                }
+                self.metadata.insert(path.to_string(), bytes);
+            }
+            EntryKind::Target => {
+                if self.phase == Phase::Metadata {
+                    self.verify_metadata()?;
+                }
+                if self.phase != Phase::Targets {
+                    return Err(BundleError::NotInManifest(path.to_string()));
+                }
+                self.stream_target(entry, &path, &listed.sha256, sink)?;
+            }
+            EntryKind::Sums => {
+                if self.phase == Phase::Metadata {
+                    self.verify_metadata()?;
+                }
+                let bytes = read_exact(entry, size)?;
+                let expected = sha256sums(&manifest_entries(&self.manifest));
+                if bytes != expected.as_bytes() {
+                    return Err(BundleError::SumsMismatch);
+                }
+                self.phase = Phase::Done;
+                self.checks.push(Check { check: "SHA256SUMS".into(), detail: "matches every entry".into() });
+            }
+        }
+        Ok(())
+    }
+
+    fn read_manifest<R: Read>(
+        &mut self,
+        entry: &mut tar::Entry<'_, R>,
+        path: &ArchivePath,
+        size: u64,
+        cap: &Rc<Cell<u64>>,
+    ) -> Result<(), BundleError> {
+        if path.as_str() != MANIFEST_PATH {
+            return Err(BundleError::ManifestNotFirst(path.to_string()));
+        }
+        if size > self.opts.max_manifest {
+            return Err(BundleError::TooLarge { limit: self.opts.max_manifest });
+        }
+        let bytes = read_exact(entry, size)?;
+        let manifest = BundleManifest::from_bytes(&bytes)?;
+        // The plan itself must put every metadata entry before every
+        // artifact, and SHA256SUMS last: refuse a bad plan before reading on.
+        let mut seen_target = false;
+        for (i, e) in manifest.entries.iter().enumerate() {
+            match e.kind {
+                EntryKind::Target => seen_target = true,
+                EntryKind::Metadata | EntryKind::Log if seen_target => {
+                    return Err(BundleError::MetadataAfterTargets(e.path.to_string()))
+                }
+                EntryKind::Sums if i + 1 != manifest.entries.len() => {
+                    return Err(BundleError::OutOfOrder {
+                        expected: "SHA256SUMS last".into(),
+                        found: e.path.to_string(),
+                    })
+                }
+                _ => {}
+            }
+        }
+        // From now on the stream may be exactly as long as the manifest
+        // says, plus the end marker and record padding, and no longer.
+        let total: u64 =
+            tar_len(size) + manifest.entries.iter().map(|e| tar_len(e.length)).sum::<u64>() + 1024;
+        cap.set(total.div_ceil(10240) * 10240 + 10240);
+        self.checks.push(Check {
+            check: "manifest".into(),
+            detail: format!(
+                "{} entries, snapshot version {}",
+                manifest.entries.len(),
+                manifest.snapshot_version
+            ),
+        });
+        self.manifest = Some(manifest);
+        self.phase = Phase::Metadata;
+        Ok(())
+    }
+
+    /// Runs the TUF workflow over the buffered metadata (step 3).
+    fn verify_metadata(&mut self) -> Result<(), BundleError> {
+        let manifest =
+            self.manifest.as_ref().ok_or_else(|| BundleError::ManifestNotFirst("(none)".into()))?;
+        let mut files: BTreeMap<String, Vec<u8>> = self
+            .metadata
+            .iter()
+            .filter_map(|(p, b)| p.strip_prefix("metadata/").map(|n| (n.to_owned(), b.clone())))
+            .collect();
+        let now = self.opts.now;
+        let pinned_version = self.pinned.signed().version;
+        // The registry: root 1 in the bundle names it; it must be the pinned one.
+        if let Some(b) = files.get("1.root.json") {
+            let r1 = Metadata::<Root>::from_bytes(b).map_err(|e| {
+                BundleError::Update(UpdateError::Metadata { name: "1.root.json".into(), source: e })
+            })?;
+            let id = registry_identity(&r1);
+            if id != manifest.registry {
+                return Err(BundleError::ManifestClaim {
+                    claim: format!("registry {}", manifest.registry),
+                    actual: id,
+                });
+            }
+            if pinned_version == 1 && r1.payload() != self.pinned.payload() {
+                return Err(BundleError::RegistryMismatch {
+                    expected: registry_identity(&self.pinned),
+                    found: id,
+                });
+            }
+        } else if pinned_version == 1 && registry_identity(&self.pinned) != manifest.registry {
+            return Err(BundleError::RegistryMismatch {
+                expected: registry_identity(&self.pinned),
+                found: manifest.registry.clone(),
+            });
+        }
+        // Roots up to the pinned version must chain to it.
+        let mut accounted: BTreeSet<String> = BTreeSet::new();
+        let mut prev: Option<Metadata<Root>> = None;
+        for v in 1..=pinned_version {
+            let name = format!("{v}.root.json");
+            let Some(b) = files.get(&name) else { continue };
+            let r = Metadata::<Root>::from_bytes(b).map_err(|_| BundleError::RootNotInChain(name.clone()))?;
+            if let Some(p) = &prev {
+                update_root(p, &r, now).map_err(|_| BundleError::RootNotInChain(name.clone()))?;
+            }
+            if v == pinned_version && r.payload() != self.pinned.payload() {
+                return Err(BundleError::RegistryMismatch {
+                    expected: "the pinned root".into(),
+                    found: format!("another root version {v}"),
+                });
+            }
+            accounted.insert(name);
+            prev = Some(r);
+        }
+        let mut client = Client::new(self.pinned_bytes, &mut files, now, self.opts.limits)?;
+        client.refresh()?;
+        let snapshot_version = client.trusted().snapshot.as_ref().map_or(0, |s| s.signed().version);
+        if snapshot_version != manifest.snapshot_version {
+            return Err(BundleError::ManifestClaim {
+                claim: format!("snapshot version {}", manifest.snapshot_version),
+                actual: snapshot_version.to_string(),
+            });
+        }
+        // Load every carried delegated role through its delegator.
+        let snapshot_meta =
+            client.trusted().snapshot.as_ref().map(|s| s.signed().meta.clone()).unwrap_or_default();
+        let mut queue = vec!["targets".to_owned()];
+        let mut loaded = BTreeSet::from(["targets".to_owned()]);
+        while let Some(parent) = queue.pop() {
+            let children: Vec<String> = client.trusted().targets[&parent]
+                .signed()
+                .delegations
+                .iter()
+                .flat_map(|d| d.roles.iter().map(|r| r.name.clone()))
+                .collect();
+            for child in children {
+                if loaded.contains(&child) {
+                    continue;
+                }
+                let Some(m) = snapshot_meta.get(&format!("{child}.json")) else { continue };
+                let name = format!("{}.{child}.json", m.version);
+                if !self.metadata.contains_key(&format!("metadata/{name}")) {
+                    if !manifest.omitted_roles.contains(&child) {
+                        return Err(BundleError::RoleMissing(child));
+                    }
+                    continue;
+                }
+                client.update_targets(&child, Some(&parent))?;
+                loaded.insert(child.clone());
+                queue.push(child);
+            }
+        }
+        // Resolve every artifact the manifest lists, while the client is at hand.
+        let mut resolved = BTreeMap::new();
+        for e in manifest.entries.iter().filter(|e| e.kind == EntryKind::Target) {
+            let (target, sha) = parse_target_path(&e.path)?;
+            let Some(m) = client.target_info(&target)? else {
+                return Err(BundleError::TargetNotSigned(target));
+            };
+            if m.file.hashes.get("sha256").map(|h| h.to_ascii_lowercase()) != Some(sha.clone()) {
+                return Err(BundleError::TargetNotSigned(format!("{target} with SHA-256 {sha}")));
+            }
+            resolved.insert(e.path.to_string(), (target, m.file, m.role));
+        }
+        let trusted = client.trusted().clone();
+        drop(client);
+        for r in &trusted.new_roots {
+            accounted.insert(format!("{}.root.json", r.signed().version));
+        }
+        accounted.insert("timestamp.json".into());
+        accounted.insert(format!("{snapshot_version}.snapshot.json"));
+        for (role, md) in &trusted.targets {
+            accounted.insert(format!("{}.{role}.json", md.signed().version));
+        }
+        for p in self.metadata.keys() {
+            match p.strip_prefix("metadata/") {
+                Some(name) if accounted.contains(name) => {}
+                _ => return Err(BundleError::UnaccountedMetadata(p.clone())),
+            }
+        }
+        for role in &manifest.omitted_roles {
+            if !snapshot_meta.contains_key(&format!("{role}.json")) {
+                return Err(BundleError::ManifestClaim {
+                    claim: format!("role {role} omitted"),
+                    actual: "the snapshot does not list it".into(),
+                });
+            }
+        }
+        let newest = trusted.root.signed().version;
+        self.checks.push(Check {
+            check: "root chain".into(),
+            detail: format!("pinned version {pinned_version} to version {newest}"),
+        });
+        self.checks.push(Check {
+            check: "timestamp and snapshot".into(),
+            detail: format!(
+                "snapshot version {snapshot_version}, signatures, hashes, versions and expiry at {now}"
+            ),
+        });
+        self.checks.push(Check {
+            check: "targets roles".into(),
+            detail: format!("{} verified, {} omitted", trusted.targets.len(), manifest.omitted_roles.len()),
+        });
+        self.trusted = Some(trusted);
+        self.resolved = resolved;
+        self.phase = Phase::Targets;
+        Ok(())
+    }
+
+    fn stream_target<R: Read>(
+        &mut self,
+        entry: &mut tar::Entry<'_, R>,
+        path: &ArchivePath,
+        listed_sha: &str,
+        sink: &mut dyn ArtifactSink,
+    ) -> Result<(), BundleError> {
+        let (target, info, role) = self
+            .resolved
+            .remove(path.as_str())
+            .ok_or_else(|| BundleError::NotInManifest(path.to_string()))?;
+        let mismatch = |source| BundleError::TargetMismatch { path: path.to_string(), source };
+        let mut verifier = TargetVerifier::new(&info).map_err(mismatch)?;
+        let mut manifest_hash = Sha256::new();
+        sink.begin(&target, &info).map_err(|e| BundleError::Io(e.to_string()))?;
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = entry.read(&mut buf).map_err(|e| io_error(e, 0))?;
+            if n == 0 {
+                break;
+            }
+            verifier.update(&buf[..n]).map_err(mismatch)?;
+            manifest_hash.update(&buf[..n]);
+            sink.write(&buf[..n]).map_err(|e| BundleError::Io(e.to_string()))?;
+        }
+        verifier.finish().map_err(mismatch)?;
+        if hex::encode(manifest_hash.finalize()) != listed_sha {
+            return Err(BundleError::HashMismatch { path: path.to_string() });
+        }
+        sink.finish().map_err(|e| BundleError::Io(e.to_string()))?;
+        self.targets.push((target, info, role));
+        Ok(())
+    }
+
+    fn finish_entries(&mut self) -> Result<(), BundleError> {
+        let manifest = self.manifest.as_ref().ok_or_else(|| BundleError::Truncated(MANIFEST_PATH.into()))?;
+        if let Some(missing) = manifest.entries.get(self.next) {
+            return Err(BundleError::Truncated(missing.path.to_string()));
+        }
+        if self.phase == Phase::Metadata {
+            self.verify_metadata()?;
+        }
+        self.checks.push(Check {
+            check: "artifacts".into(),
+            detail: format!("{} verified against their signed hashes", self.targets.len()),
+        });
+        Ok(())
+    }
+
+    fn into_verified(self) -> VerifiedBundle {
+        let trusted = self.trusted.unwrap_or_else(|| unreachable!("finish_entries verified the metadata"));
+        VerifiedBundle {
+            manifest: self.manifest.unwrap_or_else(|| unreachable!("finish_entries checked the manifest")),
+            trusted,
+            metadata: self.metadata,
+            targets: self.targets,
+            checks: self.checks,
+        }
+    }
+}
+
+fn manifest_entries(m: &Option<BundleManifest>) -> Vec<airlock_core::bundle::ManifestEntry> {
+    m.as_ref().map(|m| m.entries.clone()).unwrap_or_default()
+}
+
+fn read_exact<R: Read>(entry: &mut tar::Entry<'_, R>, size: u64) -> Result<Vec<u8>, BundleError> {
+    let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+    entry.take(size).read_to_end(&mut bytes).map_err(|e| io_error(e, 0))?;
+    if bytes.len() as u64 != size {
+        return Err(BundleError::Truncated(String::from_utf8_lossy(&entry.path_bytes()).into_owned()));
+    }
+    Ok(bytes)
+}
+
+/// `targets/<dir>/<sha256>.<name>` -> (`<dir>/<name>`, sha256).
+fn parse_target_path(path: &ArchivePath) -> Result<(String, String), BundleError> {
+    let bad = || BundleError::BadTargetName(path.to_string());
+    let rest = path.as_str().strip_prefix("targets/").ok_or_else(bad)?;
+    let (dir, file) = match rest.rsplit_once('/') {
+        Some((d, f)) => (Some(d), f),
+        None => (None, rest),
+    };
+    let (sha, name) = file.split_once('.').ok_or_else(bad)?;
+    if sha.len() != 64
+        || !sha.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        || name.is_empty()
+    {
+        return Err(bad());
+    }
+    let target = match dir {
+        Some(d) => format!("{d}/{name}"),
+        None => name.to_owned(),
+    };
+    Ok((target, sha.to_owned()))
+}

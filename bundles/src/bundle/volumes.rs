@@ -1,0 +1,242 @@
+//! Splitting a bundle into fixed-size volumes for fixed media, and reading
+//! them back as one stream.
+//!
+//! Volumes are `FILE.000`, `FILE.001`, …; the index `FILE.volumes.json`
+//! lists each one's length and SHA-256. The reader checks a volume in full
+//! against the index before it hands out any of its bytes, so a damaged,
+//! swapped or missing disc is named before anything on it is used, and
+//! volumes are only ever read in place: never joined, changed or deleted.
+
+use super::error::BundleError;
+use airlock_core::bundle::{Volume, VolumeIndex, VOLUMES_FORMAT};
+use sha2::{Digest, Sha256};
+use std::fs::File;
+use std::io::{self, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+
+/// A volume problem, carried through `io::Error` to the reader's caller.
+#[derive(Debug)]
+pub struct VolumeFault {
+    /// The volume's file name.
+    pub name: String,
+    /// What is wrong.
+    pub detail: String,
+}
+
+impl std::fmt::Display for VolumeFault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "volume {}: {}", self.name, self.detail)
+    }
+}
+
+impl std::error::Error for VolumeFault {}
+
+fn fault(name: &str, detail: impl Into<String>) -> io::Error {
+    io::Error::other(VolumeFault { name: name.to_owned(), detail: detail.into() })
+}
+
+/// The path of volume `i` of `base`.
+pub fn volume_path(base: &Path, i: usize) -> PathBuf {
+    let mut s = base.as_os_str().to_owned();
+    s.push(format!(".{i:03}"));
+    PathBuf::from(s)
+}
+
+/// The path of the volume index of `base`.
+pub fn index_path(base: &Path) -> PathBuf {
+    let mut s = base.as_os_str().to_owned();
+    s.push(".volumes.json");
+    PathBuf::from(s)
+}
+
+/// A writer that starts a new volume file every `size` bytes.
+pub struct VolumeWriter {
+    base: PathBuf,
+    size: u64,
+    current: Option<(File, Sha256, u64)>,
+    done: Vec<Volume>,
+    total: Sha256,
+    total_len: u64,
+}
+
+impl VolumeWriter {
+    /// Volumes of `size` bytes named after `base`; none of them may exist.
+    pub fn new(base: &Path, size: u64) -> Result<Self, BundleError> {
+        if size < 1024 {
+            return Err(BundleError::Io("volume size must be at least 1024 bytes".into()));
+        }
+        Ok(VolumeWriter {
+            base: base.to_path_buf(),
+            size,
+            current: None,
+            done: Vec::new(),
+            total: Sha256::new(),
+            total_len: 0,
+        })
+    }
+
+    fn close_current(&mut self) -> io::Result<()> {
+        if let Some((f, h, len)) = self.current.take() {
+            f.sync_all()?;
+            let name = volume_path(&self.base, self.done.len());
+            let name = name.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            self.done.push(Volume { name, length: len, sha256: hex::encode(h.finalize()) });
+        }
+        Ok(())
+    }
+
+    /// Closes the last volume and writes the index.
+    pub fn finish(mut self) -> Result<VolumeIndex, BundleError> {
+        self.close_current().map_err(|e| BundleError::Io(e.to_string()))?;
+        let index = VolumeIndex {
+            format: VOLUMES_FORMAT.into(),
+            total_length: self.total_len,
+            bundle_sha256: hex::encode(self.total.clone().finalize()),
+            volumes: std::mem::take(&mut self.done),
+        };
+        let mut bytes = serde_json::to_vec_pretty(&index).map_err(|e| BundleError::Io(e.to_string()))?;
+        bytes.push(b'\n');
+        let p = index_path(&self.base);
+        let mut f = File::options()
+            .write(true)
+            .create_new(true)
+            .open(&p)
+            .map_err(|e| BundleError::Io(format!("{}: {e}", p.display())))?;
+        f.write_all(&bytes)
+            .and_then(|_| f.sync_all())
+            .map_err(|e| BundleError::Io(format!("{}: {e}", p.display())))?;
+        Ok(index)
+    }
+}
+
+impl Write for VolumeWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        if self.current.as_ref().is_some_and(|c| c.2 >= self.size) {
+            self.close_current()?;
+        }
+        if self.current.is_none() {
+            let p = volume_path(&self.base, self.done.len());
+            let f = File::options().write(true).create_new(true).open(&p)?;
+            self.current = Some((f, Sha256::new(), 0));
+        }
+        let (f, h, len) = self.current.as_mut().ok_or_else(|| io::Error::other("no volume"))?;
+        let room = usize::try_from(self.size - *len).unwrap_or(usize::MAX);
+        let n = f.write(&buf[..buf.len().min(room)])?;
+        h.update(&buf[..n]);
+        self.total.update(&buf[..n]);
+        *len += n as u64;
+        self.total_len += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match &mut self.current {
+            Some((f, _, _)) => f.flush(),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Reads the volumes listed in an index as one stream.
+pub struct VolumeReader {
+    dir: PathBuf,
+    index: VolumeIndex,
+    next: usize,
+    current: Option<BufReader<File>>,
+}
+
+impl VolumeReader {
+    /// The volumes of the index at `index_file`, found beside it.
+    pub fn open(index_file: &Path) -> Result<Self, BundleError> {
+        let bytes = std::fs::read(index_file)
+            .map_err(|e| BundleError::Io(format!("{}: {e}", index_file.display())))?;
+        let index: VolumeIndex = serde_json::from_slice(&bytes)
+            .map_err(|e| BundleError::Malformed(format!("{}: {e}", index_file.display())))?;
+        if index.format != VOLUMES_FORMAT {
+            return Err(BundleError::Malformed(format!(
+                "{}: unknown format {:?}",
+                index_file.display(),
+                index.format
+            )));
+        }
+        for v in &index.volumes {
+            if v.name.contains('/') || v.name.starts_with('.') {
+                return Err(BundleError::Malformed(format!(
+                    "volume name {:?} is not a plain file name",
+                    v.name
+                )));
+            }
+        }
+        let dir = index_file.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+        Ok(VolumeReader { dir, index, next: 0, current: None })
+    }
+
+    /// The index.
+    pub fn index(&self) -> &VolumeIndex {
+        &self.index
+    }
+
+    /// Checks volume `i` in full, then opens it for streaming.
+    fn open_volume(&mut self, i: usize) -> io::Result<()> {
+        let v = &self.index.volumes[i];
+        let path = self.dir.join(&v.name);
+        let mut f = File::open(&path).map_err(|e| fault(&v.name, format!("cannot open: {e}")))?;
+        let mut h = Sha256::new();
+        let n = io::copy(&mut f, &mut h).map_err(|e| fault(&v.name, format!("unreadable: {e}")))?;
+        if n != v.length || hex::encode(h.finalize()) != v.sha256 {
+            return Err(fault(
+                &v.name,
+                "does not match the volume index (damaged, swapped or from another bundle)",
+            ));
+        }
+        let f = File::open(&path).map_err(|e| fault(&v.name, format!("cannot reopen: {e}")))?;
+        self.current = Some(BufReader::with_capacity(64 * 1024, f));
+        Ok(())
+    }
+}
+
+impl Read for VolumeReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            if self.current.is_none() {
+                if self.next >= self.index.volumes.len() {
+                    return Ok(0);
+                }
+                let i = self.next;
+                self.open_volume(i)?;
+                self.next += 1;
+            }
+            let n = self.current.as_mut().map_or(Ok(0), |r| r.read(buf))?;
+            if n > 0 {
+                return Ok(n);
+            }
+            self.current = None;
+        }
+    }
+}
+
+/// Opens a bundle given as a file, or as the base name of split volumes
+/// (`FILE.volumes.json` beside `FILE.000`, …).
+pub fn open_volumes(base: &Path) -> Result<Box<dyn Read>, BundleError> {
+    if base.is_file() {
+        let f = File::open(base).map_err(|e| BundleError::Io(format!("{}: {e}", base.display())))?;
+        return Ok(Box::new(f));
+    }
+    let idx =
+        if base.to_string_lossy().ends_with(".volumes.json") { base.to_path_buf() } else { index_path(base) };
+    if idx.is_file() {
+        return Ok(Box::new(VolumeReader::open(&idx)?));
+    }
+    Err(BundleError::Io(format!("{}: no such bundle file or volume index", base.display())))
+}
+
+/// Splits an existing bundle file into volumes (reading it once).
+pub fn split_into_volumes(bundle: &Path, base: &Path, size: u64) -> Result<VolumeIndex, BundleError> {
+    let mut f = File::open(bundle).map_err(|e| BundleError::Io(format!("{}: {e}", bundle.display())))?;
+    let mut w = VolumeWriter::new(base, size)?;
+    io::copy(&mut f, &mut w).map_err(|e| BundleError::Io(e.to_string()))?;
+    w.finish()
+}

@@ -1,0 +1,288 @@
+//! Writing a bundle from a registry repository's served tree
+//! (`REPO/metadata/`, `REPO/targets/`). Deterministic: the same repository
+//! state and options give the same bytes.
+
+use super::error::BundleError;
+use super::tarfmt::{self, MAX_USTAR_PATH};
+use airlock_core::archive::ArchivePath;
+use airlock_core::bundle::{
+    sha256sums, BundleManifest, EntryKind, ManifestEntry, BUNDLE_FORMAT, MANIFEST_PATH, SUMS_PATH,
+};
+use airlock_core::hash::sha256_hex;
+use airlock_core::metadata::{Metadata, Root, Snapshot, Targets, TimestampRole};
+use airlock_core::paths::glob_match;
+use airlock_core::{registry_identity, Timestamp};
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::File;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+/// What to put in a bundle.
+#[derive(Debug, Clone)]
+pub struct BundleOptions {
+    /// Compress with gzip (deterministic header: no name, mtime 0).
+    pub gzip: bool,
+    /// Carry only targets matching these patterns (all when empty).
+    pub namespaces: Vec<String>,
+    /// Carry only what changed since this snapshot version (a delta).
+    pub since_snapshot: Option<u64>,
+    /// The creation time recorded in the manifest.
+    pub created: Timestamp,
+}
+
+/// Where an entry's bytes come from.
+#[derive(Debug, Clone)]
+enum Source {
+    Bytes(Vec<u8>),
+    File(PathBuf),
+}
+
+/// The planned content of a bundle.
+#[derive(Debug, Clone)]
+pub struct BundlePlan {
+    /// The manifest.
+    pub manifest: BundleManifest,
+    sources: Vec<Source>,
+}
+
+fn io_err(path: &Path, e: io::Error) -> BundleError {
+    BundleError::Io(format!("{}: {e}", path.display()))
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, BundleError> {
+    std::fs::read(path).map_err(|e| io_err(path, e))
+}
+
+fn parse<R: airlock_core::metadata::Role>(path: &Path, bytes: &[u8]) -> Result<Metadata<R>, BundleError> {
+    Metadata::from_bytes(bytes).map_err(|e| BundleError::Io(format!("{}: {e}", path.display())))
+}
+
+fn hash_file(path: &Path) -> Result<(u64, String), BundleError> {
+    let mut f = File::open(path).map_err(|e| io_err(path, e))?;
+    let mut h = Sha256::new();
+    let n = io::copy(&mut f, &mut h).map_err(|e| io_err(path, e))?;
+    Ok((n, hex::encode(h.finalize())))
+}
+
+/// The archive path of a target under consistent snapshots.
+pub fn target_entry_path(target: &str, sha256: &str) -> String {
+    match target.rsplit_once('/') {
+        Some((dir, name)) => format!("targets/{dir}/{sha256}.{name}"),
+        None => format!("targets/{sha256}.{target}"),
+    }
+}
+
+impl BundlePlan {
+    /// Plans a bundle of the repository at `repo`.
+    pub fn new(repo: &Path, opts: &BundleOptions) -> Result<Self, BundleError> {
+        let meta = repo.join("metadata");
+        let mut roots: Vec<(u64, PathBuf)> = std::fs::read_dir(&meta)
+            .map_err(|e| io_err(&meta, e))?
+            .filter_map(|e| e.ok())
+            .filter_map(|e| {
+                let n: u64 = e.file_name().to_str()?.strip_suffix(".root.json")?.parse().ok()?;
+                Some((n, e.path()))
+            })
+            .collect();
+        roots.sort();
+        if roots.first().map(|r| r.0) != Some(1) {
+            return Err(BundleError::Io(format!("{}: no 1.root.json", meta.display())));
+        }
+        let root1: Metadata<Root> = parse(&roots[0].1, &read(&roots[0].1)?)?;
+        let ts_path = meta.join("timestamp.json");
+        let ts_bytes = read(&ts_path)?;
+        let ts: Metadata<TimestampRole> = parse(&ts_path, &ts_bytes)?;
+        let snap_version = ts.signed().snapshot_meta().map(|m| m.version).unwrap_or(0);
+        let snap_path = meta.join(format!("{snap_version}.snapshot.json"));
+        let snap_bytes = read(&snap_path)?;
+        let snap: Metadata<Snapshot> = parse(&snap_path, &snap_bytes)?;
+
+        // A delta carries roles whose version changed since the base snapshot.
+        let base_roles: Option<BTreeMap<String, u64>> = match opts.since_snapshot {
+            None => None,
+            Some(v) => {
+                let p = meta.join(format!("{v}.snapshot.json"));
+                let base: Metadata<Snapshot> = parse(&p, &read(&p)?)?;
+                Some(base.signed().meta.iter().map(|(k, m)| (k.clone(), m.version)).collect())
+            }
+        };
+
+        let mut entries: Vec<(ManifestEntry, Source)> = Vec::new();
+        let mut add = |path: String, kind: EntryKind, source: Source| -> Result<(u64, String), BundleError> {
+            let (length, sha256) = match &source {
+                Source::Bytes(b) => (b.len() as u64, sha256_hex(b)),
+                Source::File(p) => hash_file(p)?,
+            };
+            if path.len() > MAX_USTAR_PATH {
+                return Err(BundleError::Io(format!("{path}: longer than {MAX_USTAR_PATH} bytes")));
+            }
+            let path = ArchivePath::new(&path)
+                .map_err(|source| BundleError::UnsafePath { path: path.clone(), source })?;
+            entries.push((ManifestEntry { path, kind, length, sha256: sha256.clone() }, source));
+            Ok((length, sha256))
+        };
+        for (n, p) in &roots {
+            add(format!("metadata/{n}.root.json"), EntryKind::Metadata, Source::Bytes(read(p)?))?;
+        }
+        add("metadata/timestamp.json".into(), EntryKind::Metadata, Source::Bytes(ts_bytes))?;
+        add(
+            format!("metadata/{snap_version}.snapshot.json"),
+            EntryKind::Metadata,
+            Source::Bytes(snap_bytes),
+        )?;
+
+        let mut omitted = Vec::new();
+        let mut targets: BTreeMap<String, (String, u64)> = BTreeMap::new();
+        for (file, m) in &snap.signed().meta {
+            let role = file.strip_suffix(".json").unwrap_or(file);
+            let p = meta.join(format!("{}.{file}", m.version));
+            let bytes = read(&p)?;
+            let md: Metadata<Targets> = parse(&p, &bytes)?;
+            let unchanged = base_roles.as_ref().and_then(|b| b.get(file)) == Some(&m.version);
+            let wanted: Vec<(&String, &airlock_core::metadata::TargetFile)> = md
+                .signed()
+                .targets
+                .iter()
+                .filter(|(t, _)| {
+                    opts.namespaces.is_empty() || opts.namespaces.iter().any(|ns| glob_match(ns, t))
+                })
+                .collect();
+            // Top-level targets is always carried: every delegation starts there.
+            let keep =
+                role == "targets" || (!unchanged && (opts.namespaces.is_empty() || !wanted.is_empty()));
+            if !keep {
+                omitted.push(role.to_owned());
+                continue;
+            }
+            add(format!("metadata/{}.{file}", m.version), EntryKind::Metadata, Source::Bytes(bytes.clone()))?;
+            for (t, info) in wanted {
+                let sha = info
+                    .hashes
+                    .get("sha256")
+                    .cloned()
+                    .ok_or_else(|| BundleError::Io(format!("{role}: target {t} has no sha256 hash")))?;
+                targets.insert(t.clone(), (sha, info.length));
+            }
+        }
+        let targets_dir = repo.join("targets");
+        let mut seen = BTreeSet::new();
+        for (t, (sha, len)) in &targets {
+            let path = target_entry_path(t, sha);
+            let file = targets_dir.join(path.strip_prefix("targets/").unwrap_or(&path));
+            if seen.insert(path.clone()) {
+                // Refuse to carry a damaged repository file: the importer would refuse it anyway.
+                let (found_len, found_sha) = add(path, EntryKind::Target, Source::File(file))?;
+                if found_len != *len || found_sha != *sha {
+                    return Err(BundleError::Io(format!(
+                        "target {t}: the repository's file differs from what its role signs"
+                    )));
+                }
+            }
+        }
+        let mut manifest = BundleManifest {
+            format: BUNDLE_FORMAT.into(),
+            registry: registry_identity(&root1),
+            created: opts.created,
+            snapshot_version: snap_version,
+            base_snapshot_version: opts.since_snapshot,
+            namespaces: (!opts.namespaces.is_empty()).then(|| opts.namespaces.clone()),
+            omitted_roles: omitted,
+            entries: entries.iter().map(|(e, _)| e.clone()).collect(),
+            extra: BTreeMap::new(),
+        };
+        let sums = sha256sums(&manifest.entries).into_bytes();
+        manifest.entries.push(ManifestEntry {
+            path: ArchivePath::new(SUMS_PATH)
+                .map_err(|source| BundleError::UnsafePath { path: SUMS_PATH.into(), source })?,
+            kind: EntryKind::Sums,
+            length: sums.len() as u64,
+            sha256: sha256_hex(&sums),
+        });
+        let mut sources: Vec<Source> = entries.into_iter().map(|(_, s)| s).collect();
+        sources.push(Source::Bytes(sums));
+        Ok(BundlePlan { manifest, sources })
+    }
+
+    /// Writes the bundle to `out`.
+    pub fn write<W: Write>(&self, out: W, gzip: bool) -> Result<W, BundleError> {
+        let w = if gzip {
+            let gz = flate2::GzBuilder::new()
+                .mtime(0)
+                .operating_system(255)
+                .write(out, flate2::Compression::default());
+            Box::new(GzOut(Some(gz))) as Box<dyn FinishWrite<W>>
+        } else {
+            Box::new(PlainOut(Some(out)))
+        };
+        let mut builder = tar::Builder::new(w);
+        builder.mode(tar::HeaderMode::Deterministic);
+        let manifest_bytes = self.manifest.to_bytes();
+        let werr = |e: io::Error| BundleError::Io(format!("writing bundle: {e}"));
+        tarfmt::append(&mut builder, MANIFEST_PATH, &mut &manifest_bytes[..], manifest_bytes.len() as u64)
+            .map_err(werr)?;
+        for (entry, source) in self.manifest.entries.iter().zip(&self.sources) {
+            match source {
+                Source::Bytes(b) => {
+                    tarfmt::append(&mut builder, entry.path.as_str(), &mut &b[..], entry.length)
+                }
+                Source::File(p) => {
+                    let mut f = File::open(p).map_err(|e| io_err(p, e))?;
+                    tarfmt::append(&mut builder, entry.path.as_str(), &mut f, entry.length)
+                }
+            }
+            .map_err(werr)?;
+        }
+        let mut inner = builder.into_inner().map_err(werr)?;
+        inner.finish().map_err(werr)
+    }
+}
+
+trait FinishWrite<W>: Write {
+    fn finish(&mut self) -> io::Result<W>;
+}
+
+struct PlainOut<W>(Option<W>);
+impl<W: Write> Write for PlainOut<W> {
+    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+        self.0.as_mut().ok_or_else(|| io::Error::other("finished"))?.write(b)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.as_mut().ok_or_else(|| io::Error::other("finished"))?.flush()
+    }
+}
+impl<W: Write> FinishWrite<W> for PlainOut<W> {
+    fn finish(&mut self) -> io::Result<W> {
+        let mut w = self.0.take().ok_or_else(|| io::Error::other("finished twice"))?;
+        w.flush()?;
+        Ok(w)
+    }
+}
+
+struct GzOut<W: Write>(Option<flate2::write::GzEncoder<W>>);
+impl<W: Write> Write for GzOut<W> {
+    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+        self.0.as_mut().ok_or_else(|| io::Error::other("finished"))?.write(b)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.as_mut().ok_or_else(|| io::Error::other("finished"))?.flush()
+    }
+}
+impl<W: Write> FinishWrite<W> for GzOut<W> {
+    fn finish(&mut self) -> io::Result<W> {
+        let mut w = self.0.take().ok_or_else(|| io::Error::other("finished twice"))?.finish()?;
+        w.flush()?;
+        Ok(w)
+    }
+}
+
+/// Plans and writes a bundle of `repo` to `out`.
+pub fn create_bundle<W: Write>(
+    repo: &Path,
+    opts: &BundleOptions,
+    out: W,
+) -> Result<(BundlePlan, W), BundleError> {
+    let plan = BundlePlan::new(repo, opts)?;
+    let w = plan.write(out, opts.gzip)?;
+    Ok((plan, w))
+}
