@@ -33,6 +33,9 @@ enum Command {
     /// Key ceremonies: first root, rotations, transcripts.
     #[command(subcommand)]
     Ceremony(cmd::ceremony::CeremonyCommand),
+    /// Air-gap bundles: create, verify, inspect.
+    #[command(subcommand)]
+    Bundle(cmd::bundle::BundleCommand),
     /// Verify root chains.
     #[command(subcommand)]
     Root(cmd::root::RootCommand),
@@ -58,6 +61,7 @@ fn main() -> ExitCode {
         Command::Key(c) => cmd::key::run(c),
         Command::Metadata(c) => cmd::metadata::run(c),
         Command::Root(c) => cmd::root::run(c),
+        Command::Bundle(c) => cmd::bundle::run(c),
         Command::Ceremony(c) => cmd::ceremony::run(c),
     };
     match result {

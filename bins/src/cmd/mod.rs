@@ -1,5 +1,6 @@
 //! One module per command group.
 
+pub mod bundle;
 pub mod ceremony;
 pub mod key;
 pub mod metadata;

@@ -4,12 +4,14 @@
 //! before any artifact byte is trusted. See docs/FORMAT.md, "Bundles".
 
 mod error;
+mod inspect;
 mod reader;
 mod tarfmt;
 mod volumes;
 mod writer;
 
 pub use error::BundleError;
+pub use inspect::{inspect_bundle, Inspection};
 pub use reader::{verify_bundle, ArtifactSink, Check, NoSink, VerifiedBundle, VerifyOptions};
 pub use volumes::{
     index_path, open_volumes, split_into_volumes, volume_path, VolumeFault, VolumeReader, VolumeWriter,

@@ -1,0 +1,253 @@
+//! `airlock bundle create|verify|inspect`.
+
+use crate::exit::{refused, usage};
+use crate::io::{ensure_absent, read_input};
+use airlock_bundles::bundle::{
+    create_bundle, index_path, inspect_bundle, open_volumes, verify_bundle, BundleError, BundleOptions,
+    NoSink, VerifyOptions, VolumeWriter,
+};
+use anyhow::{Context, Result};
+use clap::{Args, Subcommand};
+use serde_json::json;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Bundle commands.
+#[derive(Subcommand)]
+pub enum BundleCommand {
+    /// Pack a registry's consistent snapshot into a bundle for the air gap.
+    Create(CreateArgs),
+    /// Verify a bundle in one streaming pass against pinned roots.
+    Verify(VerifyArgs),
+    /// List what a bundle holds, verifying nothing.
+    Inspect(InspectArgs),
+}
+
+/// Arguments of `bundle create`.
+#[derive(Args)]
+pub struct CreateArgs {
+    /// The registry repository (holding metadata/ and targets/).
+    #[arg(long)]
+    pub repo: PathBuf,
+    /// The bundle file to write (or the base name of its volumes).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Compress with gzip.
+    #[arg(long)]
+    pub gzip: bool,
+    /// Carry only targets matching this pattern (repeatable).
+    #[arg(long = "namespace")]
+    pub namespaces: Vec<String>,
+    /// Carry only what is new since this snapshot version (a delta bundle).
+    #[arg(long)]
+    pub since_snapshot: Option<u64>,
+    /// Split into volumes of this size: bytes, or with K, M or G (powers of 1024).
+    #[arg(long)]
+    pub volume_size: Option<String>,
+    /// The creation time recorded (YYYY-MM-DDTHH:MM:SSZ) instead of now.
+    #[arg(long)]
+    pub at: Option<String>,
+}
+
+/// Arguments of `bundle verify`.
+#[derive(Args)]
+pub struct VerifyArgs {
+    /// The bundle file, or the base name (or .volumes.json index) of its volumes.
+    pub bundle: PathBuf,
+    /// The pinned root file of the registry.
+    #[arg(long)]
+    pub pins: PathBuf,
+    /// Check at this instant (YYYY-MM-DDTHH:MM:SSZ) instead of now.
+    #[arg(long)]
+    pub at: Option<String>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `bundle inspect`.
+#[derive(Args)]
+pub struct InspectArgs {
+    /// The bundle file, or the base name of its volumes.
+    pub bundle: PathBuf,
+    /// Print as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs a bundle command.
+pub fn run(cmd: BundleCommand) -> Result<()> {
+    match cmd {
+        BundleCommand::Create(a) => create(a),
+        BundleCommand::Verify(a) => verify(a),
+        BundleCommand::Inspect(a) => inspect(a),
+    }
+}
+
+/// Parses `4480M`-style sizes.
+pub fn parse_size(s: &str) -> Result<u64> {
+    let s = s.trim();
+    let (num, mult) = match s.chars().last() {
+        Some('K' | 'k') => (&s[..s.len() - 1], 1u64 << 10),
+        Some('M' | 'm') => (&s[..s.len() - 1], 1 << 20),
+        Some('G' | 'g') => (&s[..s.len() - 1], 1 << 30),
+        _ => (s, 1),
+    };
+    num.parse::<u64>().ok().and_then(|n| n.checked_mul(mult)).filter(|n| *n >= 1024).ok_or_else(|| {
+        usage(format!("volume size {s:?}: a number of bytes of at least 1024, optionally with K, M or G"))
+    })
+}
+
+fn bundle_error(path: &Path, e: BundleError) -> anyhow::Error {
+    match e {
+        BundleError::Io(m) => anyhow::anyhow!("{}: {m}", path.display()),
+        other => refused(format!("{}: {other}", path.display())),
+    }
+}
+
+fn create(a: CreateArgs) -> Result<()> {
+    let created = super::now_or(a.at.as_deref())?;
+    let opts =
+        BundleOptions { gzip: a.gzip, namespaces: a.namespaces, since_snapshot: a.since_snapshot, created };
+    if !a.repo.join("metadata").is_dir() {
+        return Err(usage(format!("{}: not a registry repository (no metadata/)", a.repo.display())));
+    }
+    let io_fail = |e: BundleError| match e {
+        BundleError::Io(m) => usage(format!("{}: {m}", a.repo.display())),
+        other => refused(format!("{}: {other}", a.repo.display())),
+    };
+    match &a.volume_size {
+        None => {
+            ensure_absent(&a.out)?;
+            // Write beside the target and rename, so a failed run leaves nothing.
+            let dir = a.out.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            let tmp = tempfile::NamedTempFile::new_in(dir)
+                .with_context(|| format!("{}: cannot write", dir.display()))?;
+            let (plan, file) =
+                create_bundle(&a.repo, &opts, std::io::BufWriter::new(tmp)).map_err(io_fail)?;
+            let tmp = file.into_inner().map_err(|e| anyhow::anyhow!("{}: {}", a.out.display(), e.error()))?;
+            tmp.as_file().sync_all()?;
+            tmp.persist_noclobber(&a.out).map_err(|e| usage(format!("{}: {}", a.out.display(), e.error)))?;
+            report(&a.out, &plan.manifest);
+        }
+        Some(size) => {
+            let size = parse_size(size)?;
+            ensure_absent(&index_path(&a.out))?;
+            let w = VolumeWriter::new(&a.out, size).map_err(io_fail)?;
+            let (plan, mut w) = create_bundle(&a.repo, &opts, w).map_err(io_fail)?;
+            w.flush()?;
+            let index = w.finish().map_err(io_fail)?;
+            report(&a.out, &plan.manifest);
+            println!(
+                "split into {} volume(s) of at most {size} bytes; index {}",
+                index.volumes.len(),
+                index_path(&a.out).display()
+            );
+            for v in &index.volumes {
+                println!("  {}  {} bytes  sha256 {}", v.name, v.length, v.sha256);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn report(out: &Path, m: &airlock_core::bundle::BundleManifest) {
+    let targets = m.entries.iter().filter(|e| e.kind == airlock_core::bundle::EntryKind::Target).count();
+    println!(
+        "wrote {}: registry {}, snapshot version {}",
+        out.display(),
+        &m.registry[..16],
+        m.snapshot_version
+    );
+    println!("  {} entries, {} artifact(s)", m.entries.len() + 1, targets);
+    if let Some(b) = m.base_snapshot_version {
+        println!("  delta since snapshot version {b}");
+    }
+    if !m.omitted_roles.is_empty() {
+        println!("  roles left out: {}", m.omitted_roles.join(", "));
+    }
+}
+
+fn verify(a: VerifyArgs) -> Result<()> {
+    let now = super::now_or(a.at.as_deref())?;
+    let pinned = read_input(&a.pins)?;
+    let input = open_volumes(&a.bundle).map_err(|e| usage(format!("{}: {e}", a.bundle.display())))?;
+    let result = verify_bundle(input, &pinned, &VerifyOptions::at(now), &mut NoSink);
+    match result {
+        Ok(v) => {
+            if a.json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&json!({
+                        "bundle": a.bundle.display().to_string(),
+                        "verified": true,
+                        "checked_at": now.to_string(),
+                        "registry": v.manifest().registry,
+                        "snapshot_version": v.manifest().snapshot_version,
+                        "base_snapshot_version": v.manifest().base_snapshot_version,
+                        "omitted_roles": v.manifest().omitted_roles,
+                        "checks": v.checks(),
+                        "targets": v.targets().iter().map(|(t, f, r)| json!({"path": t, "length": f.length, "role": r})).collect::<Vec<_>>(),
+                    }))?
+                );
+            } else {
+                for c in v.checks() {
+                    println!("ok  {:<24} {}", c.check, c.detail);
+                }
+                println!(
+                    "bundle verified: {} artifact(s) from registry {}",
+                    v.targets().len(),
+                    &v.manifest().registry[..16]
+                );
+            }
+            Ok(())
+        }
+        Err(e) => {
+            if a.json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&json!({
+                        "bundle": a.bundle.display().to_string(),
+                        "verified": false,
+                        "checked_at": now.to_string(),
+                        "error": e.to_string(),
+                    }))?
+                );
+            }
+            Err(bundle_error(&a.bundle, e))
+        }
+    }
+}
+
+fn inspect(a: InspectArgs) -> Result<()> {
+    let input = open_volumes(&a.bundle).map_err(|e| usage(format!("{}: {e}", a.bundle.display())))?;
+    let i = inspect_bundle(input).map_err(|e| bundle_error(&a.bundle, e))?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&json!({"verified": false, "inspection": i}))?);
+        return Ok(());
+    }
+    println!("NOTHING HERE IS VERIFIED: this lists what the bundle claims. Use `airlock bundle verify`.");
+    let m = &i.manifest;
+    println!("registry {}  snapshot version {}  created {}", m.registry, m.snapshot_version, m.created);
+    if let Some(b) = m.base_snapshot_version {
+        println!("delta since snapshot version {b}");
+    }
+    if let Some(ns) = &m.namespaces {
+        println!("namespaces: {}", ns.join(", "));
+    }
+    println!("metadata:");
+    for (name, ty, version, expires) in &i.metadata {
+        println!("  {name:<28} {ty:<10} v{version:<5} expires {expires}");
+    }
+    println!("targets:");
+    for (path, len, role, custom) in &i.targets {
+        let prov = custom
+            .as_ref()
+            .and_then(|c| c.get("airlock"))
+            .and_then(|c| c.get("provenance"))
+            .map(|p| format!("  provenance {p}"))
+            .unwrap_or_default();
+        println!("  {path}  {len} bytes  (role {role}){prov}");
+    }
+    Ok(())
+}
