@@ -105,6 +105,15 @@ pub enum BundleError {
         /// Why.
         source: TargetError,
     },
+    /// The importer's pins or policy refused a target (checked before any
+    /// artifact byte is read).
+    #[error("{target}: {reason}")]
+    Refused {
+        /// The target path.
+        target: String,
+        /// The rule and why.
+        reason: String,
+    },
     /// SHA256SUMS differs from what the manifest implies.
     #[error("SHA256SUMS does not match the entries")]
     SumsMismatch,

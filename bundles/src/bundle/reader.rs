@@ -51,6 +51,17 @@ impl VerifyOptions {
 
 /// Receives verified artifact bytes (for import into a staging area).
 pub trait ArtifactSink {
+    /// Sees the verified metadata before any artifact byte is read (a mirror
+    /// checks its own state here). Refusing stops the bundle.
+    fn verified_metadata(&mut self, _manifest: &BundleManifest, _trusted: &Trusted) -> Result<(), String> {
+        Ok(())
+    }
+
+    /// Approves a target found in signed metadata, before any artifact byte
+    /// is read (pins and policy hook in here). Refusing stops the bundle.
+    fn approve(&mut self, _target: &str, _info: &TargetFile, _role: &str) -> Result<(), String> {
+        Ok(())
+    }
     /// An artifact begins: `target` is its TUF target path.
     fn begin(&mut self, target: &str, info: &TargetFile) -> io::Result<()>;
     /// More bytes of the current artifact (not yet checked in full).
@@ -185,11 +196,38 @@ fn io_error(e: io::Error, cap: u64) -> BundleError {
     }
 }
 
+/// Where verification starts: a trusted root, and optionally the timestamp
+/// and snapshot trusted before (so a rollback is refused).
+#[derive(Debug, Clone, Default)]
+pub struct TrustedStart {
+    /// The trusted root's bytes (pinned, or the newest a mirror accepted).
+    pub root: Vec<u8>,
+    /// The previously trusted timestamp.
+    pub timestamp: Option<Vec<u8>>,
+    /// The previously trusted snapshot.
+    pub snapshot: Option<Vec<u8>>,
+}
+
+/// Chooses the trusted start once the (untrusted) manifest names its registry.
+pub type SelectStart<'s> = &'s mut dyn FnMut(&BundleManifest) -> Result<TrustedStart, BundleError>;
+
 /// Verifies a bundle read from `input` against `pinned_root` (the bytes of a
 /// trusted root file), streaming verified artifacts into `sink`.
 pub fn verify_bundle<R: Read>(
     input: R,
     pinned_root: &[u8],
+    opts: &VerifyOptions,
+    sink: &mut dyn ArtifactSink,
+) -> Result<VerifiedBundle, BundleError> {
+    let start = TrustedStart { root: pinned_root.to_vec(), timestamp: None, snapshot: None };
+    verify_bundle_from(input, &mut |_| Ok(start.clone()), opts, sink)
+}
+
+/// Verifies a bundle from the trusted state `select` returns for its
+/// manifest (see [`verify_bundle`]).
+pub fn verify_bundle_from<R: Read>(
+    input: R,
+    select: SelectStart<'_>,
     opts: &VerifyOptions,
     sink: &mut dyn ArtifactSink,
 ) -> Result<VerifiedBundle, BundleError> {
@@ -201,7 +239,7 @@ pub fn verify_bundle<R: Read>(
     let cap = Rc::new(Cell::new(tar_len(opts.max_manifest)));
     let capped = Capped { inner: source, read: 0, cap: cap.clone() };
     let mut archive = tar::Archive::new(capped);
-    let mut state = State::new(pinned_root, opts)?;
+    let mut state = State::new(opts, select);
     {
         let entries = archive.entries().map_err(|e| io_error(e, cap.get()))?.raw(true);
         for entry in entries {
@@ -245,10 +283,11 @@ enum Phase {
     Done,
 }
 
-struct State<'p> {
+struct State<'s> {
     opts: VerifyOptions,
-    pinned: Metadata<Root>,
-    pinned_bytes: &'p [u8],
+    select: SelectStart<'s>,
+    pinned: Option<Metadata<Root>>,
+    start: TrustedStart,
     phase: Phase,
     manifest: Option<BundleManifest>,
     next: usize,
@@ -259,19 +298,18 @@ struct State<'p> {
     /// Archive path -> (target path, its signed description, signing role),
     /// resolved by delegation search before any artifact is read.
     resolved: BTreeMap<String, (String, TargetFile, String)>,
+    pending_approval: Vec<(String, TargetFile, String)>,
     targets: Vec<(String, TargetFile, String)>,
     checks: Vec<Check>,
 }
 
-impl<'p> State<'p> {
-    fn new(pinned_bytes: &'p [u8], opts: &VerifyOptions) -> Result<Self, BundleError> {
-        let pinned = Metadata::<Root>::from_bytes(pinned_bytes).map_err(|e| {
-            BundleError::Update(UpdateError::Metadata { name: "pinned root".into(), source: e })
-        })?;
-        Ok(State {
+impl<'s> State<'s> {
+    fn new(opts: &VerifyOptions, select: SelectStart<'s>) -> Self {
+        State {
             opts: *opts,
-            pinned,
-            pinned_bytes,
+            select,
+            pinned: None,
+            start: TrustedStart::default(),
             phase: Phase::Manifest,
             manifest: None,
             next: 0,
@@ -280,9 +318,10 @@ impl<'p> State<'p> {
             metadata_bytes: 0,
             trusted: None,
             resolved: BTreeMap::new(),
+            pending_approval: Vec::new(),
             targets: Vec::new(),
             checks: Vec::new(),
-        })
+        }
     }
 
     fn entry<R: Read>(
@@ -340,6 +379,7 @@ impl<'p> State<'p> {
             EntryKind::Target => {
                 if self.phase == Phase::Metadata {
                     self.verify_metadata()?;
+                    self.approve_all(sink)?;
                 }
                 if self.phase != Phase::Targets {
                     return Err(BundleError::NotInManifest(path.to_string()));
@@ -349,6 +389,7 @@ impl<'p> State<'p> {
             EntryKind::Sums => {
                 if self.phase == Phase::Metadata {
                     self.verify_metadata()?;
+                    self.approve_all(sink)?;
                 }
                 let bytes = read_exact(entry, size)?;
                 let expected = sha256sums(&manifest_entries(&self.manifest));
@@ -408,6 +449,11 @@ impl<'p> State<'p> {
                 manifest.snapshot_version
             ),
         });
+        self.start = (self.select)(&manifest)?;
+        self.pinned = Some(
+            Metadata::<Root>::from_bytes(&self.start.root)
+                .map_err(|e| BundleError::Update(UpdateError::Metadata { name: "pinned root".into(), source: e }))?,
+        );
         self.manifest = Some(manifest);
         self.phase = Phase::Metadata;
         Ok(())
@@ -423,7 +469,8 @@ impl<'p> State<'p> {
             .filter_map(|(p, b)| p.strip_prefix("metadata/").map(|n| (n.to_owned(), b.clone())))
             .collect();
         let now = self.opts.now;
-        let pinned_version = self.pinned.signed().version;
+        let pinned = self.pinned.as_ref().ok_or_else(|| BundleError::ManifestNotFirst("(none)".into()))?;
+        let pinned_version = pinned.signed().version;
         // The registry: root 1 in the bundle names it; it must be the pinned one.
         if let Some(b) = files.get("1.root.json") {
             let r1 = Metadata::<Root>::from_bytes(b).map_err(|e| {
@@ -436,15 +483,15 @@ impl<'p> State<'p> {
                     actual: id,
                 });
             }
-            if pinned_version == 1 && r1.payload() != self.pinned.payload() {
+            if pinned_version == 1 && r1.payload() != pinned.payload() {
                 return Err(BundleError::RegistryMismatch {
-                    expected: registry_identity(&self.pinned),
+                    expected: registry_identity(pinned),
                     found: id,
                 });
             }
-        } else if pinned_version == 1 && registry_identity(&self.pinned) != manifest.registry {
+        } else if pinned_version == 1 && registry_identity(pinned) != manifest.registry {
             return Err(BundleError::RegistryMismatch {
-                expected: registry_identity(&self.pinned),
+                expected: registry_identity(pinned),
                 found: manifest.registry.clone(),
             });
         }
@@ -458,7 +505,7 @@ impl<'p> State<'p> {
             if let Some(p) = &prev {
                 update_root(p, &r, now).map_err(|_| BundleError::RootNotInChain(name.clone()))?;
             }
-            if v == pinned_version && r.payload() != self.pinned.payload() {
+            if v == pinned_version && r.payload() != pinned.payload() {
                 return Err(BundleError::RegistryMismatch {
                     expected: "the pinned root".into(),
                     found: format!("another root version {v}"),
@@ -467,7 +514,8 @@ impl<'p> State<'p> {
             accounted.insert(name);
             prev = Some(r);
         }
-        let mut client = Client::new(self.pinned_bytes, &mut files, now, self.opts.limits)?;
+        let mut client = Client::new(&self.start.root, &mut files, now, self.opts.limits)?
+            .with_previous(self.start.timestamp.as_deref(), self.start.snapshot.as_deref());
         client.refresh()?;
         let snapshot_version = client.trusted().snapshot.as_ref().map_or(0, |s| s.signed().version);
         if snapshot_version != manifest.snapshot_version {
@@ -517,6 +565,7 @@ impl<'p> State<'p> {
             }
             resolved.insert(e.path.to_string(), (target, m.file, m.role));
         }
+        self.pending_approval = resolved.values().cloned().collect();
         let trusted = client.trusted().clone();
         drop(client);
         for r in &trusted.new_roots {
@@ -593,6 +642,17 @@ impl<'p> State<'p> {
         }
         sink.finish().map_err(|e| BundleError::Io(e.to_string()))?;
         self.targets.push((target, info, role));
+        Ok(())
+    }
+
+    /// Asks the sink to approve every target before the first artifact byte.
+    fn approve_all(&mut self, sink: &mut dyn ArtifactSink) -> Result<(), BundleError> {
+        if let (Some(m), Some(t)) = (&self.manifest, &self.trusted) {
+            sink.verified_metadata(m, t).map_err(|reason| BundleError::Refused { target: "metadata".into(), reason })?;
+        }
+        for (target, info, role) in std::mem::take(&mut self.pending_approval) {
+            sink.approve(&target, &info, &role).map_err(|reason| BundleError::Refused { target, reason })?;
+        }
         Ok(())
     }
 
