@@ -3,6 +3,7 @@
 //!
 //! No network, no sleeps, no wall clock: checks of time pass `--at`.
 
+mod ceremony;
 mod keys;
 mod metadata;
 mod roots;

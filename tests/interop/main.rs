@@ -8,6 +8,7 @@
 
 mod airlock_keys;
 mod canonical;
+mod ceremony;
 mod pyhelpers;
 mod support;
 mod tuf_client;
