@@ -1,2 +1,3 @@
 //! airlock-bundles
 pub mod bundle;
+pub mod mirror;
