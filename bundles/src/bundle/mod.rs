@@ -12,7 +12,10 @@ mod writer;
 
 pub use error::BundleError;
 pub use inspect::{inspect_bundle, Inspection};
-pub use reader::{verify_bundle, verify_bundle_from, ArtifactSink, Check, NoSink, TrustedStart, VerifiedBundle, VerifyOptions};
+pub use reader::{
+    verify_bundle, verify_bundle_from, ArtifactSink, Check, NoSink, TrustedStart, VerifiedBundle,
+    VerifyOptions,
+};
 pub use volumes::{
     index_path, open_volumes, split_into_volumes, volume_path, VolumeFault, VolumeReader, VolumeWriter,
 };

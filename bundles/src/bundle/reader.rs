@@ -450,10 +450,9 @@ impl<'s> State<'s> {
             ),
         });
         self.start = (self.select)(&manifest)?;
-        self.pinned = Some(
-            Metadata::<Root>::from_bytes(&self.start.root)
-                .map_err(|e| BundleError::Update(UpdateError::Metadata { name: "pinned root".into(), source: e }))?,
-        );
+        self.pinned = Some(Metadata::<Root>::from_bytes(&self.start.root).map_err(|e| {
+            BundleError::Update(UpdateError::Metadata { name: "pinned root".into(), source: e })
+        })?);
         self.manifest = Some(manifest);
         self.phase = Phase::Metadata;
         Ok(())
@@ -484,10 +483,7 @@ impl<'s> State<'s> {
                 });
             }
             if pinned_version == 1 && r1.payload() != pinned.payload() {
-                return Err(BundleError::RegistryMismatch {
-                    expected: registry_identity(pinned),
-                    found: id,
-                });
+                return Err(BundleError::RegistryMismatch { expected: registry_identity(pinned), found: id });
             }
         } else if pinned_version == 1 && registry_identity(pinned) != manifest.registry {
             return Err(BundleError::RegistryMismatch {
@@ -648,7 +644,8 @@ impl<'s> State<'s> {
     /// Asks the sink to approve every target before the first artifact byte.
     fn approve_all(&mut self, sink: &mut dyn ArtifactSink) -> Result<(), BundleError> {
         if let (Some(m), Some(t)) = (&self.manifest, &self.trusted) {
-            sink.verified_metadata(m, t).map_err(|reason| BundleError::Refused { target: "metadata".into(), reason })?;
+            sink.verified_metadata(m, t)
+                .map_err(|reason| BundleError::Refused { target: "metadata".into(), reason })?;
         }
         for (target, info, role) in std::mem::take(&mut self.pending_approval) {
             sink.approve(&target, &info, &role).map_err(|reason| BundleError::Refused { target, reason })?;
