@@ -120,10 +120,10 @@ pub fn record(dir: &Path) -> Result<()> {
         group4(&identity),
         airlock_core::identity::words(&identity).unwrap_or_default()
     ));
+    let names = airlock_core::extension::custodian_names(roots.iter().map(|r| r.signed()));
     for r in &roots {
         let s = r.signed();
-        let ext = RootExtension::of(s).ok();
-        let name = |id: &KeyId| ext.as_ref().map_or_else(|| "".to_owned(), |e| e.name_of(id));
+        let name = |id: &KeyId| names.get(id).cloned().unwrap_or_else(|| "(unnamed)".to_owned());
         out.push_str(&format!("## Root version {} (expires {})\n\n", s.version, s.expires));
         for (role, keys) in &s.roles {
             out.push_str(&format!("- **{role}**: threshold {} of {}\n", keys.threshold, keys.keyids.len()));

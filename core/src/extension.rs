@@ -84,3 +84,15 @@ impl RootExtension {
         self.custodians.get(keyid).cloned().unwrap_or_else(|| "(unnamed)".to_owned())
     }
 }
+
+/// Custodian names from every root given (later roots win), so a custodian
+/// who left is still named where their signature appears.
+pub fn custodian_names<'a>(roots: impl IntoIterator<Item = &'a Root>) -> BTreeMap<KeyId, String> {
+    let mut names = BTreeMap::new();
+    for r in roots {
+        if let Ok(ext) = RootExtension::of(r) {
+            names.extend(ext.custodians);
+        }
+    }
+    names
+}

@@ -150,7 +150,8 @@ pub enum Change {
         /// When the old key's signatures stop counting.
         deadline: Timestamp,
     },
-    /// Revoke the active index key at once, with no window, replacing it.
+    /// Revoke every index key at once (the active one and any retiring),
+    /// with no window, replacing them with one new key.
     RevokeIndex {
         /// The replacement index key.
         new_key: PublicKey,
@@ -230,12 +231,14 @@ fn apply(
             }
         }
         Change::RevokeIndex { new_key } => {
-            let old = active_index_key(next)?;
+            // An emergency: every earlier index key goes at once, the
+            // active one and any still in a transition window.
+            let old: Vec<KeyId> = next.roles.get("targets").map(|r| r.keyids.clone()).unwrap_or_default();
             add_index_key(next, new_key)?;
             for r in INDEX_ROLES {
                 if let Some(role) = next.roles.get_mut(r) {
-                    role.keyids.retain(|k| *k != old);
-                    role.retiring.remove(&old);
+                    role.keyids.retain(|k| !old.contains(k));
+                    role.retiring.clear();
                 }
             }
         }

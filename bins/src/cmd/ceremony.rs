@@ -166,6 +166,8 @@ pub struct PayloadArgs {
     /// Where to write the canonical bytes (must not exist).
     #[arg(long)]
     pub out: PathBuf,
+    #[command(flatten)]
+    pub common: Common,
 }
 
 /// Arguments of `ceremony add-signature`.
@@ -272,13 +274,18 @@ fn init(a: InitArgs) -> Result<()> {
     };
     let registry = a
         .registry
+        .clone()
         .or(file.registry)
         .ok_or_else(|| usage("no registry name: --registry or `registry` in the ceremony file"))?;
-    let custodians = if a.custodians.is_empty() { file.custodians } else { a.custodians };
+    let custodians = if a.custodians.is_empty() { file.custodians } else { a.custodians.clone() };
     if custodians.is_empty() {
         return Err(usage("no custodians: --custodian NAME (repeat) or `custodians` in the ceremony file"));
     }
+    let mut unique = std::collections::BTreeSet::new();
     for c in &custodians {
+        if !unique.insert(c.as_str()) {
+            return Err(usage(format!("custodian {c:?} is named twice")));
+        }
         if c.is_empty()
             || c == "index"
             || !c.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_')
@@ -292,7 +299,7 @@ fn init(a: InitArgs) -> Result<()> {
         .threshold
         .or(file.threshold)
         .ok_or_else(|| usage("no threshold: --threshold M or `threshold` in the ceremony file"))?;
-    let index_pub = a.index_key.or(file.index_key);
+    let index_pub = a.index_key.clone().or(file.index_key);
     let expiry_days = file.expiry_days.unwrap_or_default();
     if threshold == 0 || threshold > custodians.len() as u64 {
         return Err(usage(format!(
@@ -309,6 +316,25 @@ fn init(a: InitArgs) -> Result<()> {
         return Err(usage(format!("{}: already exists and is not empty", a.out.display())));
     }
     banner(a.rehearsal);
+    let created_out = !a.out.exists();
+    let result = init_into(&a, registry, custodians, threshold, index_key, expiry_days, now);
+    if result.is_err() && created_out {
+        // A failed ceremony leaves nothing behind, not even half the keys.
+        let _ = std::fs::remove_dir_all(&a.out);
+    }
+    result
+}
+
+#[allow(clippy::too_many_arguments)]
+fn init_into(
+    a: &InitArgs,
+    registry: String,
+    custodians: Vec<String>,
+    threshold: u64,
+    index_key: Option<PublicKey>,
+    expiry_days: ExpiryDays,
+    now: Timestamp,
+) -> Result<()> {
     let opts = key_file_options()?;
     let keys_dir = a.out.join("keys");
     std::fs::create_dir_all(&keys_dir).with_context(|| format!("{}: cannot create", keys_dir.display()))?;
@@ -332,7 +358,8 @@ fn init(a: InitArgs) -> Result<()> {
         write_key_file(&kp, &signer, &pass, &opts).map_err(key_error)?;
         write_public_key_file(&pp, signer.public_key()).map_err(key_error)?;
         println!("generated {name}'s key {}", signer.key_id().grouped());
-        written.push(kp);
+        // Only public files go into the transcript: custodians carry their
+        // private key files away, and those are encrypted anyway.
         written.push(pp);
         signers.push((name.clone(), signer));
     }
@@ -371,7 +398,7 @@ fn init(a: InitArgs) -> Result<()> {
     println!("read aloud:        {}", airlock_core::identity::words(&identity).unwrap_or_default());
     let keyids: Vec<KeyId> = md.signed().keys.keys().cloned().collect();
     transcript_step(StepLog {
-        transcript: a.common.transcript.unwrap_or_else(|| a.out.join("transcript.jsonl")),
+        transcript: a.common.transcript.clone().unwrap_or_else(|| a.out.join("transcript.jsonl")),
         step: "ceremony init",
         now,
         rehearsal: a.rehearsal,
@@ -566,6 +593,7 @@ fn payload(a: PayloadArgs) -> Result<()> {
 
 fn add_signature(a: AddSignatureArgs) -> Result<()> {
     let now = super::now_or(a.common.at.as_deref())?;
+    check_airgap(a.common.allow_online)?;
     let (current, mut draft) = load_pair(&a.root, &a.draft)?;
     let id = KeyId(a.keyid.trim().to_ascii_lowercase());
     let key = root_signing_key(current.signed(), draft.signed(), &id).ok_or_else(|| {

@@ -82,6 +82,7 @@ fn verify(a: VerifyArgs) -> Result<()> {
     for f in &files {
         roots.push((f.clone(), load_root(f)?));
     }
+    let roots_seen: Vec<Metadata<Root>> = roots.iter().map(|(_, r)| r.clone()).collect();
     let mut steps: Vec<(PathBuf, RootStep)> = Vec::new();
     let mut iter = roots.into_iter();
     let (mut current_path, mut current) = match (&a.trusted, &a.identity) {
@@ -150,20 +151,20 @@ fn verify(a: VerifyArgs) -> Result<()> {
         if ext.as_ref().is_some_and(|e| e.rehearsal) {
             println!("REHEARSAL ROOT: made with throwaway keys; not for real use");
         }
+        let names = airlock_core::extension::custodian_names(roots_seen.iter().map(|r| r.signed()));
         for (p, s) in &steps {
-            let name = |id: &airlock_core::KeyId| {
-                ext.as_ref().map_or_else(String::new, |e| format!(" ({})", e.name_of(id)))
-            };
+            let name =
+                |id: &airlock_core::KeyId| names.get(id).map(|n| format!(" ({n})")).unwrap_or_default();
             println!("root version {} ({}), expires {}", s.version, p.display(), s.expires);
             if let Some(prev) = &s.by_previous {
                 println!(
-                    "  signed by {} of {} required previous root key(s)",
+                    "  signed by {} previous root key(s); {} required",
                     prev.counted.len(),
                     prev.threshold
                 );
             }
             println!(
-                "  signed by {} of {} required own root key(s):",
+                "  signed by {} of its own root key(s); {} required:",
                 s.by_self.counted.len(),
                 s.by_self.threshold
             );

@@ -123,3 +123,17 @@ fn custodian_changes_and_threshold_checks() {
         RotationError::UnknownCustodian("mallory".into())
     );
 }
+
+#[test]
+fn revoke_during_a_window_removes_every_earlier_index_key() {
+    let now = t("2026-02-01T00:00:00Z");
+    let r2 =
+        propose(&v1(), &[Change::RotateIndex { new_key: key(11), deadline: t("2026-03-01T00:00:00Z") }], now)
+            .unwrap();
+    let r3 = propose(&Metadata::new(r2).unwrap(), &[Change::RevokeIndex { new_key: key(12) }], now).unwrap();
+    for r in INDEX_ROLES {
+        assert_eq!(r3.roles[r].keyids, vec![key(12).key_id()]);
+        assert!(r3.roles[r].retiring.is_empty());
+    }
+    assert!(!r3.keys.contains_key(&key(10).key_id()) && !r3.keys.contains_key(&key(11).key_id()));
+}
