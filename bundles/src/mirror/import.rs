@@ -97,6 +97,10 @@ fn delegations_of(trusted: &Trusted) -> BTreeMap<String, Value> {
     out
 }
 
+/// The repository a bundle's manifest selected, and its snapshot version
+/// before the import; shared by the selector and the sink.
+type Chosen = Rc<RefCell<Option<(String, Option<u64>)>>>;
+
 struct Sink<'a> {
     mirror: &'a Mirror,
     rules: &'a dyn ImportRules,
@@ -105,7 +109,7 @@ struct Sink<'a> {
     accept_key_change: &'a [String],
     /// The repository and its previous snapshot version, set by the
     /// selector once the manifest names the registry.
-    chosen: Rc<RefCell<Option<(String, Option<u64>)>>>,
+    chosen: Chosen,
     failure: RefCell<Option<MirrorError>>,
     delegations: Option<BTreeMap<String, Value>>,
     current: Option<(File, PathBuf)>,
@@ -242,7 +246,7 @@ pub fn import_bundle(
     let staging = mirror.staging().join(&id);
     fs::create_dir_all(&staging).map_err(|e| io(&staging, e))?;
     let mut hashing = Hashing { inner: input, hash: Sha256::new(), len: 0 };
-    let chosen = Rc::new(RefCell::new(None));
+    let chosen: Chosen = Rc::new(RefCell::new(None));
     let mut sink = Sink {
         mirror,
         rules,
