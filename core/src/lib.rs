@@ -21,6 +21,7 @@ pub mod keys;
 pub mod log;
 pub mod metadata;
 pub mod paths;
+pub mod pins;
 pub mod rootchain;
 pub mod target;
 pub mod threshold;
