@@ -22,6 +22,6 @@ pub use volumes::{
 pub use writer::{create_bundle, target_entry_path, BundleOptions, BundlePlan};
 
 #[cfg(test)]
-mod testrepo;
+pub(crate) mod testrepo;
 #[cfg(test)]
 mod tests;

@@ -242,7 +242,9 @@ pub fn import_bundle(
 ) -> Result<ImportReport, MirrorError> {
     let _lock = mirror.lock()?;
     recover_locked(mirror)?;
-    let id = format!("{}-{}", now.unix(), std::process::id());
+    // Unique under the lock: the audit record this import will become.
+    let seq = transcript::read(&mirror.audit_path()).map_or(0, |r| r.len()) + 1;
+    let id = format!("import-{seq}");
     let staging = mirror.staging().join(&id);
     fs::create_dir_all(&staging).map_err(|e| io(&staging, e))?;
     let mut hashing = Hashing { inner: input, hash: Sha256::new(), len: 0 };

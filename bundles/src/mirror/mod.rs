@@ -21,3 +21,6 @@ pub use error::MirrorError;
 pub use import::{import_bundle, recover, ImportReport, ImportRules};
 pub use layout::{Mirror, RepoState};
 pub use verify::{verify_mirror, DirTransport, MirrorProblem};
+
+#[cfg(test)]
+mod tests;
