@@ -23,7 +23,6 @@ use airlock_core::rootchain::update_root;
 use airlock_core::target::TargetVerifier;
 use airlock_core::{registry_identity, Timestamp};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, BufRead, BufReader, Read};
@@ -618,9 +617,13 @@ impl<'s> State<'s> {
             .resolved
             .remove(path.as_str())
             .ok_or_else(|| BundleError::NotInManifest(path.to_string()))?;
+        // The signed SHA-256 is what the verifier computes; the manifest
+        // must list that same hash, so one hash pass checks both.
+        if info.hashes.get("sha256").map(|h| h.to_ascii_lowercase()).as_deref() != Some(listed_sha) {
+            return Err(BundleError::HashMismatch { path: path.to_string() });
+        }
         let mismatch = |source| BundleError::TargetMismatch { path: path.to_string(), source };
         let mut verifier = TargetVerifier::new(&info).map_err(mismatch)?;
-        let mut manifest_hash = Sha256::new();
         sink.begin(&target, &info).map_err(|e| BundleError::Io(e.to_string()))?;
         let mut buf = vec![0u8; 64 * 1024];
         loop {
@@ -629,13 +632,9 @@ impl<'s> State<'s> {
                 break;
             }
             verifier.update(&buf[..n]).map_err(mismatch)?;
-            manifest_hash.update(&buf[..n]);
             sink.write(&buf[..n]).map_err(|e| BundleError::Io(e.to_string()))?;
         }
         verifier.finish().map_err(mismatch)?;
-        if hex::encode(manifest_hash.finalize()) != listed_sha {
-            return Err(BundleError::HashMismatch { path: path.to_string() });
-        }
         sink.finish().map_err(|e| BundleError::Io(e.to_string()))?;
         self.targets.push((target, info, role));
         Ok(())
