@@ -617,11 +617,6 @@ impl<'s> State<'s> {
             .resolved
             .remove(path.as_str())
             .ok_or_else(|| BundleError::NotInManifest(path.to_string()))?;
-        // The signed SHA-256 is what the verifier computes; the manifest
-        // must list that same hash, so one hash pass checks both.
-        if info.hashes.get("sha256").map(|h| h.to_ascii_lowercase()).as_deref() != Some(listed_sha) {
-            return Err(BundleError::HashMismatch { path: path.to_string() });
-        }
         let mismatch = |source| BundleError::TargetMismatch { path: path.to_string(), source };
         let mut verifier = TargetVerifier::new(&info).map_err(mismatch)?;
         sink.begin(&target, &info).map_err(|e| BundleError::Io(e.to_string()))?;
@@ -635,6 +630,11 @@ impl<'s> State<'s> {
             sink.write(&buf[..n]).map_err(|e| BundleError::Io(e.to_string()))?;
         }
         verifier.finish().map_err(mismatch)?;
+        // The bytes match the signed SHA-256; the manifest must list that
+        // same hash, so this one hash pass checks both.
+        if info.hashes.get("sha256").map(|h| h.to_ascii_lowercase()).as_deref() != Some(listed_sha) {
+            return Err(BundleError::HashMismatch { path: path.to_string() });
+        }
         sink.finish().map_err(|e| BundleError::Io(e.to_string()))?;
         self.targets.push((target, info, role));
         Ok(())
