@@ -38,6 +38,22 @@ pub enum MirrorError {
     /// A publisher delegation's keys changed since the mirror first trusted it.
     #[error("the keys or threshold of delegated role {0} changed since the mirror first trusted it; accept explicitly with --accept-key-change {0}")]
     DelegationChanged(String),
+    /// A new delegation claims a namespace an already trusted role holds.
+    #[error("delegated role {role} claims a namespace that {owner} already holds")]
+    NamespaceClaimed {
+        /// The new role.
+        role: String,
+        /// The role the mirror already trusts for that namespace.
+        owner: String,
+    },
+    /// A role or file already published reappears with other content.
+    #[error("{role} version {version} was already published with other content (history rewritten)")]
+    HistoryRewritten {
+        /// The role (or file).
+        role: String,
+        /// Its version.
+        version: u64,
+    },
     /// Freshness policy.
     #[error("policy {0}")]
     Policy(String),

@@ -90,7 +90,8 @@ fn delegations_of(trusted: &Trusted) -> BTreeMap<String, Value> {
                     .map(|k| k.material_id().replace('\0', " "))
                     .collect();
                 keys.sort();
-                out.insert(r.name.clone(), json!({"keys": keys, "threshold": r.threshold}));
+                let paths = r.paths.clone().unwrap_or_default();
+                out.insert(r.name.clone(), json!({"keys": keys, "threshold": r.threshold, "paths": paths}));
             }
         }
     }
@@ -176,9 +177,60 @@ impl ArtifactSink for Sink<'_> {
             .and_then(|s| s.delegations)
             .and_then(|b| serde_json::from_slice(&b).ok())
             .unwrap_or_default();
-        for (role, keys) in &new {
-            if old.get(role).is_some_and(|o| o != keys) && !self.accept_key_change.contains(role) {
-                return Err(self.fail(MirrorError::DelegationChanged(role.clone())));
+        let key_part = |v: &Value| (v.get("keys").cloned(), v.get("threshold").cloned());
+        let paths_of = |v: &Value| -> Vec<String> {
+            v.get("paths")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|p| p.as_str().map(str::to_owned))
+                .collect()
+        };
+        for (role, entry) in &new {
+            if self.accept_key_change.contains(role) {
+                continue;
+            }
+            match old.get(role) {
+                Some(o) if key_part(o) != key_part(entry) => {
+                    return Err(self.fail(MirrorError::DelegationChanged(role.clone())));
+                }
+                Some(_) => {}
+                // A new delegation may not claim a namespace a trusted one holds.
+                None => {
+                    for (other, o) in &old {
+                        let clash = paths_of(entry)
+                            .iter()
+                            .any(|p| paths_of(o).iter().any(|q| airlock_core::paths::patterns_overlap(p, q)));
+                        if clash && other != role {
+                            return Err(self.fail(MirrorError::NamespaceClaimed {
+                                role: role.clone(),
+                                owner: other.clone(),
+                            }));
+                        }
+                    }
+                }
+            }
+        }
+        // A role at the same version must be the same bytes: a registry may
+        // not rewrite what it already published.
+        let old_snapshot =
+            self.mirror.state(&repo).ok().and_then(|s| s.snapshot).and_then(|b| {
+                airlock_core::Metadata::<airlock_core::metadata::Snapshot>::from_bytes(&b).ok()
+            });
+        if let (Some(old_snap), Some(new_snap)) = (old_snapshot, trusted.snapshot.as_ref()) {
+            for (file, m) in &old_snap.signed().meta {
+                if let Some(n) = new_snap.signed().meta.get(file) {
+                    if n.version == m.version
+                        && n.hashes.is_some()
+                        && m.hashes.is_some()
+                        && n.hashes != m.hashes
+                    {
+                        return Err(self.fail(MirrorError::HistoryRewritten {
+                            role: file.trim_end_matches(".json").to_owned(),
+                            version: m.version,
+                        }));
+                    }
+                }
             }
         }
         let mut merged = old;
@@ -347,7 +399,23 @@ pub fn import_bundle(
     audit["snapshot_from"] = json!(report.snapshot_from);
     audit["snapshot_to"] = json!(report.snapshot_to);
     audit["targets"] = json!(report.targets);
-    let journal = Journal { id: id.clone(), time: now, moves: plan_moves(mirror, &staging, &repo)?, audit };
+    let moves = plan_moves(mirror, &staging, &repo)?;
+    // Served files are content-addressed or versioned: only timestamp.json
+    // and the trusted state are replaced in place. Anything else already
+    // there with other bytes would be history rewritten.
+    for (from, to) in &moves {
+        let replaceable = to.ends_with("/timestamp.json") || to.starts_with("state/");
+        let dst = mirror.dir().join(to);
+        if !replaceable && dst.exists() && fs::read(&dst).ok() != fs::read(mirror.dir().join(from)).ok() {
+            let _ = fs::remove_dir_all(&staging);
+            let err = MirrorError::HistoryRewritten { role: to.clone(), version: 0 };
+            audit["result"] = json!("refused");
+            audit["reason"] = json!(err.to_string());
+            append_audit(mirror, now, "import refused", audit)?;
+            return Err(err);
+        }
+    }
+    let journal = Journal { id: id.clone(), time: now, moves, audit };
     write_atomic(&mirror.journal_path(), &serde_json::to_vec_pretty(&journal).unwrap_or_default())?;
     crash_point("journal");
     apply(mirror, &journal)?;
