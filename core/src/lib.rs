@@ -22,6 +22,7 @@ pub mod log;
 pub mod metadata;
 pub mod paths;
 pub mod pins;
+pub mod policy;
 pub mod rootchain;
 pub mod target;
 pub mod threshold;
