@@ -8,6 +8,7 @@
 mod cmd;
 mod exit;
 mod io;
+mod rules;
 mod secrets;
 mod steps;
 
@@ -36,6 +37,12 @@ enum Command {
     /// Air-gap bundles: create, verify, inspect.
     #[command(subcommand)]
     Bundle(cmd::bundle::BundleCommand),
+    /// The offline mirror: init, import, verify, status, log.
+    #[command(subcommand)]
+    Mirror(cmd::mirror::MirrorCommand),
+    /// Run the whole path in a temporary directory: ceremony, registry,
+    /// publication, bundle, pinned import, and one attack refused.
+    Demo(cmd::demo::DemoArgs),
     /// Verify root chains.
     #[command(subcommand)]
     Root(cmd::root::RootCommand),
@@ -61,6 +68,8 @@ fn main() -> ExitCode {
         Command::Key(c) => cmd::key::run(c),
         Command::Metadata(c) => cmd::metadata::run(c),
         Command::Root(c) => cmd::root::run(c),
+        Command::Demo(a) => cmd::demo::run(a),
+        Command::Mirror(c) => cmd::mirror::run(c),
         Command::Bundle(c) => cmd::bundle::run(c),
         Command::Ceremony(c) => cmd::ceremony::run(c),
     };

@@ -9,6 +9,8 @@
 mod airlock_keys;
 mod canonical;
 mod ceremony;
+#[path = "../common/http_server.rs"]
+mod http_server;
 mod pyhelpers;
 mod support;
 mod tuf_client;

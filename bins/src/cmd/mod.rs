@@ -2,8 +2,10 @@
 
 pub mod bundle;
 pub mod ceremony;
+pub mod demo;
 pub mod key;
 pub mod metadata;
+pub mod mirror;
 pub mod root;
 
 use crate::exit::usage;
