@@ -1,0 +1,144 @@
+//! `airlock-import`: the isolated side's importer, with its pins compiled in.
+//!
+//! Build it with `AIRLOCK_PINS_DIR=DIR cargo build --release --bin
+//! airlock-import` (docs/PINS.md). It has no option to read pins at run
+//! time, so whoever runs it cannot change which registries it trusts for
+//! which namespaces. Thin by design: parsing arguments and printing live
+//! here; every check lives in the libraries.
+
+#![forbid(unsafe_code)]
+
+mod compiled;
+#[path = "../exit.rs"]
+mod exit;
+// Shared with `airlock mirror`; the pins-directory reader in it is unused
+// here, since this binary never reads pins at run time.
+#[allow(dead_code)]
+#[path = "../rules.rs"]
+mod rules;
+mod verify;
+
+use airlock_core::policy::Policy;
+use airlock_core::Timestamp;
+use anyhow::Result;
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// What a binary built without pins says, and how to build one with them.
+const NO_PINS: &str =
+    "no pins compiled in; build with AIRLOCK_PINS_DIR=DIR cargo build --release --bin airlock-import";
+
+/// Verify and import air-gap bundles against pins compiled into this binary.
+#[derive(Parser)]
+#[command(name = "airlock-import", version, disable_help_subcommand = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print the pins compiled into this binary: each registry's identity
+    /// (hex in groups of four, and words to read aloud) and each mapping.
+    Pins,
+    /// Verify a bundle against the compiled-in pins, writing nothing.
+    Verify(VerifyArgs),
+    /// Import bundles into an offline mirror.
+    Import(ImportArgs),
+}
+
+/// Arguments of `verify`.
+#[derive(Args)]
+struct VerifyArgs {
+    /// The bundle file, or the base name (or .volumes.json index) of its volumes.
+    bundle: PathBuf,
+    /// Check at this instant (YYYY-MM-DDTHH:MM:SSZ) instead of now.
+    #[arg(long)]
+    at: Option<String>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Arguments of `import`.
+#[derive(Args)]
+struct ImportArgs {
+    /// The mirror directory.
+    mirror: PathBuf,
+    /// The bundles (files, or base names of volumes), imported in order.
+    #[arg(required = true)]
+    bundles: Vec<PathBuf>,
+    /// Check at this instant (YYYY-MM-DDTHH:MM:SSZ) instead of now.
+    #[arg(long)]
+    at: Option<String>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `--at`, or the system clock.
+fn now_or(at: Option<&str>) -> Result<Timestamp> {
+    match at {
+        Some(s) => Timestamp::parse(s).map_err(|e| exit::usage(format!("--at: {e}"))),
+        None => {
+            let secs = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs() as i64)
+                .unwrap_or(0);
+            Ok(Timestamp::from_unix(secs))
+        }
+    }
+}
+
+/// The compiled-in pins and the default policy, or why not.
+fn rules() -> Result<rules::PinnedRules> {
+    let (source, pins) = compiled::load().ok_or_else(|| exit::usage(NO_PINS))?;
+    let pins =
+        pins.map_err(|e| exit::usage(format!("the pins compiled in from {source} are invalid: {e}")))?;
+    Ok(rules::PinnedRules { pins, policy: Policy::default() })
+}
+
+fn run(cmd: Command) -> Result<()> {
+    match cmd {
+        Command::Pins => {
+            let r = rules()?;
+            print!("{}", r.pins.describe());
+            Ok(())
+        }
+        Command::Verify(a) => {
+            let r = rules()?;
+            let now = now_or(a.at.as_deref())?;
+            verify::run(&r, &a.bundle, now, a.json)
+        }
+        Command::Import(a) => {
+            let _rules = rules()?;
+            let _ = (a.mirror, a.bundles, a.at, a.json);
+            Err(exit::usage("import is not yet available in this build; use `airlock mirror import`"))
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => {
+            // --help and --version.
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            let text = e.render().to_string();
+            let first = text.lines().next().unwrap_or("invalid arguments");
+            eprintln!("airlock-import: error: {} (see --help)", first.trim_start_matches("error: "));
+            return ExitCode::from(2);
+        }
+    };
+    match run(cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("airlock-import: error: {}", exit::one_line(&e));
+            ExitCode::from(exit::code_of(&e) as u8)
+        }
+    }
+}
