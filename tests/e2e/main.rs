@@ -4,6 +4,7 @@
 //! No network, no sleeps, no wall clock: checks of time pass `--at`.
 
 mod ceremony;
+mod import_pins;
 mod keys;
 mod metadata;
 mod roots;
