@@ -1,15 +1,17 @@
 //! The importer's rules from pins and policy, shared by `airlock mirror`
 //! and `airlock-import`.
 
-use crate::exit::usage;
-use airlock_bundles::mirror::ImportRules;
+use crate::exit::{refused, usage};
+use airlock_bundles::bundle::open_volumes;
+use airlock_bundles::mirror::{import_bundle, ImportRules, Mirror, MirrorError};
 use airlock_core::metadata::TargetFile;
 use airlock_core::pins::Pins;
 use airlock_core::policy::Policy;
 use airlock_core::Timestamp;
 use anyhow::Result;
+use serde_json::json;
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Pins decide which registry may provide which namespace; the policy
 /// decides what else is demanded.
@@ -20,9 +22,12 @@ pub struct PinnedRules {
     pub policy: Policy,
 }
 
+/// Files of a pins directory: (relative path, bytes).
+pub type PinFiles = Vec<(String, Vec<u8>)>;
+
 /// Reads a pins directory: `map.json` and `<repo>/root.json` per repository.
-/// Returns the validated pins and the files as (relative path, bytes).
-pub fn read_pins_dir(dir: &Path) -> Result<(Pins, Vec<(String, Vec<u8>)>)> {
+/// Returns the validated pins and the files.
+pub fn read_pins_dir(dir: &Path) -> Result<(Pins, PinFiles)> {
     let map_path = dir.join("map.json");
     let map = std::fs::read(&map_path).map_err(|e| usage(format!("{}: {e}", map_path.display())))?;
     let names = Pins::repository_names(&map).map_err(|e| usage(format!("{}: {e}", map_path.display())))?;
@@ -73,4 +78,65 @@ impl ImportRules for PinnedRules {
     fn effective_now(&self, now: Timestamp) -> Timestamp {
         self.policy.effective_now(now)
     }
+}
+
+/// Imports bundles in order with `rules`, printing a report for each and
+/// stopping at the first refusal. Shared by `airlock mirror import` and
+/// `airlock-import import`.
+pub fn import_all(
+    mirror: &Mirror,
+    rules: &PinnedRules,
+    bundles: &[PathBuf],
+    now: Timestamp,
+    accept_key_change: &[String],
+    json: bool,
+) -> Result<()> {
+    for b in bundles {
+        let mut input = open_volumes(b).map_err(|e| usage(format!("{}: {e}", b.display())))?;
+        match import_bundle(mirror, &mut input, &b.display().to_string(), rules, now, accept_key_change) {
+            Ok(r) => {
+                if json {
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(
+                            &json!({"bundle": b.display().to_string(), "imported": true, "report": r})
+                        )?
+                    );
+                } else {
+                    println!(
+                        "imported {} into {}: snapshot {} -> {}, {} target(s)",
+                        b.display(),
+                        r.repo,
+                        r.snapshot_from.map_or("none".to_owned(), |v| v.to_string()),
+                        r.snapshot_to,
+                        r.targets.len()
+                    );
+                    if !r.new_roots.is_empty() {
+                        println!("  new root version(s): {:?}", r.new_roots);
+                    }
+                    if !r.omitted_roles.is_empty() {
+                        println!("  roles not carried: {}", r.omitted_roles.join(", "));
+                    }
+                }
+            }
+            Err(e) => {
+                if json {
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(
+                            &json!({"bundle": b.display().to_string(), "imported": false, "error": e.to_string()})
+                        )?
+                    );
+                }
+                let refusal = e.is_refusal();
+                let msg = format!("{}: {e}; the mirror is unchanged", b.display());
+                return Err(match e {
+                    MirrorError::Locked { .. } | MirrorError::Layout(_) => usage(msg),
+                    _ if refusal => refused(msg),
+                    _ => anyhow::anyhow!(msg),
+                });
+            }
+        }
+    }
+    Ok(())
 }

@@ -2,8 +2,7 @@
 
 use crate::exit::{refused, usage};
 use crate::rules::{read_pins_dir, read_policy, PinnedRules};
-use airlock_bundles::bundle::open_volumes;
-use airlock_bundles::mirror::{import_bundle, verify_mirror, Mirror, MirrorError};
+use airlock_bundles::mirror::{verify_mirror, Mirror, MirrorError};
 use airlock_core::metadata::{Metadata, Root, Snapshot, TimestampRole};
 use airlock_keyceremony::transcript;
 use anyhow::Result;
@@ -108,58 +107,10 @@ fn init(a: InitArgs) -> Result<()> {
     Ok(())
 }
 
-/// Imports bundles with the given rules; shared with `airlock-import`.
-pub fn import_with(mirror: &Mirror, rules: &PinnedRules, a: &ImportArgs) -> Result<()> {
-    let now = super::now_or(a.at.as_deref())?;
-    for b in &a.bundles {
-        let mut input = open_volumes(b).map_err(|e| usage(format!("{}: {e}", b.display())))?;
-        match import_bundle(mirror, &mut input, &b.display().to_string(), rules, now, &a.accept_key_change) {
-            Ok(r) => {
-                if a.json {
-                    println!(
-                        "{}",
-                        serde_json::to_string_pretty(
-                            &json!({"bundle": b.display().to_string(), "imported": true, "report": r})
-                        )?
-                    );
-                } else {
-                    println!(
-                        "imported {} into {}: snapshot {} -> {}, {} target(s)",
-                        b.display(),
-                        r.repo,
-                        r.snapshot_from.map_or("none".to_owned(), |v| v.to_string()),
-                        r.snapshot_to,
-                        r.targets.len()
-                    );
-                    if !r.new_roots.is_empty() {
-                        println!("  new root version(s): {:?}", r.new_roots);
-                    }
-                    if !r.omitted_roles.is_empty() {
-                        println!("  roles not carried: {}", r.omitted_roles.join(", "));
-                    }
-                }
-            }
-            Err(e) => {
-                if a.json {
-                    println!(
-                        "{}",
-                        serde_json::to_string_pretty(
-                            &json!({"bundle": b.display().to_string(), "imported": false, "error": e.to_string()})
-                        )?
-                    );
-                }
-                return Err(
-                    mirror_error(e).context(format!("{}: refused; the mirror is unchanged", b.display()))
-                );
-            }
-        }
-    }
-    Ok(())
-}
-
 fn import(a: ImportArgs) -> Result<()> {
     let (m, rules) = open(&a.dir)?;
-    import_with(&m, &rules, &a)
+    let now = super::now_or(a.at.as_deref())?;
+    crate::rules::import_all(&m, &rules, &a.bundles, now, &a.accept_key_change, a.json)
 }
 
 fn verify(a: DirArgs) -> Result<()> {

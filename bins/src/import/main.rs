@@ -11,9 +11,8 @@
 mod compiled;
 #[path = "../exit.rs"]
 mod exit;
-// Shared with `airlock mirror`; the pins-directory reader in it is unused
-// here, since this binary never reads pins at run time.
-#[allow(dead_code)]
+// Shared with `airlock mirror`. Here the pins-directory reader only reads a
+// mirror's stored pins, to check they are the compiled-in ones.
 #[path = "../rules.rs"]
 mod rules;
 mod verify;
@@ -112,9 +111,21 @@ fn run(cmd: Command) -> Result<()> {
             verify::run(&r, &a.bundle, now, a.json)
         }
         Command::Import(a) => {
-            let _rules = rules()?;
-            let _ = (a.mirror, a.bundles, a.at, a.json);
-            Err(exit::usage("import is not yet available in this build; use `airlock mirror import`"))
+            let mut r = rules()?;
+            let now = now_or(a.at.as_deref())?;
+            let mirror =
+                airlock_bundles::mirror::Mirror::open(&a.mirror).map_err(|e| exit::usage(e.to_string()))?;
+            // The mirror must have been made for these pins; its policy applies.
+            let (stored, _) = rules::read_pins_dir(&mirror.pins_dir())?;
+            if stored.describe() != r.pins.describe() {
+                return Err(exit::usage(format!(
+                    "{}: the mirror was initialised with other pins than the ones compiled into this binary",
+                    a.mirror.display()
+                )));
+            }
+            let policy = mirror.policy_path();
+            r.policy = rules::read_policy(policy.exists().then_some(policy.as_path()))?.0;
+            rules::import_all(&mirror, &r, &a.bundles, now, &[], a.json)
         }
     }
 }
