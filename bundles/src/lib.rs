@@ -1,3 +1,4 @@
 //! airlock-bundles
 pub mod bundle;
 pub mod mirror;
+pub mod registry;

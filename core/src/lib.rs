@@ -23,6 +23,7 @@ pub mod metadata;
 pub mod paths;
 pub mod pins;
 pub mod policy;
+pub mod provenance;
 pub mod rootchain;
 pub mod target;
 pub mod threshold;

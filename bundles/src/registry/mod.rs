@@ -1,0 +1,1150 @@
+//! The registry repository writer (docs/FORMAT.md, "Registry layout").
+//!
+//! A registry directory `REG` holds a consistent-snapshot TUF repository
+//! that any static web server can serve (`REG/metadata/`, `REG/targets/`)
+//! and, outside it, the registry's own state (`REG/registry/`). Publishers
+//! own terminating delegated targets roles named after them; the registry
+//! verifies each submission completely before it writes anything, then
+//! countersigns by pinning the role's exact hash and version in a new
+//! snapshot, signed with the active index key.
+//!
+//! Every write takes the lock `REG/registry/lock` and publishes new files
+//! first and `timestamp.json` last, by atomic rename: a crash at any point
+//! leaves the previous timestamp, so clients see the old repository until
+//! the new one is complete. Nothing here prompts or reads the clock: `now`
+//! is passed in.
+
+mod error;
+mod fsio;
+mod state;
+mod submission;
+mod transport;
+mod verify;
+
+pub use error::{ErrorKind, IndexKeyProblem, RegistryError};
+pub use state::{AcceptRecord, Accepted, PublisherState, State, STATE_FORMAT};
+pub use submission::{publish, ArtifactSpec, PublishReport, PublishRequest};
+pub use transport::DirTransport;
+pub use verify::{status, verify, CountStatus, Problem, PublisherStatus, RoleStatus, Status, VerifyReport};
+
+use airlock_core::archive::ArchivePath;
+use airlock_core::client::meta_file_for;
+use airlock_core::extension::{ExpiryDays, RootExtension};
+use airlock_core::hash::sha256_hex;
+use airlock_core::metadata::{
+    DelegatedRole, Delegations, Role, Root, Snapshot, Targets, TimestampRole, TOP_LEVEL_ROLES,
+};
+use airlock_core::paths::{patterns_overlap, role_covers};
+use airlock_core::rootchain::{trust_first_root, update_root, verify_chain};
+use airlock_core::{registry_identity, Authorization, KeyId, Metadata, PublicKey, Signer, Timestamp};
+use fsio::{copy_verified, read_own, sync_dir, write_atomic, CopyError, Lock};
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// The served metadata directory, relative to the registry.
+pub const METADATA_DIR: &str = "metadata";
+/// The served targets directory, relative to the registry.
+pub const TARGETS_DIR: &str = "targets";
+/// The registry's own directory, not served.
+pub const STATE_DIR: &str = "registry";
+/// The state file in [`STATE_DIR`].
+pub const STATE_FILE: &str = "state.json";
+/// The acceptance record in [`STATE_DIR`].
+pub const LOG_FILE: &str = "accepted.jsonl";
+/// The writer lock in [`STATE_DIR`].
+pub const LOCK_FILE: &str = "lock";
+/// Where `accept` stages artifacts, in [`STATE_DIR`]; removed when done.
+pub const STAGING_DIR: &str = "staging";
+/// Longest publisher name.
+pub const MAX_NAME_LEN: usize = 64;
+
+const DAY: i64 = 86_400;
+
+/// Checks a publisher (delegated role) name: `[a-z0-9][a-z0-9_-]*`, at most
+/// [`MAX_NAME_LEN`] bytes, not a top-level role name.
+pub fn check_publisher_name(name: &str) -> Result<(), RegistryError> {
+    let ok = name.len() <= MAX_NAME_LEN
+        && name.bytes().next().is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+        && !TOP_LEVEL_ROLES.contains(&name);
+    if ok {
+        Ok(())
+    } else {
+        Err(RegistryError::BadPublisherName { name: name.to_owned() })
+    }
+}
+
+/// Where a target is stored under consistent snapshots, relative to the
+/// registry: `targets/<dir of path>/<sha256>.<basename>`.
+pub fn target_store_path(target: &str, sha256: &str) -> String {
+    match target.rsplit_once('/') {
+        Some((dir, base)) => format!("{TARGETS_DIR}/{dir}/{sha256}.{base}"),
+        None => format!("{TARGETS_DIR}/{sha256}.{target}"),
+    }
+}
+
+/// The signed sha256 of a target, if it is 64 hex digits.
+pub(crate) fn sha256_of(file: &airlock_core::metadata::TargetFile) -> Option<String> {
+    let h = file.hashes.get("sha256")?;
+    (h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit())).then(|| h.to_ascii_lowercase())
+}
+
+fn check_namespace(pattern: &str) -> Result<(), RegistryError> {
+    let bad =
+        |reason: &str| RegistryError::BadNamespace { pattern: pattern.to_owned(), reason: reason.into() };
+    if pattern.is_empty() || pattern.len() > 512 {
+        return Err(bad("must be 1 to 512 bytes"));
+    }
+    if pattern.starts_with('/') {
+        return Err(bad("target paths are relative; drop the leading /"));
+    }
+    for seg in pattern.split('/') {
+        if seg.is_empty() || seg == "." || seg == ".." {
+            return Err(bad("empty, . and .. segments never match a stored target"));
+        }
+    }
+    if pattern.chars().any(|c| c == '\\' || c.is_control()) {
+        return Err(bad("backslashes and control characters are not allowed"));
+    }
+    Ok(())
+}
+
+/// Root files `N.root.json` in `dir`, by version.
+pub fn list_root_files(dir: &Path) -> Result<Vec<(u64, PathBuf)>, RegistryError> {
+    let rd = fs::read_dir(dir).map_err(|e| RegistryError::io(dir, e))?;
+    let mut out = Vec::new();
+    for entry in rd {
+        let entry = entry.map_err(|e| RegistryError::io(dir, e))?;
+        let Ok(name) = entry.file_name().into_string() else { continue };
+        if let Some(n) = name.strip_suffix(".root.json").and_then(|n| n.parse::<u64>().ok()) {
+            out.push((n, entry.path()));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// What `init` did.
+#[derive(Debug, Clone, Serialize)]
+pub struct InitReport {
+    /// The registry's name.
+    pub registry: String,
+    /// The registry identity.
+    pub identity: String,
+    /// The newest root version copied.
+    pub root_version: u64,
+    /// The index key that signed.
+    pub index_key: KeyId,
+}
+
+/// New versions written by a change.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChangeReport {
+    /// New top-level targets version, if it changed.
+    pub targets_version: Option<u64>,
+    /// New snapshot version.
+    pub snapshot_version: u64,
+    /// New timestamp version.
+    pub timestamp_version: u64,
+    /// Root versions added (by `update_root`).
+    pub roots_added: Vec<u64>,
+}
+
+/// What `accept` did.
+#[derive(Debug, Clone, Serialize)]
+pub struct AcceptReport {
+    /// The publisher role.
+    pub role: String,
+    /// Its accepted version.
+    pub version: u64,
+    /// SHA-256 of the role file.
+    pub sha256: String,
+    /// Targets new or changed in this version.
+    pub targets_added: Vec<String>,
+    /// Targets the role lists in all.
+    pub targets_total: usize,
+    /// The acceptance's sequence number.
+    pub seq: u64,
+    /// New snapshot version.
+    pub snapshot_version: u64,
+    /// New timestamp version.
+    pub timestamp_version: u64,
+}
+
+/// A publisher to add.
+#[derive(Debug, Clone)]
+pub struct NewPublisher {
+    /// Its name, which is its role name.
+    pub name: String,
+    /// Its public keys.
+    pub keys: Vec<PublicKey>,
+    /// Namespace patterns (TUF globs).
+    pub namespaces: Vec<String>,
+    /// How many of its keys must sign.
+    pub threshold: u64,
+    /// Allow namespaces overlapping another publisher's.
+    pub allow_overlap: bool,
+}
+
+/// One current publisher, as `publisher list` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct PublisherInfo {
+    /// Name.
+    pub name: String,
+    /// Namespace patterns.
+    pub namespaces: Vec<String>,
+    /// Key ids.
+    pub keyids: Vec<KeyId>,
+    /// Threshold.
+    pub threshold: u64,
+    /// The last accepted version, if any.
+    pub accepted_version: Option<u64>,
+}
+
+/// A targets role as published: parsed, and its exact bytes.
+pub type RoleFile = (Metadata<Targets>, Vec<u8>);
+
+/// Files a change publishes: artifacts, then metadata, then the timestamp.
+#[derive(Default)]
+struct Pending {
+    artifacts: Vec<(PathBuf, PathBuf)>,
+    files: Vec<(String, Vec<u8>)>,
+    timestamp: Vec<u8>,
+    after: Vec<(String, Vec<u8>)>,
+    targets_version: Option<u64>,
+    snapshot_version: u64,
+    timestamp_version: u64,
+}
+
+/// Removes the staging directory when dropped.
+struct Staging(PathBuf);
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A registry opened from disk.
+#[derive(Debug)]
+pub struct Registry {
+    dir: PathBuf,
+    roots: Vec<Metadata<Root>>,
+    state: State,
+    timestamp: Metadata<TimestampRole>,
+    snapshot: Metadata<Snapshot>,
+    targets: Metadata<Targets>,
+    _lock: Option<Lock>,
+}
+
+/// The test hook called before each publishing step; see `Registry::commit`.
+pub(crate) type Hook<'a> = &'a mut dyn FnMut(&str) -> std::io::Result<()>;
+
+impl Registry {
+    /// Creates a registry in `dir` (absent or an empty directory) from the
+    /// root files of a ceremony (`(path, bytes)`, any order): the chain must
+    /// run from version 1 without gaps and verify at `now`; no root may be a
+    /// rehearsal; `signer` must be the active index key.
+    pub fn init(
+        dir: &Path,
+        roots: Vec<(PathBuf, Vec<u8>)>,
+        signer: &dyn Signer,
+        now: Timestamp,
+    ) -> Result<InitReport, RegistryError> {
+        let existed = match fs::symlink_metadata(dir) {
+            Ok(m) if m.is_dir() => {
+                let mut rd = fs::read_dir(dir).map_err(|e| RegistryError::io(dir, e))?;
+                if rd.next().is_some() {
+                    return Err(RegistryError::NotEmpty { path: dir.into() });
+                }
+                true
+            }
+            Ok(_) => return Err(RegistryError::NotEmpty { path: dir.into() }),
+            Err(_) => false,
+        };
+        let mut parsed = Vec::new();
+        for (path, bytes) in roots {
+            let md = Metadata::<Root>::from_bytes(&bytes)
+                .map_err(|source| RegistryError::RootFile { path: path.clone(), source })?;
+            parsed.push((md, bytes));
+        }
+        parsed.sort_by_key(|(m, _)| m.signed().version);
+        let versions: Vec<u64> = parsed.iter().map(|(m, _)| m.signed().version).collect();
+        if versions.is_empty() {
+            return Err(RegistryError::NoRoots { dir: dir.into(), detail: "no root files given".into() });
+        }
+        if versions.iter().enumerate().any(|(i, v)| *v != i as u64 + 1) {
+            return Err(RegistryError::NoRoots {
+                dir: dir.into(),
+                detail: format!("root versions must run 1, 2, 3, ... without gaps; found {versions:?}"),
+            });
+        }
+        let first = parsed[0].0.clone();
+        trust_first_root(&registry_identity(&first), &first, now).map_err(RegistryError::RootChain)?;
+        verify_chain(first.clone(), parsed[1..].iter().map(|(m, _)| m.clone()), now)
+            .map_err(RegistryError::RootChain)?;
+        let mut name = String::new();
+        for (md, _) in &parsed {
+            let version = md.signed().version;
+            let ext = RootExtension::of(md.signed())
+                .map_err(|source| RegistryError::NotAirlockRoot { version, source })?;
+            if ext.rehearsal {
+                return Err(RegistryError::Rehearsal { version });
+            }
+            name = ext.registry;
+        }
+        let roots: Vec<Metadata<Root>> = parsed.iter().map(|(m, _)| m.clone()).collect();
+        let newest = roots[roots.len() - 1].signed();
+        if newest.consistent_snapshot != Some(true) {
+            return Err(RegistryError::NotConsistent { version: newest.version });
+        }
+        check_index_key(&roots, &signer.key_id())?;
+        let identity = registry_identity(&first);
+        let days = expiry_days(newest)?;
+
+        // Build and sign everything before writing anything.
+        let targets = Targets::new(1, now.plus_secs(days.targets as i64 * DAY));
+        let (_, targets_bytes) = sign_role(newest, targets, "targets", signer, now)?;
+        let meta = [("targets.json".to_owned(), meta_file_for(&targets_bytes, 1))].into_iter().collect();
+        let snapshot = Snapshot::new(1, now.plus_secs(days.snapshot as i64 * DAY), meta);
+        let (_, snapshot_bytes) = sign_role(newest, snapshot, "snapshot", signer, now)?;
+        let ts = TimestampRole::new(
+            1,
+            now.plus_secs(days.timestamp as i64 * DAY),
+            meta_file_for(&snapshot_bytes, 1),
+        );
+        let (_, ts_bytes) = sign_role(newest, ts, "timestamp", signer, now)?;
+        let state = State {
+            format: STATE_FORMAT.into(),
+            registry: name.clone(),
+            identity: identity.clone(),
+            created_at: now,
+            publishers: BTreeMap::new(),
+            acceptances: 0,
+        };
+
+        let result = (|| {
+            let md = dir.join(METADATA_DIR);
+            let st = dir.join(STATE_DIR);
+            for d in [&md, &dir.join(TARGETS_DIR), &st] {
+                fs::create_dir_all(d).map_err(|e| RegistryError::io(d, e))?;
+            }
+            let _lock = Lock::acquire(st.join(LOCK_FILE), now)?;
+            for (m, bytes) in &parsed {
+                write_atomic(&md.join(format!("{}.root.json", m.signed().version)), bytes)?;
+            }
+            write_atomic(&md.join("1.targets.json"), &targets_bytes)?;
+            write_atomic(&md.join("1.snapshot.json"), &snapshot_bytes)?;
+            write_atomic(&md.join("timestamp.json"), &ts_bytes)?;
+            write_atomic(&md.join("root.json"), &parsed[parsed.len() - 1].1)?;
+            write_atomic(&st.join(LOG_FILE), b"")?;
+            write_atomic(&st.join(STATE_FILE), &state_bytes(&state))
+        })();
+        if let Err(e) = result {
+            if existed {
+                for d in [METADATA_DIR, TARGETS_DIR, STATE_DIR] {
+                    let _ = fs::remove_dir_all(dir.join(d));
+                }
+            } else {
+                let _ = fs::remove_dir_all(dir);
+            }
+            return Err(e);
+        }
+        Ok(InitReport {
+            registry: name,
+            identity,
+            root_version: versions.len() as u64,
+            index_key: signer.key_id(),
+        })
+    }
+
+    /// Opens a registry for reading, without the lock.
+    pub fn open(dir: &Path) -> Result<Self, RegistryError> {
+        Self::load(dir, None)
+    }
+
+    /// Opens a registry for writing: takes the lock (refusing if another
+    /// writer holds it), removes a stale staging area, and brings the state
+    /// up to date after an interrupted acceptance.
+    pub fn open_for_writing(dir: &Path, now: Timestamp) -> Result<Self, RegistryError> {
+        let st = dir.join(STATE_DIR);
+        if !st.join(STATE_FILE).is_file() {
+            return Err(RegistryError::NotARegistry {
+                path: dir.into(),
+                detail: format!("no {STATE_DIR}/{STATE_FILE}"),
+            });
+        }
+        let lock = Lock::acquire(st.join(LOCK_FILE), now)?;
+        let staging = st.join(STAGING_DIR);
+        if staging.exists() {
+            fs::remove_dir_all(&staging).map_err(|e| RegistryError::io(&staging, e))?;
+        }
+        let mut reg = Self::load(dir, Some(lock))?;
+        reg.reconcile(now)?;
+        Ok(reg)
+    }
+
+    fn load(dir: &Path, lock: Option<Lock>) -> Result<Self, RegistryError> {
+        let st = dir.join(STATE_DIR).join(STATE_FILE);
+        if !st.is_file() {
+            return Err(RegistryError::NotARegistry {
+                path: dir.into(),
+                detail: format!("no {STATE_DIR}/{STATE_FILE}"),
+            });
+        }
+        let state: State = serde_json::from_slice(&read_own(&st)?)
+            .map_err(|e| RegistryError::Corrupt { path: st.clone(), detail: e.to_string() })?;
+        let md = dir.join(METADATA_DIR);
+        let files = list_root_files(&md)?;
+        if files.is_empty() || files.iter().enumerate().any(|(i, (v, _))| *v != i as u64 + 1) {
+            return Err(RegistryError::Corrupt {
+                path: md,
+                detail: "root files must run 1.root.json, 2.root.json, ... without gaps".into(),
+            });
+        }
+        let mut roots = Vec::new();
+        for (_, p) in &files {
+            roots.push(parse_own::<Root>(p)?);
+        }
+        let timestamp = parse_own::<TimestampRole>(&md.join("timestamp.json"))?;
+        let sv = timestamp.signed().snapshot_meta().map_or(0, |m| m.version);
+        let snapshot = parse_own::<Snapshot>(&md.join(format!("{sv}.snapshot.json")))?;
+        let tv = snapshot.signed().meta.get("targets.json").map_or(0, |m| m.version);
+        let targets = parse_own::<Targets>(&md.join(format!("{tv}.targets.json")))?;
+        Ok(Registry { dir: dir.into(), roots, state, timestamp, snapshot, targets, _lock: lock })
+    }
+
+    /// The registry directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The registry's state.
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    /// Every root version, oldest first.
+    pub fn roots(&self) -> &[Metadata<Root>] {
+        &self.roots
+    }
+
+    /// The newest root.
+    pub fn newest_root(&self) -> &Root {
+        self.roots[self.roots.len() - 1].signed()
+    }
+
+    /// The current timestamp.
+    pub fn timestamp(&self) -> &Metadata<TimestampRole> {
+        &self.timestamp
+    }
+
+    /// The current snapshot.
+    pub fn snapshot(&self) -> &Metadata<Snapshot> {
+        &self.snapshot
+    }
+
+    /// The current top-level targets.
+    pub fn targets(&self) -> &Metadata<Targets> {
+        &self.targets
+    }
+
+    /// The current publishers (delegations of top-level targets).
+    pub fn publishers(&self) -> Vec<PublisherInfo> {
+        let roles = self.targets.signed().delegations.as_ref().map(|d| d.roles.clone()).unwrap_or_default();
+        roles
+            .into_iter()
+            .map(|r| PublisherInfo {
+                accepted_version: self.last_accepted(&r.name),
+                namespaces: r.paths.clone().unwrap_or_default(),
+                keyids: r.keyids,
+                threshold: r.threshold,
+                name: r.name,
+            })
+            .collect()
+    }
+
+    /// The last accepted version of `role`: the newer of what the snapshot
+    /// pins and what the state records.
+    pub fn last_accepted(&self, role: &str) -> Option<u64> {
+        let pinned = self.snapshot.signed().meta.get(&format!("{role}.json")).map(|m| m.version);
+        let recorded = self.state.publishers.get(role).and_then(|p| p.accepted.as_ref()).map(|a| a.version);
+        pinned.max(recorded)
+    }
+
+    /// The current signed bytes and metadata of a publisher role, if pinned.
+    pub fn publisher_role(&self, role: &str) -> Result<Option<RoleFile>, RegistryError> {
+        let Some(meta) = self.snapshot.signed().meta.get(&format!("{role}.json")) else { return Ok(None) };
+        let path = self.dir.join(METADATA_DIR).join(format!("{}.{role}.json", meta.version));
+        let bytes = read_own(&path)?;
+        let md = Metadata::<Targets>::from_bytes(&bytes)
+            .map_err(|e| RegistryError::Corrupt { path, detail: e.to_string() })?;
+        Ok(Some((md, bytes)))
+    }
+
+    fn days(&self) -> Result<ExpiryDays, RegistryError> {
+        expiry_days(self.newest_root())
+    }
+
+    fn delegations(&self) -> Option<&Delegations> {
+        self.targets.signed().delegations.as_ref()
+    }
+
+    /// Adds a publisher: a terminating delegation of its namespaces to its
+    /// keys in a new top-level targets version.
+    pub fn add_publisher(
+        &mut self,
+        p: &NewPublisher,
+        signer: &dyn Signer,
+        now: Timestamp,
+    ) -> Result<ChangeReport, RegistryError> {
+        check_publisher_name(&p.name)?;
+        if self.delegations().is_some_and(|d| d.role(&p.name).is_some()) {
+            return Err(RegistryError::PublisherExists { name: p.name.clone() });
+        }
+        let mut keys: BTreeMap<KeyId, PublicKey> = BTreeMap::new();
+        let mut keyids = Vec::new();
+        for k in &p.keys {
+            let id = k.key_id();
+            if keys.insert(id.clone(), k.clone()).is_none() {
+                keyids.push(id);
+            }
+        }
+        if p.threshold == 0 || p.threshold > keyids.len() as u64 {
+            return Err(RegistryError::BadThreshold { threshold: p.threshold, keys: keyids.len() });
+        }
+        if p.namespaces.is_empty() {
+            return Err(RegistryError::BadNamespace {
+                pattern: String::new(),
+                reason: "give at least one namespace".into(),
+            });
+        }
+        let mut namespaces: Vec<String> = Vec::new();
+        for n in &p.namespaces {
+            check_namespace(n)?;
+            if !namespaces.contains(n) {
+                namespaces.push(n.clone());
+            }
+        }
+        if !p.allow_overlap {
+            for other in self.delegations().map(|d| d.roles.as_slice()).unwrap_or_default() {
+                for pattern in &namespaces {
+                    for op in other.paths.iter().flatten() {
+                        if patterns_overlap(pattern, op) {
+                            return Err(RegistryError::NamespaceOverlap {
+                                name: p.name.clone(),
+                                pattern: pattern.clone(),
+                                other: other.name.clone(),
+                                other_pattern: op.clone(),
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        check_index_key(&self.roots, &signer.key_id())?;
+        let mut targets = self.targets.signed().clone();
+        let d = targets.delegations.get_or_insert_with(|| Delegations {
+            keys: BTreeMap::new(),
+            roles: Vec::new(),
+            extra: BTreeMap::new(),
+        });
+        d.keys.extend(keys);
+        d.roles.push(DelegatedRole {
+            name: p.name.clone(),
+            keyids: keyids.clone(),
+            threshold: p.threshold,
+            terminating: true,
+            paths: Some(namespaces.clone()),
+            path_hash_prefixes: None,
+            extra: BTreeMap::new(),
+        });
+        let pending = self.resign(Some(targets), Vec::new(), signer, now)?;
+        let report = self.publish_pending(pending, &mut |_| Ok(()))?;
+        let accepted = self.state.publishers.get(&p.name).and_then(|s| s.accepted.clone());
+        self.state.publishers.insert(
+            p.name.clone(),
+            PublisherState {
+                namespaces,
+                keyids,
+                threshold: p.threshold,
+                added_at: now,
+                removed_at: None,
+                accepted,
+            },
+        );
+        self.save_state()?;
+        Ok(report)
+    }
+
+    /// Removes a publisher's delegation in a new top-level targets version.
+    /// Its last role stays pinned in the snapshot (TUF clients refuse a
+    /// snapshot that drops a role), unreachable without the delegation.
+    pub fn remove_publisher(
+        &mut self,
+        name: &str,
+        signer: &dyn Signer,
+        now: Timestamp,
+    ) -> Result<ChangeReport, RegistryError> {
+        if self.delegations().is_none_or(|d| d.role(name).is_none()) {
+            return Err(RegistryError::NoSuchPublisher { name: name.to_owned() });
+        }
+        check_index_key(&self.roots, &signer.key_id())?;
+        let mut targets = self.targets.signed().clone();
+        if let Some(d) = &mut targets.delegations {
+            d.roles.retain(|r| r.name != name);
+            let used: BTreeSet<KeyId> = d.roles.iter().flat_map(|r| r.keyids.iter().cloned()).collect();
+            d.keys.retain(|k, _| used.contains(k));
+            if d.roles.is_empty() {
+                targets.delegations = None;
+            }
+        }
+        let pending = self.resign(Some(targets), Vec::new(), signer, now)?;
+        let report = self.publish_pending(pending, &mut |_| Ok(()))?;
+        if let Some(p) = self.state.publishers.get_mut(name) {
+            p.removed_at = Some(now);
+        }
+        self.save_state()?;
+        Ok(report)
+    }
+
+    /// Re-signs snapshot and timestamp with new versions and expiry, their
+    /// content unchanged; top-level targets too if it would expire before
+    /// the new snapshot does.
+    pub fn refresh(&mut self, signer: &dyn Signer, now: Timestamp) -> Result<ChangeReport, RegistryError> {
+        check_index_key(&self.roots, &signer.key_id())?;
+        let days = self.days()?;
+        let snapshot_expires = now.plus_secs(days.snapshot as i64 * DAY);
+        let targets =
+            (self.targets.signed().expires <= snapshot_expires).then(|| self.targets.signed().clone());
+        let pending = self.resign(targets, Vec::new(), signer, now)?;
+        self.publish_pending(pending, &mut |_| Ok(()))
+    }
+
+    /// Takes in new root versions from a ceremony (`(path, bytes)`, any
+    /// order; versions the registry has must be byte-identical), verifies
+    /// each against its predecessor, and re-signs targets, snapshot and
+    /// timestamp with the new root's active index key.
+    pub fn update_root(
+        &mut self,
+        roots: Vec<(PathBuf, Vec<u8>)>,
+        signer: &dyn Signer,
+        now: Timestamp,
+    ) -> Result<ChangeReport, RegistryError> {
+        let have = self.roots.len() as u64;
+        let mut new = Vec::new();
+        for (path, bytes) in roots {
+            let md = Metadata::<Root>::from_bytes(&bytes)
+                .map_err(|source| RegistryError::RootFile { path: path.clone(), source })?;
+            let v = md.signed().version;
+            if v <= have {
+                let ours = &self.roots[(v - 1) as usize];
+                if ours.payload() != md.payload() {
+                    return Err(RegistryError::Corrupt {
+                        path,
+                        detail: format!("differs from the registry's root version {v}"),
+                    });
+                }
+            } else {
+                new.push((md, bytes));
+            }
+        }
+        if new.is_empty() {
+            return Err(RegistryError::NothingToDo(format!("no root newer than version {have}")));
+        }
+        new.sort_by_key(|(m, _)| m.signed().version);
+        let mut current = self.roots[self.roots.len() - 1].clone();
+        let mut roots = self.roots.clone();
+        for (md, _) in &new {
+            update_root(&current, md, now).map_err(RegistryError::RootChain)?;
+            let version = md.signed().version;
+            let ext = RootExtension::of(md.signed())
+                .map_err(|source| RegistryError::NotAirlockRoot { version, source })?;
+            if ext.rehearsal {
+                return Err(RegistryError::Rehearsal { version });
+            }
+            if md.signed().consistent_snapshot != Some(true) {
+                return Err(RegistryError::NotConsistent { version });
+            }
+            current = md.clone();
+            roots.push(md.clone());
+        }
+        verify_chain(current.clone(), [], now).map_err(RegistryError::RootChain)?;
+        check_index_key(&roots, &signer.key_id())?;
+        let old_roots = std::mem::replace(&mut self.roots, roots);
+        let resigned = self.resign(Some(self.targets.signed().clone()), Vec::new(), signer, now);
+        let mut pending = match resigned {
+            Ok(p) => p,
+            Err(e) => {
+                self.roots = old_roots;
+                return Err(e);
+            }
+        };
+        let mut root_files: Vec<(String, Vec<u8>)> =
+            new.iter().map(|(m, b)| (format!("{}.root.json", m.signed().version), b.clone())).collect();
+        root_files.append(&mut pending.files);
+        pending.files = root_files;
+        if let Some((_, b)) = new.last() {
+            pending.after.push(("root.json".into(), b.clone()));
+        }
+        match self.publish_pending(pending, &mut |_| Ok(())) {
+            Ok(mut r) => {
+                r.roots_added = new.iter().map(|(m, _)| m.signed().version).collect();
+                Ok(r)
+            }
+            Err(e) => {
+                self.roots = old_roots;
+                Err(e)
+            }
+        }
+    }
+
+    /// Verifies a publisher's submission and, only if every check passes,
+    /// publishes it: artifacts under their hash-prefixed names, the role,
+    /// a new snapshot pinning it, a new timestamp. See docs/FORMAT.md.
+    pub fn accept(
+        &mut self,
+        submission: &Path,
+        signer: &dyn Signer,
+        now: Timestamp,
+    ) -> Result<AcceptReport, RegistryError> {
+        self.accept_with_hook(submission, signer, now, &mut |_| Ok(()))
+    }
+
+    pub(crate) fn accept_with_hook(
+        &mut self,
+        submission: &Path,
+        signer: &dyn Signer,
+        now: Timestamp,
+        hook: Hook<'_>,
+    ) -> Result<AcceptReport, RegistryError> {
+        let scan = submission::scan(submission)?;
+        let role = scan.role.clone();
+        // 1. A publisher of this registry.
+        let delegation = self
+            .delegations()
+            .filter(|_| check_publisher_name(&role).is_ok())
+            .and_then(|d| d.role(&role).map(|r| (d.clone(), r.clone())));
+        let Some((delegations, delegation)) = delegation else {
+            return Err(RegistryError::UnknownPublisher { role });
+        };
+        let md = Metadata::<Targets>::from_bytes(&scan.role_bytes)
+            .map_err(|source| RegistryError::MalformedRole { role: role.clone(), source })?;
+        // 2. Signed by a threshold of the keys the delegation names.
+        Authorization::delegated(&delegations, &delegation)
+            .verify(md.signatures(), &md.payload(), now)
+            .map_err(|source| RegistryError::Signature { role: role.clone(), source })?;
+        // 3. Every target inside the delegated namespaces, at a safe path, with a sha256.
+        let signed = md.signed();
+        if signed.delegations.is_some() {
+            return Err(RegistryError::Delegates { role });
+        }
+        for (path, file) in &signed.targets {
+            if let Err(e) = ArchivePath::new(path) {
+                return Err(RegistryError::BadTargetPath {
+                    role,
+                    target: path.clone(),
+                    reason: e.to_string(),
+                });
+            }
+            if !role_covers(&delegation, path) {
+                return Err(RegistryError::OutsideNamespace {
+                    role,
+                    target: path.clone(),
+                    namespaces: delegation.paths.clone().unwrap_or_default(),
+                });
+            }
+            if sha256_of(file).is_none() {
+                return Err(RegistryError::NoSha256 { role, target: path.clone() });
+            }
+        }
+        // 4. A newer version, not expired.
+        if let Some(accepted) = self.last_accepted(&role) {
+            if signed.version <= accepted {
+                return Err(RegistryError::VersionNotGreater { role, version: signed.version, accepted });
+            }
+        }
+        if signed.expires <= now {
+            return Err(RegistryError::RoleExpired { role, expires: signed.expires, now });
+        }
+        // 5. Every artifact present with the signed length and hash, copied
+        //    into the staging area as it is checked (one read).
+        let previous =
+            self.publisher_role(&role)?.map(|(m, _)| m.signed().targets.clone()).unwrap_or_default();
+        let staging_dir = self.dir.join(STATE_DIR).join(STAGING_DIR);
+        fs::create_dir_all(&staging_dir).map_err(|e| RegistryError::io(&staging_dir, e))?;
+        let _staging = Staging(staging_dir.clone());
+        let mut artifacts = Vec::new();
+        let mut added = Vec::new();
+        for (i, (path, file)) in signed.targets.iter().enumerate() {
+            let sha = sha256_of(file).unwrap_or_default();
+            let dest = self.dir.join(target_store_path(path, &sha));
+            let unchanged =
+                previous.get(path).is_some_and(|p| p.length == file.length && p.hashes == file.hashes);
+            if !unchanged {
+                added.push(path.clone());
+            }
+            match scan.files.get(path) {
+                Some(src) => {
+                    let staged = staging_dir.join(i.to_string());
+                    copy_verified(src, &staged, file).map_err(|e| match e {
+                        CopyError::Mismatch(source) => RegistryError::ArtifactMismatch {
+                            role: role.clone(),
+                            target: path.clone(),
+                            source,
+                        },
+                        CopyError::Io(e) => e,
+                    })?;
+                    artifacts.push((staged, dest));
+                }
+                None if unchanged && dest.is_file() => {}
+                None => return Err(RegistryError::ArtifactMissing { role, target: path.clone() }),
+            }
+        }
+        // 6. Nothing in the submission the role does not sign.
+        if let Some(extra) = scan.extra_entries(&signed.targets).into_iter().next() {
+            return Err(RegistryError::ExtraFile { role, path: extra });
+        }
+        // 7. Only the active index key countersigns.
+        check_index_key(&self.roots, &signer.key_id())?;
+
+        let version = signed.version;
+        let targets_total = signed.targets.len();
+        let mut pending =
+            self.resign(None, vec![(role.clone(), version, scan.role_bytes.clone())], signer, now)?;
+        pending.artifacts = artifacts;
+        let report = self.publish_pending(pending, hook)?;
+        let seq = self.state.acceptances + 1;
+        let sha256 = sha256_hex(&scan.role_bytes);
+        let record = AcceptRecord {
+            seq,
+            at: now,
+            role: role.clone(),
+            version,
+            sha256: sha256.clone(),
+            length: scan.role_bytes.len() as u64,
+            targets_added: added.clone(),
+            snapshot_version: report.snapshot_version,
+            timestamp_version: report.timestamp_version,
+            index_key: signer.key_id(),
+            recovered: false,
+        };
+        self.record(record, delegation_state(&delegation, now))?;
+        Ok(AcceptReport {
+            role,
+            version,
+            sha256,
+            targets_added: added,
+            targets_total,
+            seq,
+            snapshot_version: report.snapshot_version,
+            timestamp_version: report.timestamp_version,
+        })
+    }
+
+    /// Appends an acceptance to the log and the state (log first: recovery
+    /// after a crash in between finds it there).
+    fn record(&mut self, rec: AcceptRecord, fallback: PublisherState) -> Result<(), RegistryError> {
+        let log = self.dir.join(STATE_DIR).join(LOG_FILE);
+        let mut line = serde_json::to_vec(&rec).map_err(|e| RegistryError::Internal(e.to_string()))?;
+        line.push(b'\n');
+        let mut f = fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(&log)
+            .map_err(|e| RegistryError::io(&log, e))?;
+        f.write_all(&line).and_then(|_| f.sync_all()).map_err(|e| RegistryError::io(&log, e))?;
+        let entry = self.state.publishers.entry(rec.role.clone()).or_insert(fallback);
+        entry.accepted = Some(Accepted {
+            version: rec.version,
+            sha256: rec.sha256,
+            length: rec.length,
+            at: rec.at,
+            seq: rec.seq,
+        });
+        self.state.acceptances = self.state.acceptances.max(rec.seq);
+        self.save_state()
+    }
+
+    /// After a crash between publishing a timestamp and recording the
+    /// acceptance, the snapshot pins a role version the state lacks: record
+    /// it (from the log if it got there, else as a recovered record).
+    fn reconcile(&mut self, now: Timestamp) -> Result<(), RegistryError> {
+        let mut behind = Vec::new();
+        for (file, meta) in &self.snapshot.signed().meta {
+            let Some(role) = file.strip_suffix(".json").filter(|r| *r != "targets") else { continue };
+            let recorded =
+                self.state.publishers.get(role).and_then(|p| p.accepted.as_ref()).map(|a| a.version);
+            if recorded.is_none_or(|v| v < meta.version) {
+                behind.push((role.to_owned(), meta.clone()));
+            }
+        }
+        if behind.is_empty() {
+            return Ok(());
+        }
+        let log = self.dir.join(STATE_DIR).join(LOG_FILE);
+        let text = fs::read_to_string(&log).map_err(|e| RegistryError::io(&log, e))?;
+        let records: Vec<AcceptRecord> = text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+        for (role, meta) in behind {
+            let fallback = self
+                .delegations()
+                .and_then(|d| d.role(&role))
+                .map(|r| delegation_state(r, now))
+                .unwrap_or_else(|| PublisherState {
+                    namespaces: Vec::new(),
+                    keyids: Vec::new(),
+                    threshold: 1,
+                    added_at: now,
+                    removed_at: Some(now),
+                    accepted: None,
+                });
+            let sha = meta.hashes.as_ref().and_then(|h| h.get("sha256")).cloned().unwrap_or_default();
+            if let Some(rec) = records.iter().find(|r| r.role == role && r.version == meta.version) {
+                let entry = self.state.publishers.entry(role.clone()).or_insert(fallback);
+                entry.accepted = Some(Accepted {
+                    version: rec.version,
+                    sha256: rec.sha256.clone(),
+                    length: rec.length,
+                    at: rec.at,
+                    seq: rec.seq,
+                });
+                self.state.acceptances = self.state.acceptances.max(rec.seq);
+                self.save_state()?;
+            } else {
+                let seq = self.state.acceptances.max(records.last().map_or(0, |r| r.seq)) + 1;
+                let rec = AcceptRecord {
+                    seq,
+                    at: now,
+                    role: role.clone(),
+                    version: meta.version,
+                    sha256: sha,
+                    length: meta.length.unwrap_or(0),
+                    targets_added: Vec::new(),
+                    snapshot_version: self.snapshot.signed().version,
+                    timestamp_version: self.timestamp.signed().version,
+                    index_key: self
+                        .timestamp
+                        .signatures()
+                        .first()
+                        .map(|s| s.keyid.clone())
+                        .unwrap_or(KeyId(String::new())),
+                    recovered: true,
+                };
+                self.record(rec, fallback)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn save_state(&self) -> Result<(), RegistryError> {
+        write_atomic(&self.dir.join(STATE_DIR).join(STATE_FILE), &state_bytes(&self.state))
+    }
+
+    /// Signs new top-level metadata: `targets` if given (as the next
+    /// version), `roles` (publisher role bytes at their versions), then a
+    /// snapshot over everything and a timestamp over it.
+    fn resign(
+        &self,
+        targets: Option<Targets>,
+        roles: Vec<(String, u64, Vec<u8>)>,
+        signer: &dyn Signer,
+        now: Timestamp,
+    ) -> Result<Pending, RegistryError> {
+        let days = self.days()?;
+        let root = self.newest_root();
+        let mut pending = Pending::default();
+        let mut meta = self.snapshot.signed().meta.clone();
+        if let Some(mut t) = targets {
+            let v = self.targets.signed().version + 1;
+            t.version = v;
+            t.expires = now.plus_secs(days.targets as i64 * DAY);
+            t.spec_version = airlock_core::metadata::SPEC_VERSION.into();
+            let (_, bytes) = sign_role(root, t, "targets", signer, now)?;
+            meta.insert("targets.json".into(), meta_file_for(&bytes, v));
+            pending.files.push((format!("{v}.targets.json"), bytes));
+            pending.targets_version = Some(v);
+        }
+        for (role, v, bytes) in roles {
+            meta.insert(format!("{role}.json"), meta_file_for(&bytes, v));
+            pending.files.push((format!("{v}.{role}.json"), bytes));
+        }
+        let sv = self.snapshot.signed().version + 1;
+        let snapshot = Snapshot::new(sv, now.plus_secs(days.snapshot as i64 * DAY), meta);
+        let (_, snapshot_bytes) = sign_role(root, snapshot, "snapshot", signer, now)?;
+        let tv = self.timestamp.signed().version + 1;
+        let ts = TimestampRole::new(
+            tv,
+            now.plus_secs(days.timestamp as i64 * DAY),
+            meta_file_for(&snapshot_bytes, sv),
+        );
+        let (_, ts_bytes) = sign_role(root, ts, "timestamp", signer, now)?;
+        pending.files.push((format!("{sv}.snapshot.json"), snapshot_bytes));
+        pending.timestamp = ts_bytes;
+        pending.snapshot_version = sv;
+        pending.timestamp_version = tv;
+        Ok(pending)
+    }
+
+    /// Publishes: artifacts, then metadata files, then `timestamp.json` by
+    /// atomic rename (the commit point), then files that follow it. A
+    /// failure before the commit point removes what this call created.
+    /// `hook` is called with the name of each step before it (tests inject
+    /// failures there).
+    fn publish_pending(&mut self, p: Pending, hook: Hook<'_>) -> Result<ChangeReport, RegistryError> {
+        let md = self.dir.join(METADATA_DIR);
+        let mut created: Vec<PathBuf> = Vec::new();
+        let mut created_dirs: Vec<PathBuf> = Vec::new();
+        let hooked = |hook: Hook<'_>, step: &str| hook(step).map_err(|e| RegistryError::io(step, e));
+        let result = (|| {
+            for (staged, dest) in &p.artifacts {
+                hooked(hook, "artifact")?;
+                if dest.symlink_metadata().is_ok() {
+                    continue;
+                }
+                let parent = dest.parent().unwrap_or(&self.dir).to_path_buf();
+                let mut missing = Vec::new();
+                let mut d = parent.as_path();
+                while !d.exists() {
+                    missing.push(d.to_path_buf());
+                    match d.parent() {
+                        Some(up) => d = up,
+                        None => break,
+                    }
+                }
+                for m in missing.into_iter().rev() {
+                    fs::create_dir(&m).map_err(|e| RegistryError::io(&m, e))?;
+                    created_dirs.push(m);
+                }
+                fs::rename(staged, dest).map_err(|e| RegistryError::io(dest, e))?;
+                created.push(dest.clone());
+                sync_dir(&parent)?;
+            }
+            for (name, bytes) in &p.files {
+                hooked(hook, name)?;
+                let path = md.join(name);
+                let existed = path.exists();
+                write_atomic(&path, bytes)?;
+                if !existed {
+                    created.push(path);
+                }
+            }
+            hooked(hook, "timestamp.json")?;
+            write_atomic(&md.join("timestamp.json"), &p.timestamp)
+        })();
+        if let Err(e) = result {
+            for f in created.iter().rev() {
+                let _ = fs::remove_file(f);
+            }
+            for d in created_dirs.iter().rev() {
+                let _ = fs::remove_dir(d);
+            }
+            return Err(e);
+        }
+        for (name, bytes) in &p.after {
+            write_atomic(&md.join(name), bytes)?;
+        }
+        // Reload what was published, so the next change builds on it.
+        let fresh = Self::load(&self.dir, None)?;
+        self.timestamp = fresh.timestamp;
+        self.snapshot = fresh.snapshot;
+        self.targets = fresh.targets;
+        self.roots = fresh.roots;
+        Ok(ChangeReport {
+            targets_version: p.targets_version,
+            snapshot_version: p.snapshot_version,
+            timestamp_version: p.timestamp_version,
+            roots_added: Vec::new(),
+        })
+    }
+}
+
+fn delegation_state(r: &DelegatedRole, now: Timestamp) -> PublisherState {
+    PublisherState {
+        namespaces: r.paths.clone().unwrap_or_default(),
+        keyids: r.keyids.clone(),
+        threshold: r.threshold,
+        added_at: now,
+        removed_at: None,
+        accepted: None,
+    }
+}
+
+fn state_bytes(state: &State) -> Vec<u8> {
+    let mut out = serde_json::to_vec_pretty(state).unwrap_or_default();
+    out.push(b'\n');
+    out
+}
+
+fn parse_own<T: Role>(path: &Path) -> Result<Metadata<T>, RegistryError> {
+    let bytes = read_own(path)?;
+    Metadata::from_bytes(&bytes)
+        .map_err(|e| RegistryError::Corrupt { path: path.into(), detail: e.to_string() })
+}
+
+fn expiry_days(root: &Root) -> Result<ExpiryDays, RegistryError> {
+    RootExtension::of(root)
+        .map(|e| e.expiry_days)
+        .map_err(|source| RegistryError::NotAirlockRoot { version: root.version, source })
+}
+
+/// Signs `signed` as top-level role `role` and checks the signature against
+/// `root` at once, so a wrong key never produces a file.
+fn sign_role<T: Role>(
+    root: &Root,
+    signed: T,
+    role: &str,
+    signer: &dyn Signer,
+    now: Timestamp,
+) -> Result<(Metadata<T>, Vec<u8>), RegistryError> {
+    let mut md = Metadata::new(signed)?;
+    md.sign(signer)?;
+    Authorization::top_level(root, role)
+        .and_then(|a| a.verify(md.signatures(), &md.payload(), now))
+        .map_err(|e| RegistryError::Internal(format!("the new {role} signature does not verify: {e}")))?;
+    let bytes = md.to_bytes();
+    Ok((md, bytes))
+}
+
+/// Checks that `keyid` is the active index key of the newest of `roots`:
+/// listed (and not retiring) for targets, snapshot and timestamp. Says
+/// whether a refused key is retiring, was revoked, or never was an index key.
+pub fn check_index_key(roots: &[Metadata<Root>], keyid: &KeyId) -> Result<(), RegistryError> {
+    let Some(newest) = roots.last() else {
+        return Err(RegistryError::Internal("no root".into()));
+    };
+    let newest = newest.signed();
+    let refuse = |problem| Err(RegistryError::IndexKey { keyid: keyid.clone(), problem });
+    let active =
+        |r: &str| newest.role(r).is_some_and(|k| k.keyids.contains(keyid) && !k.retiring.contains_key(keyid));
+    if airlock_keyceremony::rotation::signing_index_keys(newest).contains(keyid)
+        && active("snapshot")
+        && active("timestamp")
+    {
+        return Ok(());
+    }
+    for r in ["targets", "snapshot", "timestamp"] {
+        if let Some(deadline) = newest.role(r).and_then(|k| k.retiring.get(keyid)) {
+            return refuse(IndexKeyProblem::Retiring { deadline: *deadline });
+        }
+    }
+    let listed = |root: &Root| {
+        ["targets", "snapshot", "timestamp"]
+            .iter()
+            .any(|r| root.role(r).is_some_and(|k| k.keyids.contains(keyid)))
+    };
+    let mut was_listed = false;
+    for md in roots {
+        if listed(md.signed()) {
+            was_listed = true;
+        } else if was_listed {
+            return refuse(IndexKeyProblem::Revoked { in_root_version: md.signed().version });
+        }
+    }
+    refuse(IndexKeyProblem::NotListed)
+}
+
+#[cfg(test)]
+mod tests;
