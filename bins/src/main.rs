@@ -43,6 +43,11 @@ enum Command {
     /// Run the whole path in a temporary directory: ceremony, registry,
     /// publication, bundle, pinned import, and one attack refused.
     Demo(cmd::demo::DemoArgs),
+    /// The registry: init, publishers, accept, refresh, verify, status.
+    #[command(subcommand)]
+    Registry(cmd::registry::RegistryCommand),
+    /// Sign a release as a publisher, writing a submission for the registry.
+    Publish(cmd::registry::PublishArgs),
     /// Verify root chains.
     #[command(subcommand)]
     Root(cmd::root::RootCommand),
@@ -68,6 +73,8 @@ fn main() -> ExitCode {
         Command::Key(c) => cmd::key::run(c),
         Command::Metadata(c) => cmd::metadata::run(c),
         Command::Root(c) => cmd::root::run(c),
+        Command::Registry(c) => cmd::registry::run(c),
+        Command::Publish(a) => cmd::registry::publish(a),
         Command::Demo(a) => cmd::demo::run(a),
         Command::Mirror(c) => cmd::mirror::run(c),
         Command::Bundle(c) => cmd::bundle::run(c),

@@ -4,8 +4,11 @@
 //! No network, no sleeps, no wall clock: checks of time pass `--at`.
 
 mod ceremony;
+#[path = "../common/http_server.rs"]
+mod http_server;
 mod import_pins;
 mod keys;
 mod metadata;
 mod roots;
 mod support;
+mod threats;

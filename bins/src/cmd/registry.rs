@@ -1,0 +1,426 @@
+//! `airlock registry ...` and `airlock publish`: the registry's and the
+//! publisher's commands, over `airlock_bundles::registry`.
+
+use crate::exit::{refused, usage};
+use crate::io::read_input;
+use crate::secrets::{load_signer, PassphraseArgs};
+use airlock_bundles::registry::{
+    self, list_root_files, ArtifactSpec, ErrorKind, NewPublisher, PublishRequest, Registry, RegistryError,
+};
+use airlock_core::provenance::Provenance;
+use airlock_core::{PublicKey, Timestamp};
+use anyhow::Result;
+use clap::{Args, Subcommand};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// Registry commands.
+#[derive(Subcommand)]
+pub enum RegistryCommand {
+    /// Create a registry repository from a finalized root chain.
+    Init(InitArgs),
+    /// Manage publishers and their namespaces.
+    #[command(subcommand)]
+    Publisher(PublisherCommand),
+    /// Verify a publisher's submission and countersign it.
+    Accept(AcceptArgs),
+    /// Take in new root versions from a ceremony.
+    UpdateRoot(UpdateRootArgs),
+    /// Re-sign snapshot and timestamp with new expiry, content unchanged.
+    Refresh(KeyArgs),
+    /// Check the whole repository as a client would; report every problem.
+    Verify(ViewArgs),
+    /// Versions, expiry, publishers and counts.
+    Status(ViewArgs),
+}
+
+/// Publisher commands.
+#[derive(Subcommand)]
+pub enum PublisherCommand {
+    /// Delegate namespaces to a publisher (a terminating delegation).
+    Add(PublisherAddArgs),
+    /// Remove a publisher's delegation.
+    Remove(PublisherRemoveArgs),
+    /// List publishers.
+    List(ViewArgs),
+}
+
+/// Arguments of `registry init`.
+#[derive(Args)]
+pub struct InitArgs {
+    /// The registry directory to create.
+    pub dir: PathBuf,
+    /// The ceremony directory holding N.root.json from version 1.
+    #[arg(long)]
+    pub root_dir: PathBuf,
+    /// The index key (encrypted key file).
+    #[arg(long)]
+    pub key: PathBuf,
+    #[command(flatten)]
+    pub passphrase: PassphraseArgs,
+    /// The time (YYYY-MM-DDTHH:MM:SSZ) instead of now.
+    #[arg(long)]
+    pub at: Option<String>,
+}
+
+/// The index key and the registry, for commands that sign.
+#[derive(Args)]
+pub struct KeyArgs {
+    /// The registry directory.
+    #[arg(long)]
+    pub repo: PathBuf,
+    /// The index key (encrypted key file).
+    #[arg(long)]
+    pub key: PathBuf,
+    #[command(flatten)]
+    pub passphrase: PassphraseArgs,
+    /// The time (YYYY-MM-DDTHH:MM:SSZ) instead of now.
+    #[arg(long)]
+    pub at: Option<String>,
+}
+
+/// Arguments of `registry accept`.
+#[derive(Args)]
+pub struct AcceptArgs {
+    /// The submission directory written by `airlock publish`.
+    pub submission: PathBuf,
+    #[command(flatten)]
+    pub key: KeyArgs,
+}
+
+/// Arguments of `registry update-root`.
+#[derive(Args)]
+pub struct UpdateRootArgs {
+    /// The ceremony directory holding the new N.root.json files.
+    #[arg(long)]
+    pub root_dir: PathBuf,
+    #[command(flatten)]
+    pub key: KeyArgs,
+}
+
+/// Arguments of `registry publisher add`.
+#[derive(Args)]
+pub struct PublisherAddArgs {
+    /// The publisher's name, which is its role name.
+    pub name: String,
+    /// The publisher's public key (PEM; repeatable).
+    #[arg(long = "key", required = true)]
+    pub keys: Vec<PathBuf>,
+    /// A namespace pattern (repeatable); `*` does not cross `/`.
+    #[arg(long = "namespace", required = true)]
+    pub namespaces: Vec<String>,
+    /// How many of its keys must sign.
+    #[arg(long, default_value_t = 1)]
+    pub threshold: u64,
+    /// Allow a namespace that overlaps another publisher's.
+    #[arg(long)]
+    pub allow_overlap: bool,
+    /// The registry directory.
+    #[arg(long)]
+    pub repo: PathBuf,
+    /// The index key (encrypted key file).
+    #[arg(long)]
+    pub index_key: PathBuf,
+    #[command(flatten)]
+    pub passphrase: PassphraseArgs,
+    /// The time (YYYY-MM-DDTHH:MM:SSZ) instead of now.
+    #[arg(long)]
+    pub at: Option<String>,
+}
+
+/// Arguments of `registry publisher remove`.
+#[derive(Args)]
+pub struct PublisherRemoveArgs {
+    /// The publisher's name.
+    pub name: String,
+    /// The registry directory.
+    #[arg(long)]
+    pub repo: PathBuf,
+    /// The index key (encrypted key file).
+    #[arg(long)]
+    pub index_key: PathBuf,
+    #[command(flatten)]
+    pub passphrase: PassphraseArgs,
+    /// The time (YYYY-MM-DDTHH:MM:SSZ) instead of now.
+    #[arg(long)]
+    pub at: Option<String>,
+}
+
+/// Arguments of read-only commands.
+#[derive(Args)]
+pub struct ViewArgs {
+    /// The registry directory.
+    #[arg(long)]
+    pub repo: PathBuf,
+    /// The time (YYYY-MM-DDTHH:MM:SSZ) instead of now.
+    #[arg(long)]
+    pub at: Option<String>,
+    /// Print as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `publish`.
+#[derive(Args)]
+pub struct PublishArgs {
+    /// The publisher's role name.
+    #[arg(long)]
+    pub role: String,
+    /// The publisher's encrypted key file.
+    #[arg(long)]
+    pub key: PathBuf,
+    /// The publisher's current role metadata (its last release), if any.
+    #[arg(long)]
+    pub current: Option<PathBuf>,
+    /// FILE=TARGET_PATH (repeatable).
+    #[arg(long = "artifact", required = true, value_name = "FILE=TARGET")]
+    pub artifacts: Vec<String>,
+    /// The artifacts were generated (wholly or partly) by an AI system.
+    #[arg(long)]
+    pub ai_generated: bool,
+    /// The generating tool.
+    #[arg(long)]
+    pub tool: Option<String>,
+    /// The model.
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Who reviewed the artifacts.
+    #[arg(long)]
+    pub reviewed_by: Option<String>,
+    /// When they were reviewed (YYYY-MM-DDTHH:MM:SSZ).
+    #[arg(long, requires = "reviewed_by")]
+    pub reviewed_at: Option<String>,
+    /// A free attribute K=V (repeatable).
+    #[arg(long = "attr", value_name = "K=V")]
+    pub attributes: Vec<String>,
+    /// Days until the role expires.
+    #[arg(long, default_value_t = 90)]
+    pub expires_days: u32,
+    /// The submission directory to write.
+    #[arg(long)]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub passphrase: PassphraseArgs,
+    /// The time (YYYY-MM-DDTHH:MM:SSZ) instead of now.
+    #[arg(long)]
+    pub at: Option<String>,
+}
+
+/// The exit code the library's error kind calls for.
+fn registry_error(e: RegistryError) -> anyhow::Error {
+    match e.kind() {
+        ErrorKind::Refused => refused(e.to_string()),
+        ErrorKind::Config => usage(e.to_string()),
+        ErrorKind::Io => anyhow::anyhow!(e.to_string()),
+    }
+}
+
+fn roots_in(dir: &std::path::Path) -> Result<Vec<(PathBuf, Vec<u8>)>> {
+    let files = list_root_files(dir).map_err(registry_error)?;
+    files.into_iter().map(|(_, p)| Ok((p.clone(), read_input(&p)?))).collect()
+}
+
+fn open_writing(repo: &std::path::Path, now: Timestamp) -> Result<Registry> {
+    Registry::open_for_writing(repo, now).map_err(registry_error)
+}
+
+/// Runs a registry command.
+pub fn run(cmd: RegistryCommand) -> Result<()> {
+    match cmd {
+        RegistryCommand::Init(a) => {
+            let now = super::now_or(a.at.as_deref())?;
+            let roots = roots_in(&a.root_dir)?;
+            let signer = load_signer(&a.key, &a.passphrase)?;
+            let r = Registry::init(&a.dir, roots, signer.as_ref(), now).map_err(registry_error)?;
+            println!("registry {} created at {}", r.registry, a.dir.display());
+            println!("  identity {}", airlock_core::identity::grouped(&r.identity));
+            println!("  root version {}, index key {}", r.root_version, r.index_key.short());
+            Ok(())
+        }
+        RegistryCommand::Publisher(PublisherCommand::Add(a)) => {
+            let now = super::now_or(a.at.as_deref())?;
+            let mut keys = Vec::new();
+            for k in &a.keys {
+                let text = String::from_utf8(read_input(k)?)
+                    .map_err(|_| usage(format!("{}: not PEM", k.display())))?;
+                keys.push(
+                    PublicKey::from_spki_pem(&text).map_err(|e| usage(format!("{}: {e}", k.display())))?,
+                );
+            }
+            let signer = load_signer(&a.index_key, &a.passphrase)?;
+            let mut reg = open_writing(&a.repo, now)?;
+            let p = NewPublisher {
+                name: a.name.clone(),
+                keys,
+                namespaces: a.namespaces.clone(),
+                threshold: a.threshold,
+                allow_overlap: a.allow_overlap,
+            };
+            let r = reg.add_publisher(&p, signer.as_ref(), now).map_err(registry_error)?;
+            println!(
+                "publisher {} owns {}; snapshot v{}, timestamp v{}",
+                a.name,
+                a.namespaces.join(", "),
+                r.snapshot_version,
+                r.timestamp_version
+            );
+            Ok(())
+        }
+        RegistryCommand::Publisher(PublisherCommand::Remove(a)) => {
+            let now = super::now_or(a.at.as_deref())?;
+            let signer = load_signer(&a.index_key, &a.passphrase)?;
+            let mut reg = open_writing(&a.repo, now)?;
+            let r = reg.remove_publisher(&a.name, signer.as_ref(), now).map_err(registry_error)?;
+            println!("publisher {} removed; snapshot v{}", a.name, r.snapshot_version);
+            Ok(())
+        }
+        RegistryCommand::Publisher(PublisherCommand::List(a)) => {
+            let reg = Registry::open(&a.repo).map_err(registry_error)?;
+            let list = reg.publishers();
+            if a.json {
+                let v: Vec<_> = list
+                    .iter()
+                    .map(|p| serde_json::json!({"name": p.name, "namespaces": p.namespaces, "keyids": p.keyids, "threshold": p.threshold, "accepted_version": p.accepted_version}))
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                for p in list {
+                    println!(
+                        "{}  {}  threshold {} of {}  accepted v{}",
+                        p.name,
+                        p.namespaces.join(","),
+                        p.threshold,
+                        p.keyids.len(),
+                        p.accepted_version.map_or("-".into(), |v| v.to_string())
+                    );
+                }
+            }
+            Ok(())
+        }
+        RegistryCommand::Accept(a) => {
+            let now = super::now_or(a.key.at.as_deref())?;
+            let signer = load_signer(&a.key.key, &a.key.passphrase)?;
+            let mut reg = open_writing(&a.key.repo, now)?;
+            let r = reg.accept(&a.submission, signer.as_ref(), now).map_err(registry_error)?;
+            println!(
+                "accepted {} version {} ({} new target(s)); role sha256 {}; snapshot v{}, timestamp v{}",
+                r.role,
+                r.version,
+                r.targets_added.len(),
+                &r.sha256[..16],
+                r.snapshot_version,
+                r.timestamp_version
+            );
+            Ok(())
+        }
+        RegistryCommand::UpdateRoot(a) => {
+            let now = super::now_or(a.key.at.as_deref())?;
+            let roots = roots_in(&a.root_dir)?;
+            let signer = load_signer(&a.key.key, &a.key.passphrase)?;
+            let mut reg = open_writing(&a.key.repo, now)?;
+            let r = reg.update_root(roots, signer.as_ref(), now).map_err(registry_error)?;
+            println!(
+                "root version(s) added: {:?}; snapshot v{}, timestamp v{}",
+                r.roots_added, r.snapshot_version, r.timestamp_version
+            );
+            Ok(())
+        }
+        RegistryCommand::Refresh(a) => {
+            let now = super::now_or(a.at.as_deref())?;
+            let signer = load_signer(&a.key, &a.passphrase)?;
+            let mut reg = open_writing(&a.repo, now)?;
+            let r = reg.refresh(signer.as_ref(), now).map_err(registry_error)?;
+            println!("refreshed: snapshot v{}, timestamp v{}", r.snapshot_version, r.timestamp_version);
+            Ok(())
+        }
+        RegistryCommand::Verify(a) => {
+            let now = super::now_or(a.at.as_deref())?;
+            let report = registry::verify(&a.repo, now);
+            if a.json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                for p in &report.problems {
+                    println!("PROBLEM  {p:?}");
+                }
+                println!(
+                    "checked root v{}, snapshot v{}, {} role(s), {} target file(s)",
+                    report.root_version.unwrap_or(0),
+                    report.snapshot_version.unwrap_or(0),
+                    report.roles_checked,
+                    report.targets_checked
+                );
+            }
+            if report.ok() {
+                Ok(())
+            } else {
+                Err(refused(format!("{}: {} problem(s) found", a.repo.display(), report.problems.len())))
+            }
+        }
+        RegistryCommand::Status(a) => {
+            let now = super::now_or(a.at.as_deref())?;
+            let s = registry::status(&a.repo, now).map_err(registry_error)?;
+            if a.json {
+                println!("{}", serde_json::to_string_pretty(&s)?);
+            } else {
+                println!("registry {} ({})", s.registry, airlock_core::identity::grouped(&s.identity[..16]));
+                for r in &s.roles {
+                    println!("  {r:?}");
+                }
+                for p in &s.publishers {
+                    println!("  publisher {p:?}");
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Runs `airlock publish` on the publisher's machine.
+pub fn publish(a: PublishArgs) -> Result<()> {
+    let now = super::now_or(a.at.as_deref())?;
+    let mut artifacts = Vec::new();
+    for spec in &a.artifacts {
+        let (file, target) = spec
+            .split_once('=')
+            .ok_or_else(|| usage(format!("--artifact {spec:?}: expected FILE=TARGET")))?;
+        artifacts.push(ArtifactSpec { source: PathBuf::from(file), target: target.to_owned() });
+    }
+    let mut attributes = BTreeMap::new();
+    for kv in &a.attributes {
+        let (k, v) = kv.split_once('=').ok_or_else(|| usage(format!("--attr {kv:?}: expected K=V")))?;
+        attributes.insert(k.to_owned(), v.to_owned());
+    }
+    let reviewed_at = match &a.reviewed_at {
+        Some(t) => Some(Timestamp::parse(t).map_err(|e| usage(format!("--reviewed-at: {e}")))?),
+        None => None,
+    };
+    let provenance = Provenance {
+        ai_generated: a.ai_generated,
+        tool: a.tool.clone(),
+        model: a.model.clone(),
+        reviewed_by: a.reviewed_by.clone(),
+        reviewed_at,
+        attributes,
+    };
+    let current = match &a.current {
+        Some(p) => Some((p.clone(), read_input(p)?)),
+        None => None,
+    };
+    let signer = load_signer(&a.key, &a.passphrase)?;
+    let req = PublishRequest {
+        role: &a.role,
+        current: current.as_ref().map(|(p, b)| (p.as_path(), b.as_slice())),
+        artifacts: &artifacts,
+        provenance: &provenance,
+        expires: now.plus_secs(i64::from(a.expires_days) * 86_400),
+    };
+    let r = registry::publish(&req, signer.as_ref(), &a.out).map_err(registry_error)?;
+    println!(
+        "{} version {} signed, {} new target(s); submission {}",
+        r.role,
+        r.version,
+        r.targets_added.len(),
+        a.out.display()
+    );
+    Ok(())
+}

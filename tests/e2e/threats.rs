@@ -1,0 +1,637 @@
+//! The design's threat table, one test per row, through the binaries:
+//! build the attack, run the import, assert the reason, and assert that the
+//! mirror's served tree and trusted state are byte-for-byte unchanged and
+//! that the audit log recorded the refusal.
+
+use crate::support::{tree_hash, Sandbox, PASSPHRASE};
+use airlock_core::archive::ArchivePath;
+use airlock_core::bundle::{sha256sums, BundleManifest, EntryKind, MANIFEST_PATH, SUMS_PATH};
+use airlock_core::hash::sha256_hex;
+use std::io::Read;
+
+const AT: &str = "2026-11-23T12:00:00Z";
+
+/// A ceremony, a registry with publishers acme and beta, one release each,
+/// pins for the registry, and a mirror that imported the first bundle.
+struct World {
+    sb: Sandbox,
+}
+
+impl World {
+    fn run(&self, args: &[&str]) -> crate::support::Run {
+        self.sb.run_env(args, &[("AIRLOCK_PASSPHRASE", PASSPHRASE)])
+    }
+
+    fn ok(&self, args: &[&str]) {
+        self.run(args).ok();
+    }
+
+    fn new() -> Self {
+        let w = World { sb: Sandbox::new() };
+        w.registry("example", "ceremony", "reg");
+        for (name, ns) in [("acme", "acme/*"), ("beta", "beta/*")] {
+            w.publisher("reg", "ceremony", name, ns, &[]);
+        }
+        w.release("reg", "ceremony", "acme", "acme/tool-1.0.tar.gz", b"acme tool 1.0\n");
+        w.release("reg", "ceremony", "beta", "beta/lib.txt", b"beta lib\n");
+        std::fs::create_dir_all(w.sb.path("pins")).unwrap();
+        w.sb.write("pins/map.json", r#"{"repositories": {"example": ["dvd://example"], "other": ["dvd://other"]}, "mapping": [{"paths": ["acme/*", "beta/*"], "repositories": ["example"], "terminating": true, "threshold": 1}, {"paths": ["other/*"], "repositories": ["other"], "terminating": true, "threshold": 1}]}"#);
+        std::fs::create_dir_all(w.sb.path("pins/example")).unwrap();
+        std::fs::copy(w.sb.path("ceremony/1.root.json"), w.sb.path("pins/example/root.json")).unwrap();
+        w.registry("other", "other-ceremony", "other");
+        std::fs::create_dir_all(w.sb.path("pins/other")).unwrap();
+        std::fs::copy(w.sb.path("other-ceremony/1.root.json"), w.sb.path("pins/other/root.json")).unwrap();
+        w.ok(&["mirror", "init", "mirror", "--pins", "pins"]);
+        w.bundle("reg", "b1.tar");
+        w.ok(&["mirror", "import", "mirror", "b1.tar", "--at", AT]);
+        w
+    }
+
+    fn registry(&self, name: &str, ceremony: &str, repo: &str) {
+        self.ok(&[
+            "ceremony",
+            "init",
+            "--registry",
+            name,
+            "--custodian",
+            "alice",
+            "--threshold",
+            "1",
+            "--out",
+            ceremony,
+            "--allow-online",
+            "--at",
+            AT,
+        ]);
+        self.ok(&[
+            "registry",
+            "init",
+            repo,
+            "--root-dir",
+            ceremony,
+            "--key",
+            &format!("{ceremony}/keys/index.key"),
+            "--at",
+            AT,
+        ]);
+    }
+
+    fn publisher(&self, repo: &str, ceremony: &str, name: &str, ns: &str, extra: &[&str]) {
+        if !self.sb.exists(&format!("{name}.key")) {
+            self.ok(&["key", "generate", "--out", name]);
+        }
+        let idx = format!("{ceremony}/keys/index.key");
+        let pubf = format!("{name}.pub");
+        let mut args = vec![
+            "registry",
+            "publisher",
+            "add",
+            name,
+            "--key",
+            &pubf,
+            "--namespace",
+            ns,
+            "--repo",
+            repo,
+            "--index-key",
+            &idx,
+            "--at",
+            AT,
+        ];
+        args.extend_from_slice(extra);
+        self.ok(&args);
+    }
+
+    fn release(&self, repo: &str, ceremony: &str, role: &str, target: &str, bytes: &[u8]) {
+        let file = format!("art-{}", sha256_hex(bytes));
+        self.sb.write(&file, bytes);
+        let sub = format!("sub-{}", sha256_hex(format!("{repo}{role}{target}").as_bytes()));
+        let current = format!("{repo}/metadata");
+        let mut args: Vec<String> = [
+            "publish",
+            "--role",
+            role,
+            "--key",
+            &format!("{role}.key"),
+            "--artifact",
+            &format!("{file}={target}"),
+            "--out",
+            &sub,
+            "--at",
+            AT,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        // Carry the previous release when there is one.
+        if let Some(prev) = latest_role(&self.sb.path(&current), role) {
+            args.push("--current".into());
+            args.push(prev);
+        }
+        let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+        self.ok(&argv);
+        self.ok(&[
+            "registry",
+            "accept",
+            &sub,
+            "--repo",
+            repo,
+            "--key",
+            &format!("{ceremony}/keys/index.key"),
+            "--at",
+            AT,
+        ]);
+    }
+
+    fn bundle(&self, repo: &str, out: &str) {
+        self.ok(&["bundle", "create", "--repo", repo, "--out", out, "--at", AT]);
+    }
+
+    /// Hash of everything the mirror serves and trusts (not the audit log).
+    fn mirror_state(&self) -> (String, String) {
+        (tree_hash(&self.sb.path("mirror/served")), tree_hash(&self.sb.path("mirror/state/repos")))
+    }
+
+    fn audit_steps(&self) -> usize {
+        std::fs::read_to_string(self.sb.path("mirror/state/audit.jsonl")).unwrap_or_default().lines().count()
+    }
+
+    /// Imports `bundle` expecting a refusal mentioning `needle`; asserts
+    /// nothing changed and the refusal was logged.
+    #[track_caller]
+    fn refused(&self, bundle: &str, needle: &str, extra: &[&str]) {
+        let before = self.mirror_state();
+        let logged = self.audit_steps();
+        let mut args = vec!["mirror", "import", "mirror", bundle];
+        args.extend_from_slice(extra);
+        if !extra.contains(&"--at") {
+            args.extend_from_slice(&["--at", AT]);
+        }
+        self.run(&args).fails(1).mentions(&[needle]);
+        assert_eq!(self.mirror_state(), before, "the mirror changed");
+        assert_eq!(self.audit_steps(), logged + 1, "the refusal was not logged");
+        let last = std::fs::read_to_string(self.sb.path("mirror/state/audit.jsonl")).unwrap();
+        assert!(last.lines().last().unwrap().contains("import refused"));
+        self.run(&["mirror", "verify", "mirror", "--at", AT]).ok();
+    }
+}
+
+/// The newest `N.role.json` in a metadata directory.
+fn latest_role(meta: &std::path::Path, role: &str) -> Option<String> {
+    let mut best: Option<(u64, String)> = None;
+    for e in std::fs::read_dir(meta).ok()?.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if let Some(v) = name.strip_suffix(&format!(".{role}.json")).and_then(|v| v.parse::<u64>().ok()) {
+            if best.as_ref().is_none_or(|(b, _)| v > *b) {
+                best = Some((v, e.path().display().to_string()));
+            }
+        }
+    }
+    best.map(|(_, p)| p)
+}
+
+/// Rewrites a plain bundle's entries with `edit`, then fixes the manifest
+/// and SHA256SUMS to agree, so only the signed checks can catch the change.
+fn rewrite(bytes: &[u8], mut edit: impl FnMut(&str, &mut Vec<u8>)) -> Vec<u8> {
+    let mut a = tar::Archive::new(bytes);
+    let mut entries: Vec<(String, Vec<u8>)> = a
+        .entries()
+        .unwrap()
+        .map(|e| {
+            let mut e = e.unwrap();
+            let p = String::from_utf8(e.path_bytes().to_vec()).unwrap();
+            let mut d = Vec::new();
+            e.read_to_end(&mut d).unwrap();
+            (p, d)
+        })
+        .collect();
+    for (p, d) in entries.iter_mut() {
+        if p != MANIFEST_PATH && p != SUMS_PATH {
+            edit(p, d);
+        }
+    }
+    let mut m = BundleManifest::from_bytes(&entries[0].1).unwrap();
+    for e in m.entries.iter_mut() {
+        if let Some((_, d)) = entries.iter().find(|(p, _)| p == e.path.as_str()) {
+            e.length = d.len() as u64;
+            e.sha256 = sha256_hex(d);
+        }
+    }
+    let sums = sha256sums(&m.entries).into_bytes();
+    if let Some(s) = m.entries.iter_mut().find(|e| e.kind == EntryKind::Sums) {
+        s.length = sums.len() as u64;
+        s.sha256 = sha256_hex(&sums);
+    }
+    entries[0].1 = m.to_bytes();
+    let n = entries.len();
+    entries[n - 1].1 = sums;
+    let mut b = tar::Builder::new(Vec::new());
+    for (p, d) in &entries {
+        let mut h = tar::Header::new_ustar();
+        h.set_path(ArchivePath::new(p).unwrap().as_str()).unwrap();
+        h.set_size(d.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append(&h, &d[..]).unwrap();
+    }
+    b.into_inner().unwrap()
+}
+
+fn new_release(w: &World) {
+    w.release("reg", "ceremony", "acme", "acme/tool-2.0.tar.gz", b"acme tool 2.0\n");
+    w.bundle("reg", "b2.tar");
+}
+
+#[test]
+fn altered_artifact_in_transit() {
+    let w = World::new();
+    new_release(&w);
+    let b = rewrite(&w.sb.read("b2.tar"), |p, d| {
+        if p.ends_with(".tool-2.0.tar.gz") {
+            d[0] ^= 1;
+        }
+    });
+    w.sb.write("bad.tar", b);
+    w.refused("bad.tar", "differs", &[]);
+}
+
+#[test]
+fn altered_index_in_transit() {
+    let w = World::new();
+    new_release(&w);
+    let b = rewrite(&w.sb.read("b2.tar"), |p, d| {
+        if p == "metadata/timestamp.json" {
+            let s =
+                String::from_utf8(d.clone()).unwrap().replacen("\"expires\": \"20", "\"expires\": \"21", 1);
+            *d = s.into_bytes();
+        }
+    });
+    w.sb.write("bad.tar", b);
+    w.refused("bad.tar", "timestamp", &[]);
+}
+
+#[test]
+fn compromised_mirror_or_cache_serves_other_bytes() {
+    let w = World::new();
+    new_release(&w);
+    // The cache swaps the artifact for other bytes of another length.
+    let b = rewrite(&w.sb.read("b2.tar"), |p, d| {
+        if p.ends_with(".tool-2.0.tar.gz") {
+            *d = b"#!/bin/sh\necho owned\n".to_vec();
+        }
+    });
+    w.sb.write("bad.tar", b);
+    w.refused("bad.tar", "signed length", &[]);
+}
+
+#[test]
+fn registry_signing_key_leaked_cannot_swap_publisher_keys() {
+    let w = World::new();
+    // With the index key, an attacker re-delegates acme/* to their own key.
+    w.ok(&["key", "generate", "--out", "evil"]);
+    w.ok(&[
+        "registry",
+        "publisher",
+        "remove",
+        "acme",
+        "--repo",
+        "reg",
+        "--index-key",
+        "ceremony/keys/index.key",
+        "--at",
+        AT,
+    ]);
+    w.ok(&[
+        "registry",
+        "publisher",
+        "add",
+        "acme",
+        "--key",
+        "evil.pub",
+        "--namespace",
+        "acme/*",
+        "--repo",
+        "reg",
+        "--index-key",
+        "ceremony/keys/index.key",
+        "--at",
+        AT,
+    ]);
+    w.sb.write("evil.bin", b"trojan\n");
+    let current = latest_role(&w.sb.path("reg/metadata"), "acme").unwrap();
+    w.ok(&[
+        "publish",
+        "--role",
+        "acme",
+        "--key",
+        "evil.key",
+        "--current",
+        &current,
+        "--artifact",
+        "evil.bin=acme/tool-1.1.tar.gz",
+        "--out",
+        "sub-evil",
+        "--at",
+        AT,
+    ]);
+    w.ok(&[
+        "registry",
+        "accept",
+        "sub-evil",
+        "--repo",
+        "reg",
+        "--key",
+        "ceremony/keys/index.key",
+        "--at",
+        AT,
+    ]);
+    w.bundle("reg", "evil.tar");
+    w.refused("evil.tar", "changed", &[]);
+}
+
+#[test]
+fn rogue_registry_operator_cannot_shadow_a_namespace() {
+    let w = World::new();
+    // The operator adds a second delegation over acme/* for a key they hold.
+    w.ok(&["key", "generate", "--out", "rogue"]);
+    w.publisher("reg", "ceremony", "rogue", "acme/*", &["--allow-overlap"]);
+    w.release("reg", "ceremony", "rogue", "acme/tool-9.tar.gz", b"rogue\n");
+    w.bundle("reg", "rogue.tar");
+    // Behind acme's terminating delegation the shadow role is never reached,
+    // so its artifact is signed by no role the client trusts for the path.
+    w.refused("rogue.tar", "not signed by any role", &[]);
+}
+
+#[test]
+fn publisher_account_taken_over_without_the_key() {
+    let w = World::new();
+    new_release(&w);
+    // The attacker re-signs acme's role with a key of their own.
+    w.ok(&["key", "generate", "--out", "thief"]);
+    let bytes = w.sb.read("b2.tar");
+    let b = rewrite(&bytes, |p, d| {
+        if p.ends_with(".acme.json") {
+            let mut v: serde_json::Value = serde_json::from_slice(d).unwrap();
+            v["signatures"] = serde_json::json!([{"keyid": "00".repeat(32), "sig": "00".repeat(64)}]);
+            *d = serde_json::to_vec(&v).unwrap();
+        }
+    });
+    w.sb.write("bad.tar", b);
+    w.refused("bad.tar", "acme", &[]);
+}
+
+#[test]
+fn bit_rot_in_storage() {
+    let w = World::new();
+    new_release(&w);
+    let mut b = w.sb.read("b2.tar");
+    // Flip a bit inside the snapshot metadata entry's data.
+    let mut a = tar::Archive::new(&b[..]);
+    let pos = a
+        .entries()
+        .unwrap()
+        .map(|e| e.unwrap())
+        .find(|e| String::from_utf8_lossy(&e.path_bytes()).ends_with(".snapshot.json"))
+        .map(|e| e.raw_file_position() as usize + 40)
+        .unwrap();
+    b[pos] ^= 0x04;
+    w.sb.write("rot.tar", b);
+    w.refused("rot.tar", "snapshot", &[]);
+}
+
+#[test]
+fn history_rewritten_after_the_fact() {
+    let w = World::new();
+    // The registry (holding the index key) republishes acme version 1 with
+    // other bytes and signs a newer snapshot and timestamp that pin them.
+    copy_dir(&w.sb.path("reg"), &w.sb.path("hist"));
+    let meta = w.sb.path("hist/metadata");
+    let acme1 = latest_role(&meta, "acme").unwrap();
+    let mut role: serde_json::Value = serde_json::from_slice(&std::fs::read(&acme1).unwrap()).unwrap();
+    role["x-rewritten"] = serde_json::json!(true); // outside `signed`: acme's signature still holds
+    let role_bytes = serde_json::to_vec_pretty(&role).unwrap();
+    std::fs::write(&acme1, &role_bytes).unwrap();
+    let ts: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(meta.join("timestamp.json")).unwrap()).unwrap();
+    let v = ts["signed"]["meta"]["snapshot.json"]["version"].as_u64().unwrap();
+    let mut snap: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(meta.join(format!("{v}.snapshot.json"))).unwrap()).unwrap();
+    snap["signatures"] = serde_json::json!([]);
+    snap["signed"]["version"] = serde_json::json!(v + 1);
+    snap["signed"]["meta"]["acme.json"]["length"] = serde_json::json!(role_bytes.len());
+    snap["signed"]["meta"]["acme.json"]["hashes"] = serde_json::json!({"sha256": sha256_hex(&role_bytes)});
+    let snap_name = format!("hist/metadata/{}.snapshot.json", v + 1);
+    w.sb.write(&snap_name, serde_json::to_vec_pretty(&snap).unwrap());
+    w.ok(&[
+        "metadata",
+        "sign",
+        &snap_name,
+        "--key",
+        "ceremony/keys/index.key",
+        "--root",
+        "ceremony/1.root.json",
+    ]);
+    let snap_bytes = w.sb.read(&snap_name);
+    let mut ts = ts;
+    ts["signatures"] = serde_json::json!([]);
+    ts["signed"]["version"] = serde_json::json!(ts["signed"]["version"].as_u64().unwrap() + 1);
+    ts["signed"]["meta"]["snapshot.json"] = serde_json::json!({"version": v + 1, "length": snap_bytes.len(), "hashes": {"sha256": sha256_hex(&snap_bytes)}});
+    w.sb.write("hist/metadata/timestamp.json", serde_json::to_vec_pretty(&ts).unwrap());
+    w.ok(&[
+        "metadata",
+        "sign",
+        "hist/metadata/timestamp.json",
+        "--key",
+        "ceremony/keys/index.key",
+        "--root",
+        "ceremony/1.root.json",
+    ]);
+    w.bundle("hist", "hist.tar");
+    w.refused("hist.tar", "history rewritten", &[]);
+}
+
+#[test]
+fn dependency_confusion_same_name_other_registry() {
+    let w = World::new();
+    w.publisher("other", "other-ceremony", "mallory", "acme/*", &[]);
+    w.release("other", "other-ceremony", "mallory", "acme/tool-1.0.tar.gz", b"confused\n");
+    w.bundle("other", "other.tar");
+    w.refused("other.tar", "acme/tool-1.0.tar.gz", &[]);
+}
+
+#[test]
+fn rollback_to_an_older_bundle() {
+    let w = World::new();
+    new_release(&w);
+    w.ok(&["mirror", "import", "mirror", "b2.tar", "--at", AT]);
+    w.refused("b1.tar", "rollback", &[]);
+}
+
+#[test]
+fn freeze_with_stale_metadata() {
+    let w = World::new();
+    new_release(&w);
+    w.refused("b2.tar", "expired", &["--at", "2030-01-01T00:00:00Z"]);
+}
+
+#[test]
+fn mix_and_match_of_metadata_and_files() {
+    let w = World::new();
+    new_release(&w);
+    let old_snapshot: Vec<(String, Vec<u8>)> = {
+        let b1 = w.sb.read("b1.tar");
+        let mut a = tar::Archive::new(&b1[..]);
+        a.entries()
+            .unwrap()
+            .map(|e| {
+                let mut e = e.unwrap();
+                let p = String::from_utf8(e.path_bytes().to_vec()).unwrap();
+                let mut d = Vec::new();
+                e.read_to_end(&mut d).unwrap();
+                (p, d)
+            })
+            .filter(|(p, _)| p.ends_with(".snapshot.json"))
+            .collect()
+    };
+    // New timestamp, the old snapshot's bytes under the new snapshot's name.
+    let b = rewrite(&w.sb.read("b2.tar"), |p, d| {
+        if p.ends_with(".snapshot.json") {
+            *d = old_snapshot[0].1.clone();
+        }
+    });
+    w.sb.write("mix.tar", b);
+    w.refused("mix.tar", "snapshot", &[]);
+}
+
+#[test]
+fn endless_data_and_hostile_archives() {
+    let w = World::new();
+    new_release(&w);
+    let mut b = w.sb.read("b2.tar");
+    b.extend(std::iter::repeat_n(0u8, 4 << 20));
+    b.extend_from_slice(b"tail");
+    w.sb.write("long.tar", b);
+    w.refused("long.tar", "expands past", &[]);
+    // A traversal entry slipped in ahead of the metadata.
+    let good = w.sb.read("b2.tar");
+    let mut out = tar::Builder::new(Vec::new());
+    let mut a = tar::Archive::new(&good[..]);
+    for (i, e) in a.entries().unwrap().enumerate() {
+        let mut e = e.unwrap();
+        let mut d = Vec::new();
+        e.read_to_end(&mut d).unwrap();
+        if i == 1 {
+            let mut h = tar::Header::new_ustar();
+            let name = b"../../etc/cron.d/x";
+            h.as_ustar_mut().unwrap().name[..name.len()].copy_from_slice(name);
+            h.set_size(1);
+            h.set_cksum();
+            out.append(&h, &b"x"[..]).unwrap();
+        }
+        let mut h = e.header().clone();
+        h.set_cksum();
+        out.append(&h, &d[..]).unwrap();
+    }
+    w.sb.write("evil.tar", out.into_inner().unwrap());
+    w.refused("evil.tar", "..", &[]);
+}
+
+/// The interop Python, or None (a skip) outside CI; in CI a missing Python fails.
+fn python() -> Option<std::path::PathBuf> {
+    match std::env::var_os("AIRLOCK_INTEROP_PYTHON") {
+        Some(p) => Some(p.into()),
+        None if std::env::var("CI").as_deref() == Ok("true") => {
+            panic!("AIRLOCK_INTEROP_PYTHON is not set in CI")
+        }
+        None => {
+            eprintln!("SKIPPED: AIRLOCK_INTEROP_PYTHON is not set (run scripts/test)");
+            None
+        }
+    }
+}
+
+#[test]
+fn python_tuf_updates_from_the_mirror_over_http() {
+    let Some(py) = python() else { return };
+    let w = World::new();
+    let served = w.sb.path("mirror/served/example");
+    let server = crate::http_server::Server::start(&py, &served);
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/interop/py/ngclient_fetch.py");
+    let fetch = |work: &str| {
+        std::process::Command::new(&py)
+            .arg("-I")
+            .arg(&script)
+            .arg(format!("{}/metadata", server.url))
+            .arg(format!("{}/targets", server.url))
+            .arg(w.sb.path("pins/example/root.json"))
+            .arg(w.sb.path(work))
+            .args(["acme/tool-1.0.tar.gz", "beta/lib.txt"])
+            .env("NO_PROXY", "*")
+            .output()
+            .unwrap()
+    };
+    let out = fetch("client1");
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A target changed on the mirror's disk is refused by the client.
+    let dir = served.join("targets/acme");
+    let f = std::fs::read_dir(&dir).unwrap().next().unwrap().unwrap().path();
+    std::fs::write(&f, b"tampered on disk\n").unwrap();
+    let out = fetch("client2");
+    assert!(!out.status.success(), "ngclient accepted a tampered target");
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        let (src, dst) = (e.path(), to.join(e.file_name()));
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&src, &dst);
+        } else {
+            std::fs::copy(&src, &dst).unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_crash_at_any_point_of_an_import_leaves_the_old_or_the_new_state() {
+    let w = World::new();
+    new_release(&w);
+    let old = w.mirror_state();
+    copy_dir(&w.sb.path("mirror"), &w.sb.path("pristine"));
+    w.ok(&["mirror", "import", "mirror", "b2.tar", "--at", AT]);
+    let new = w.mirror_state();
+    assert_ne!(old, new);
+    let state = |dir: &str| {
+        (
+            tree_hash(&w.sb.path(&format!("{dir}/served"))),
+            tree_hash(&w.sb.path(&format!("{dir}/state/repos"))),
+        )
+    };
+    let mut points: Vec<String> =
+        ["staged", "journal", "state", "audit"].iter().map(|s| s.to_string()).collect();
+    points.extend((0..40).map(|i| format!("move-{i}")));
+    let mut crashed = 0;
+    for (i, point) in points.iter().enumerate() {
+        let dir = format!("m{i}");
+        copy_dir(&w.sb.path("pristine"), &w.sb.path(&dir));
+        let run = w.sb.run_env(
+            &["mirror", "import", &dir, "b2.tar", "--at", AT],
+            &[("AIRLOCK_DANGEROUS_CRASH_AT", point)],
+        );
+        if run.code != 0 {
+            crashed += 1;
+        }
+        // Whatever happened, a later command finds the old or the new state.
+        w.run(&["mirror", "verify", &dir, "--at", AT]).ok();
+        let s = state(&dir);
+        assert!(s == old || s == new, "after a crash at {point}: neither the old nor the new state");
+        std::fs::remove_dir_all(w.sb.path(&dir)).unwrap();
+    }
+    assert!(crashed >= 8, "only {crashed} crash points were reached");
+}
