@@ -9,6 +9,7 @@ mod http_server;
 mod import_pins;
 mod keys;
 mod metadata;
+mod registry_cli;
 mod roots;
 mod support;
 mod threats;
