@@ -635,3 +635,132 @@ fn a_crash_at_any_point_of_an_import_leaves_the_old_or_the_new_state() {
     }
     assert!(crashed >= 8, "only {crashed} crash points were reached");
 }
+
+/// Signs `rel` in place with the (leaked) index key after setting its
+/// version and clearing its signatures; returns the new bytes.
+fn resign(w: &World, rel: &str, edit: impl FnOnce(&mut serde_json::Value)) -> Vec<u8> {
+    let mut v: serde_json::Value = serde_json::from_slice(&w.sb.read(rel)).unwrap();
+    v["signatures"] = serde_json::json!([]);
+    edit(&mut v);
+    w.sb.write(rel, serde_json::to_vec_pretty(&v).unwrap());
+    w.ok(&["metadata", "sign", rel, "--key", "ceremony/keys/index.key", "--root", "ceremony/1.root.json"]);
+    w.sb.read(rel)
+}
+
+#[test]
+fn fast_forward_by_a_leaked_key_is_undone_by_rotation() {
+    let w = World::new();
+    // The attacker holding the index key inflates snapshot and timestamp to 1000.
+    copy_dir(&w.sb.path("reg"), &w.sb.path("ff"));
+    let ts: serde_json::Value = serde_json::from_slice(&w.sb.read("ff/metadata/timestamp.json")).unwrap();
+    let v = ts["signed"]["meta"]["snapshot.json"]["version"].as_u64().unwrap();
+    std::fs::copy(
+        w.sb.path(&format!("ff/metadata/{v}.snapshot.json")),
+        w.sb.path("ff/metadata/1000.snapshot.json"),
+    )
+    .unwrap();
+    let snap =
+        resign(&w, "ff/metadata/1000.snapshot.json", |s| s["signed"]["version"] = serde_json::json!(1000));
+    resign(&w, "ff/metadata/timestamp.json", |t| {
+        t["signed"]["version"] = serde_json::json!(1000);
+        t["signed"]["meta"]["snapshot.json"] = serde_json::json!({"version": 1000, "length": snap.len(), "hashes": {"sha256": sha256_hex(&snap)}});
+    });
+    w.bundle("ff", "ff.tar");
+    w.ok(&["mirror", "import", "mirror", "ff.tar", "--at", AT]);
+    // Now the registry's honest next version is refused as a rollback from 1000.
+    w.release("reg", "ceremony", "beta", "beta/lib2.txt", b"lib2\n");
+    w.bundle("reg", "honest.tar");
+    w.refused("honest.tar", "rollback", &[]);
+    // The custodians revoke the leaked key; the registry re-signs with the new one.
+    w.ok(&["key", "generate", "--out", "index2"]);
+    w.ok(&[
+        "ceremony",
+        "propose",
+        "--root",
+        "ceremony/1.root.json",
+        "--out",
+        "ceremony/draft-2.json",
+        "--revoke-index",
+        "index2.pub",
+        "--allow-online",
+        "--at",
+        AT,
+    ]);
+    let out = w.run(&[
+        "ceremony",
+        "payload",
+        "ceremony/draft-2.json",
+        "--out",
+        "p.bin",
+        "--allow-online",
+        "--at",
+        AT,
+    ]);
+    let hash = out.stdout.rsplit("payload hash ").next().unwrap().trim().to_owned();
+    w.ok(&[
+        "ceremony",
+        "sign",
+        "ceremony/draft-2.json",
+        "--root",
+        "ceremony/1.root.json",
+        "--key",
+        "ceremony/keys/alice.key",
+        "--confirm",
+        &hash,
+        "--allow-online",
+        "--at",
+        AT,
+    ]);
+    w.ok(&[
+        "ceremony",
+        "finalize",
+        "ceremony/draft-2.json",
+        "--root",
+        "ceremony/1.root.json",
+        "--out",
+        "ceremony/2.root.json",
+        "--allow-online",
+        "--at",
+        AT,
+    ]);
+    w.ok(&[
+        "registry",
+        "update-root",
+        "--root-dir",
+        "ceremony",
+        "--repo",
+        "reg",
+        "--key",
+        "index2.key",
+        "--at",
+        AT,
+    ]);
+    w.bundle("reg", "recovered.tar");
+    w.ok(&["mirror", "import", "mirror", "recovered.tar", "--at", AT]);
+    w.ok(&["mirror", "verify", "mirror", "--at", AT]);
+}
+
+#[test]
+fn gnu_tar_and_sha256sum_read_a_bundle() {
+    let w = World::new();
+    w.run(&["bundle", "create", "--repo", "reg", "--out", "again.tar", "--at", AT]).ok();
+    assert_eq!(w.sb.read("b1.tar"), w.sb.read("again.tar"), "bundles of one state differ");
+    let list = std::process::Command::new("tar").arg("-tf").arg(w.sb.path("b1.tar")).output().unwrap();
+    assert!(list.status.success());
+    assert!(String::from_utf8_lossy(&list.stdout).lines().next() == Some("airlock-bundle.json"));
+    std::fs::create_dir_all(w.sb.path("x")).unwrap();
+    let x = std::process::Command::new("tar")
+        .arg("-xf")
+        .arg(w.sb.path("b1.tar"))
+        .arg("-C")
+        .arg(w.sb.path("x"))
+        .status()
+        .unwrap();
+    assert!(x.success());
+    let sums = std::process::Command::new("sha256sum")
+        .args(["-c", "--quiet", "SHA256SUMS"])
+        .current_dir(w.sb.path("x"))
+        .status()
+        .unwrap();
+    assert!(sums.success(), "sha256sum -c failed on the extracted bundle");
+}

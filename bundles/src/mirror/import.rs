@@ -136,7 +136,20 @@ impl ArtifactSink for Sink<'_> {
     fn verified_metadata(&mut self, manifest: &BundleManifest, trusted: &Trusted) -> Result<(), String> {
         let repo = self.repo();
         let new_version = trusted.snapshot.as_ref().map_or(0, |s| s.signed().version);
-        if let Some(old) = self.previous_snapshot() {
+        // TUF 5.3.11 fast-forward recovery: when the new root chain rotated
+        // the snapshot or timestamp keys, versions signed by the old keys
+        // (perhaps inflated by a leaked key) no longer bind. The client has
+        // already forgotten them; the mirror's own checks must too.
+        let old_root = self
+            .mirror
+            .state(&repo)
+            .ok()
+            .and_then(|s| s.root)
+            .and_then(|b| airlock_core::Metadata::<airlock_core::metadata::Root>::from_bytes(&b).ok());
+        let rotated = old_root.is_some_and(|o| {
+            ["snapshot", "timestamp"].iter().any(|r| o.signed().role(r) != trusted.root.signed().role(r))
+        });
+        if let Some(old) = self.previous_snapshot().filter(|_| !rotated) {
             if new_version <= old {
                 return Err(self.fail(MirrorError::NotNewer { trusted: old, found: new_version }));
             }
@@ -217,7 +230,7 @@ impl ArtifactSink for Sink<'_> {
             self.mirror.state(&repo).ok().and_then(|s| s.snapshot).and_then(|b| {
                 airlock_core::Metadata::<airlock_core::metadata::Snapshot>::from_bytes(&b).ok()
             });
-        if let (Some(old_snap), Some(new_snap)) = (old_snapshot, trusted.snapshot.as_ref()) {
+        if let (Some(old_snap), Some(new_snap), false) = (old_snapshot, trusted.snapshot.as_ref(), rotated) {
             for (file, m) in &old_snap.signed().meta {
                 if let Some(n) = new_snap.signed().meta.get(file) {
                     if n.version == m.version
