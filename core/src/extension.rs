@@ -10,6 +10,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
+/// Member of timestamp's `signed` object holding when the registry signed
+/// it, so an importer's policy can bound metadata age (docs/PINS.md).
+pub const TIMESTAMP_ISSUED: &str = "x-airlock-issued";
+
 /// The member name in root's `signed` object.
 pub const ROOT_EXTENSION: &str = "x-airlock";
 

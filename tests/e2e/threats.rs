@@ -764,3 +764,17 @@ fn gnu_tar_and_sha256sum_read_a_bundle() {
         .unwrap();
     assert!(sums.success(), "sha256sum -c failed on the extracted bundle");
 }
+
+#[test]
+fn freshness_policy_bounds_metadata_age_by_the_signed_issue_time() {
+    let w = World::new();
+    w.sb.write("fresh.toml", "max_metadata_age = \"1h\"\nclock_skew = \"5m\"\n");
+    w.ok(&["mirror", "init", "m2", "--pins", "pins", "--policy", "fresh.toml"]);
+    // Thirty minutes after the registry signed: fresh enough.
+    w.ok(&["mirror", "import", "m2", "b1.tar", "--at", "2026-11-23T12:30:00Z"]);
+    // Two hours after: the timestamp has not expired, but policy refuses it.
+    w.ok(&["mirror", "init", "m3", "--pins", "pins", "--policy", "fresh.toml"]);
+    w.run(&["mirror", "import", "m3", "b1.tar", "--at", "2026-11-23T14:00:00Z"])
+        .fails(1)
+        .mentions(&["max_metadata_age"]);
+}

@@ -253,7 +253,11 @@ impl ArtifactSink for Sink<'_> {
             .timestamp
             .as_ref()
             .and_then(|t| {
-                t.signed().extra.get("x-airlock-issued").and_then(Value::as_str).map(Timestamp::parse)
+                t.signed()
+                    .extra
+                    .get(airlock_core::extension::TIMESTAMP_ISSUED)
+                    .and_then(Value::as_str)
+                    .map(Timestamp::parse)
             })
             .and_then(Result::ok);
         if let Err(rule) = self.rules.check_freshness(issued, self.now) {

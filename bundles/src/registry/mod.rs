@@ -29,6 +29,7 @@ pub use verify::{status, verify, CountStatus, Problem, PublisherStatus, RoleStat
 
 use airlock_core::archive::ArchivePath;
 use airlock_core::client::meta_file_for;
+use airlock_core::extension::TIMESTAMP_ISSUED;
 use airlock_core::extension::{ExpiryDays, RootExtension};
 use airlock_core::hash::sha256_hex;
 use airlock_core::metadata::{
@@ -311,11 +312,12 @@ impl Registry {
         let meta = [("targets.json".to_owned(), meta_file_for(&targets_bytes, 1))].into_iter().collect();
         let snapshot = Snapshot::new(1, now.plus_secs(days.snapshot as i64 * DAY), meta);
         let (_, snapshot_bytes) = sign_role(newest, snapshot, "snapshot", signer, now)?;
-        let ts = TimestampRole::new(
+        let mut ts = TimestampRole::new(
             1,
             now.plus_secs(days.timestamp as i64 * DAY),
             meta_file_for(&snapshot_bytes, 1),
         );
+        ts.extra.insert(TIMESTAMP_ISSUED.into(), serde_json::Value::String(now.to_string()));
         let (_, ts_bytes) = sign_role(newest, ts, "timestamp", signer, now)?;
         let state = State {
             format: STATE_FORMAT.into(),
@@ -975,11 +977,12 @@ impl Registry {
         let snapshot = Snapshot::new(sv, now.plus_secs(days.snapshot as i64 * DAY), meta);
         let (_, snapshot_bytes) = sign_role(root, snapshot, "snapshot", signer, now)?;
         let tv = self.timestamp.signed().version + 1;
-        let ts = TimestampRole::new(
+        let mut ts = TimestampRole::new(
             tv,
             now.plus_secs(days.timestamp as i64 * DAY),
             meta_file_for(&snapshot_bytes, sv),
         );
+        ts.extra.insert(TIMESTAMP_ISSUED.into(), serde_json::Value::String(now.to_string()));
         let (_, ts_bytes) = sign_role(root, ts, "timestamp", signer, now)?;
         pending.files.push((format!("{sv}.snapshot.json"), snapshot_bytes));
         pending.timestamp = ts_bytes;
