@@ -54,3 +54,33 @@ pub fn one_line(err: &anyhow::Error) -> String {
     let parts: Vec<String> = err.chain().map(|e| e.to_string().replace('\n', " ")).collect();
     parts.join(": ")
 }
+
+/// Parses the command line; a usage error prints one line and exits 2,
+/// `--help` and `--version` print and exit 0.
+pub fn parse_args<T: clap::Parser>(prog: &str) -> Result<T, std::process::ExitCode> {
+    match T::try_parse() {
+        Ok(cli) => Ok(cli),
+        Err(e) if !e.use_stderr() => {
+            let _ = e.print();
+            Err(std::process::ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            // One line, like every other failure; `--help` has the rest.
+            let text = e.render().to_string();
+            let first = text.lines().next().unwrap_or("invalid arguments");
+            eprintln!("{prog}: error: {} (see --help)", first.trim_start_matches("error: "));
+            Err(std::process::ExitCode::from(2))
+        }
+    }
+}
+
+/// Ends a run: the one-line error on stderr and its exit code.
+pub fn finish(prog: &str, result: anyhow::Result<()>) -> std::process::ExitCode {
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{prog}: error: {}", one_line(&e));
+            std::process::ExitCode::from(code_of(&e) as u8)
+        }
+    }
+}

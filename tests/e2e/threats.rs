@@ -190,12 +190,10 @@ fn latest_role(meta: &std::path::Path, role: &str) -> Option<String> {
     best.map(|(_, p)| p)
 }
 
-/// Rewrites a plain bundle's entries with `edit`, then fixes the manifest
-/// and SHA256SUMS to agree, so only the signed checks can catch the change.
-fn rewrite(bytes: &[u8], mut edit: impl FnMut(&str, &mut Vec<u8>)) -> Vec<u8> {
+/// A plain bundle's entries, (path, bytes), in order.
+fn entries_of(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
     let mut a = tar::Archive::new(bytes);
-    let mut entries: Vec<(String, Vec<u8>)> = a
-        .entries()
+    a.entries()
         .unwrap()
         .map(|e| {
             let mut e = e.unwrap();
@@ -204,7 +202,13 @@ fn rewrite(bytes: &[u8], mut edit: impl FnMut(&str, &mut Vec<u8>)) -> Vec<u8> {
             e.read_to_end(&mut d).unwrap();
             (p, d)
         })
-        .collect();
+        .collect()
+}
+
+/// Rewrites a plain bundle's entries with `edit`, then fixes the manifest
+/// and SHA256SUMS to agree, so only the signed checks can catch the change.
+fn rewrite(bytes: &[u8], mut edit: impl FnMut(&str, &mut Vec<u8>)) -> Vec<u8> {
+    let mut entries = entries_of(bytes);
     for (p, d) in entries.iter_mut() {
         if p != MANIFEST_PATH && p != SUMS_PATH {
             edit(p, d);
@@ -478,21 +482,8 @@ fn freeze_with_stale_metadata() {
 fn mix_and_match_of_metadata_and_files() {
     let w = World::new();
     new_release(&w);
-    let old_snapshot: Vec<(String, Vec<u8>)> = {
-        let b1 = w.sb.read("b1.tar");
-        let mut a = tar::Archive::new(&b1[..]);
-        a.entries()
-            .unwrap()
-            .map(|e| {
-                let mut e = e.unwrap();
-                let p = String::from_utf8(e.path_bytes().to_vec()).unwrap();
-                let mut d = Vec::new();
-                e.read_to_end(&mut d).unwrap();
-                (p, d)
-            })
-            .filter(|(p, _)| p.ends_with(".snapshot.json"))
-            .collect()
-    };
+    let old_snapshot: Vec<(String, Vec<u8>)> =
+        entries_of(&w.sb.read("b1.tar")).into_iter().filter(|(p, _)| p.ends_with(".snapshot.json")).collect();
     // New timestamp, the old snapshot's bytes under the new snapshot's name.
     let b = rewrite(&w.sb.read("b2.tar"), |p, d| {
         if p.ends_with(".snapshot.json") {

@@ -131,25 +131,9 @@ fn run(cmd: Command) -> Result<()> {
 }
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli: Cli = match exit::parse_args("airlock-import") {
         Ok(cli) => cli,
-        Err(e) if !e.use_stderr() => {
-            // --help and --version.
-            let _ = e.print();
-            return ExitCode::SUCCESS;
-        }
-        Err(e) => {
-            let text = e.render().to_string();
-            let first = text.lines().next().unwrap_or("invalid arguments");
-            eprintln!("airlock-import: error: {} (see --help)", first.trim_start_matches("error: "));
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
-    match run(cli.command) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("airlock-import: error: {}", exit::one_line(&e));
-            ExitCode::from(exit::code_of(&e) as u8)
-        }
-    }
+    exit::finish("airlock-import", run(cli.command))
 }

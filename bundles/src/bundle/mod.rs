@@ -19,7 +19,7 @@ pub use reader::{
 pub use volumes::{
     index_path, open_volumes, split_into_volumes, volume_path, VolumeFault, VolumeReader, VolumeWriter,
 };
-pub use writer::{create_bundle, target_entry_path, BundleOptions, BundlePlan};
+pub use writer::{create_bundle, BundleOptions, BundlePlan};
 
 #[cfg(test)]
 pub(crate) mod testrepo;

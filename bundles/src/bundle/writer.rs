@@ -65,14 +65,6 @@ fn hash_file(path: &Path) -> Result<(u64, String), BundleError> {
     Ok((n, hex::encode(h.finalize())))
 }
 
-/// The archive path of a target under consistent snapshots.
-pub fn target_entry_path(target: &str, sha256: &str) -> String {
-    match target.rsplit_once('/') {
-        Some((dir, name)) => format!("targets/{dir}/{sha256}.{name}"),
-        None => format!("targets/{sha256}.{target}"),
-    }
-}
-
 impl BundlePlan {
     /// Plans a bundle of the repository at `repo`.
     pub fn new(repo: &Path, opts: &BundleOptions) -> Result<Self, BundleError> {
@@ -168,7 +160,7 @@ impl BundlePlan {
         let targets_dir = repo.join("targets");
         let mut seen = BTreeSet::new();
         for (t, (sha, len)) in &targets {
-            let path = target_entry_path(t, sha);
+            let path = crate::registry::target_store_path(t, sha);
             let file = targets_dir.join(path.strip_prefix("targets/").unwrap_or(&path));
             if seen.insert(path.clone()) {
                 // Refuse to carry a damaged repository file: the importer would refuse it anyway.

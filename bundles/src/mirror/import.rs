@@ -275,7 +275,7 @@ impl ArtifactSink for Sink<'_> {
 
     fn begin(&mut self, target: &str, info: &TargetFile) -> io::Result<()> {
         let sha = info.hashes.get("sha256").cloned().unwrap_or_default();
-        let rel = crate::bundle::target_entry_path(target, &sha);
+        let rel = crate::registry::target_store_path(target, &sha);
         let path = self.staging.join("served").join(rel);
         if let Some(p) = path.parent() {
             fs::create_dir_all(p)?;

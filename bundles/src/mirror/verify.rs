@@ -120,7 +120,7 @@ pub fn verify_mirror(
             }
             for (target, info) in &md.signed().targets {
                 let sha = info.hashes.get("sha256").cloned().unwrap_or_default();
-                let p = served.join(crate::bundle::target_entry_path(target, &sha));
+                let p = served.join(crate::registry::target_store_path(target, &sha));
                 match std::fs::File::open(&p) {
                     Err(_) => {
                         // Selective bundles may leave a publisher's targets out.
