@@ -219,6 +219,11 @@ pub struct Client<'a, T: Transport + ?Sized> {
     /// Previously trusted targets metadata by role name, used instead of a
     /// download while it still verifies against the current snapshot.
     cached: BTreeMap<String, Vec<u8>>,
+    /// (role, delegator) pairs already verified in this update. Within one
+    /// client a loaded role, its delegator and `now` never change, so one
+    /// check per pair is enough; without this a search per target would
+    /// re-verify every role on its path (quadratic in the target count).
+    verified_pairs: BTreeSet<(String, String)>,
 }
 
 fn parse<R: Role>(name: &str, bytes: &[u8]) -> Result<Metadata<R>, UpdateError> {
@@ -287,7 +292,14 @@ impl<'a, T: Transport + ?Sized> Client<'a, T> {
             snapshot: None,
             targets: BTreeMap::new(),
         };
-        Ok(Client { transport, trusted, now, limits, cached: BTreeMap::new() })
+        Ok(Client {
+            transport,
+            trusted,
+            now,
+            limits,
+            cached: BTreeMap::new(),
+            verified_pairs: BTreeSet::new(),
+        })
     }
 
     /// Adds previously trusted timestamp and snapshot (for rollback checks).
@@ -471,6 +483,7 @@ impl<'a, T: Transport + ?Sized> Client<'a, T> {
         check_expiry("snapshot", &new, self.now)?;
         self.trusted.snapshot = Some(Verified { metadata: new, bytes });
         self.trusted.targets.clear();
+        self.verified_pairs.clear();
         Ok(())
     }
 
@@ -484,7 +497,11 @@ impl<'a, T: Transport + ?Sized> Client<'a, T> {
         let file = format!("{role}.json");
         if let Some(loaded) = self.trusted.targets.get(role) {
             if let Some(p) = parent {
-                self.verify_delegated(p, role, &file, &loaded.metadata)?;
+                let pair = (role.to_owned(), p.to_owned());
+                if !self.verified_pairs.contains(&pair) {
+                    self.verify_delegated(p, role, &file, &loaded.metadata)?;
+                    self.verified_pairs.insert(pair);
+                }
             }
             return Ok(());
         }
@@ -500,6 +517,7 @@ impl<'a, T: Transport + ?Sized> Client<'a, T> {
             if let Ok(md) = self.check_targets(role, parent, &file, &meta, bytes) {
                 let bytes = bytes.clone();
                 self.trusted.targets.insert(role.to_owned(), Verified { metadata: md, bytes });
+                self.note_verified(role, parent);
                 return Ok(());
             }
         }
@@ -507,7 +525,14 @@ impl<'a, T: Transport + ?Sized> Client<'a, T> {
         let bytes = self.fetch(&name, meta.length.unwrap_or(self.limits.targets_max))?;
         let new = self.check_targets(role, parent, &name, &meta, &bytes)?;
         self.trusted.targets.insert(role.to_owned(), Verified { metadata: new, bytes });
+        self.note_verified(role, parent);
         Ok(())
+    }
+
+    fn note_verified(&mut self, role: &str, parent: Option<&str>) {
+        if let Some(p) = parent {
+            self.verified_pairs.insert((role.to_owned(), p.to_owned()));
+        }
     }
 
     /// 5.6.2 to 5.6.5 for the bytes of targets role `role` read from `name`.
