@@ -198,3 +198,33 @@ fn a_live_lock_refuses_a_second_import() {
     std::fs::write(m.dir().join("state/lock"), "999999999\n").unwrap();
     import(&m, &bundle(&repo, None), &rules(&repo)).unwrap();
 }
+
+#[test]
+fn a_new_delegation_claiming_a_trusted_namespace_is_refused() {
+    let (_d, mut repo, m) = setup();
+    let r = rules(&repo);
+    import(&m, &bundle(&repo, None), &r).unwrap();
+    // The operator puts a new role for acme/* ahead of acme, so the search
+    // reaches it first: only the mirror's record of acme/* stops it.
+    let mut top = Metadata::<Targets>::from_bytes(&repo.roles["targets"].1).unwrap().signed().clone();
+    top.version = 2;
+    let d = top.delegations.as_mut().unwrap();
+    d.keys.insert(signer(9).key_id(), signer(9).public_key().clone());
+    let mut shadow = d.roles.iter().find(|r| r.name == "acme").unwrap().clone();
+    shadow.name = "shadow".into();
+    shadow.keyids = vec![signer(9).key_id()];
+    d.roles.insert(0, shadow);
+    repo.put_role("targets", top, INDEX);
+    let mut evil = Targets::new(1, t(FAR));
+    evil.targets.insert("acme/evil".into(), target_file(b"evil"));
+    // Copying acme's own target in, so every path still resolves.
+    evil.targets.insert("acme/tool-1.0.tar.gz".into(), target_file(b"acme tool one"));
+    repo.put_role("shadow", evil, 9);
+    let p = repo.dir.join(format!("targets/acme/{}.evil", airlock_core::hash::sha256_hex(b"evil")));
+    std::fs::write(p, b"evil").unwrap();
+    repo.snapshot();
+    let before = tree(m.dir());
+    let e = import(&m, &bundle(&repo, None), &r).unwrap_err();
+    assert!(matches!(&e, MirrorError::NamespaceClaimed { role, owner } if role == "shadow" && owner == "acme"), "{e:?}");
+    assert_eq!(tree(m.dir()), before);
+}
