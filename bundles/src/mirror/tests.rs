@@ -225,6 +225,9 @@ fn a_new_delegation_claiming_a_trusted_namespace_is_refused() {
     repo.snapshot();
     let before = tree(m.dir());
     let e = import(&m, &bundle(&repo, None), &r).unwrap_err();
-    assert!(matches!(&e, MirrorError::NamespaceClaimed { role, owner } if role == "shadow" && owner == "acme"), "{e:?}");
+    assert!(
+        matches!(&e, MirrorError::NamespaceClaimed { role, owner } if role == "shadow" && owner == "acme"),
+        "{e:?}"
+    );
     assert_eq!(tree(m.dir()), before);
 }
