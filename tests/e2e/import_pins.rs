@@ -151,6 +151,10 @@ fn build_pinned(pins: &Path) -> PathBuf {
         .current_dir(&workspace)
         .env("AIRLOCK_PINS_DIR", pins)
         .env("CARGO_TARGET_DIR", &target)
+        // The compiler runs on the real clock: under the shifted-clock pass
+        // of scripts/test, rustc with libfaketime preloaded deadlocks.
+        .env_remove("LD_PRELOAD")
+        .env_remove("FAKETIME")
         .stdin(Stdio::null())
         .output()
         .expect("run cargo build");

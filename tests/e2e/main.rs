@@ -1,9 +1,14 @@
 //! End-to-end tests: drive the `airlock` binary as an operator would, in a
 //! scratch directory, and check exit codes, messages, outputs and files.
 //!
-//! No network, no sleeps, no wall clock: checks of time pass `--at`.
+//! No network, no sleeps, no wall clock: checks of time pass `--at`, and a
+//! program whose clock a test cannot set with `--at` (python-tuf) runs at
+//! the test's instant under `faketime` (`common/fixed_clock.rs`).
 
 mod ceremony;
+mod clock_shift;
+#[path = "../common/fixed_clock.rs"]
+mod fixed_clock;
 #[path = "../common/http_server.rs"]
 mod http_server;
 mod import_pins;

@@ -413,3 +413,55 @@ pub fn counted(report: &serde_json::Value) -> Vec<String> {
 pub fn ids(keys: &[&Key]) -> Vec<String> {
     keys.iter().map(|k| k.id.0.clone()).collect()
 }
+
+/// The interop Python (`AIRLOCK_INTEROP_PYTHON`, which `scripts/test` sets),
+/// or `None` (a skip) outside CI; in CI a missing Python fails the test.
+pub fn python() -> Option<PathBuf> {
+    match std::env::var_os("AIRLOCK_INTEROP_PYTHON") {
+        Some(p) => Some(p.into()),
+        None if std::env::var("CI").as_deref() == Ok("true") => {
+            panic!("AIRLOCK_INTEROP_PYTHON is not set in CI")
+        }
+        None => {
+            eprintln!("SKIPPED: AIRLOCK_INTEROP_PYTHON is not set (run scripts/test)");
+            None
+        }
+    }
+}
+
+/// Runs python-tuf's ngclient (`tests/interop/py/ngclient_fetch.py`) against
+/// the repository served at `base_url` (`/metadata`, `/targets`), trusting
+/// `root`, keeping its state in `work`, and downloading `targets`, with the
+/// client's clock at `at`: the instant the test made the metadata at.
+pub fn ngclient_fetch(
+    python: &Path,
+    at: &str,
+    base_url: &str,
+    root: &Path,
+    work: &Path,
+    targets: &[&str],
+) -> std::process::Output {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/interop/py/ngclient_fetch.py");
+    crate::fixed_clock::command_at(at, python)
+        .arg("-I")
+        .arg(script)
+        .arg(format!("{base_url}/metadata"))
+        .arg(format!("{base_url}/targets"))
+        .arg(root)
+        .arg(work)
+        .args(targets)
+        .env("NO_PROXY", "*")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run ngclient_fetch.py")
+}
+
+/// An `Output` as text, for failure messages.
+pub fn show(out: &std::process::Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}

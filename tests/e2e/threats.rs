@@ -3,7 +3,7 @@
 //! mirror's served tree and trusted state are byte-for-byte unchanged and
 //! that the audit log recorded the refusal.
 
-use crate::support::{tree_hash, Sandbox, PASSPHRASE};
+use crate::support::{ngclient_fetch, show, tree_hash, Sandbox, PASSPHRASE};
 use airlock_core::archive::ArchivePath;
 use airlock_core::bundle::{sha256sums, BundleManifest, EntryKind, MANIFEST_PATH, SUMS_PATH};
 use airlock_core::hash::sha256_hex;
@@ -527,48 +527,18 @@ fn endless_data_and_hostile_archives() {
     w.refused("evil.tar", "..", &[]);
 }
 
-/// The interop Python, or None (a skip) outside CI; in CI a missing Python fails.
-fn python() -> Option<std::path::PathBuf> {
-    match std::env::var_os("AIRLOCK_INTEROP_PYTHON") {
-        Some(p) => Some(p.into()),
-        None if std::env::var("CI").as_deref() == Ok("true") => {
-            panic!("AIRLOCK_INTEROP_PYTHON is not set in CI")
-        }
-        None => {
-            eprintln!("SKIPPED: AIRLOCK_INTEROP_PYTHON is not set (run scripts/test)");
-            None
-        }
-    }
-}
-
 #[test]
 fn python_tuf_updates_from_the_mirror_over_http() {
-    let Some(py) = python() else { return };
+    let Some(py) = crate::support::python() else { return };
     let w = World::new();
     let served = w.sb.path("mirror/served/example");
     let server = crate::http_server::Server::start(&py, &served);
-    let script =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/interop/py/ngclient_fetch.py");
-    let fetch = |work: &str| {
-        std::process::Command::new(&py)
-            .arg("-I")
-            .arg(&script)
-            .arg(format!("{}/metadata", server.url))
-            .arg(format!("{}/targets", server.url))
-            .arg(w.sb.path("pins/example/root.json"))
-            .arg(w.sb.path(work))
-            .args(["acme/tool-1.0.tar.gz", "beta/lib.txt"])
-            .env("NO_PROXY", "*")
-            .output()
-            .unwrap()
-    };
+    let root = w.sb.path("pins/example/root.json");
+    let targets = ["acme/tool-1.0.tar.gz", "beta/lib.txt"];
+    // The world was made at AT, so the client reads it at AT.
+    let fetch = |work: &str| ngclient_fetch(&py, AT, &server.url, &root, &w.sb.path(work), &targets);
     let out = fetch("client1");
-    assert!(
-        out.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", show(&out));
     // A target changed on the mirror's disk is refused by the client.
     let dir = served.join("targets/acme");
     let f = std::fs::read_dir(&dir).unwrap().next().unwrap().unwrap().path();

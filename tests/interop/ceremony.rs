@@ -4,7 +4,7 @@
 //! chain once one required signature is taken out of an intermediate root.
 //! `airlock root verify` must agree with it both times.
 
-use crate::support::{self, run_py};
+use crate::support::{self, run_py, run_py_at};
 use airlock_core::client::meta_file_for;
 use airlock_core::hash::sha256_hex;
 use airlock_core::metadata::{Role, Snapshot, TargetFile, Targets, TimestampRole};
@@ -15,6 +15,8 @@ use std::process::{Command, Output, Stdio};
 
 const AIRLOCK: &str = env!("CARGO_BIN_EXE_airlock");
 const EXPIRES: &str = "2099-01-01T00:00:00Z";
+/// When the finished root chain and repository are read.
+const READ_AT: &str = "2026-04-02T00:00:00Z";
 const TARGET: &[u8] = b"hello from an airlock registry\n";
 
 /// Runs `airlock ARGS` in `dir`, with no `AIRLOCK_*` variable from the
@@ -248,9 +250,11 @@ fn ngclient_follows_an_airlock_root_chain_through_three_rotations() {
         TimestampRole::new(1, expires, meta_file_for(&snapshot_bytes, 1)),
     );
 
+    // The repository is read at READ_AT, after the last rotation.
     let fetch = |work: &str| {
-        run_py(
+        run_py_at(
             &py,
+            READ_AT,
             "ngclient_fetch.py",
             [
                 format!("file://{}", s(&meta)),
@@ -259,23 +263,11 @@ fn ngclient_follows_an_airlock_root_chain_through_three_rotations() {
                 s(&d.join(work)).to_owned(),
                 "hello.txt".to_owned(),
             ],
-            None,
         )
     };
     let root_verify = || {
         let identity = std::fs::read_to_string(d.join("c/identity.txt")).unwrap();
-        airlock(
-            d,
-            &[
-                "root",
-                "verify",
-                "repo/metadata",
-                "--identity",
-                identity.trim(),
-                "--at",
-                "2026-04-02T00:00:00Z",
-            ],
-        )
+        airlock(d, &["root", "verify", "repo/metadata", "--identity", identity.trim(), "--at", READ_AT])
     };
 
     // Python's own verdict on each step, for a precise failure message.

@@ -9,6 +9,8 @@
 mod airlock_keys;
 mod canonical;
 mod ceremony;
+#[path = "../common/fixed_clock.rs"]
+mod fixed_clock;
 #[path = "../common/http_server.rs"]
 mod http_server;
 mod pyhelpers;

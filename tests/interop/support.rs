@@ -24,6 +24,11 @@ use std::sync::OnceLock;
 /// requirements) that runs the scripts in `tests/interop/py/`.
 pub const PYTHON_ENV: &str = "AIRLOCK_INTEROP_PYTHON";
 
+/// The instant at which tests read metadata that `make_repo.py` and
+/// `make_signed.py` write with a fixed expiry (2099-01-01), for programs that
+/// take their time from the system clock (see `common/fixed_clock.rs`).
+pub const READ_AT: &str = "2026-06-01T00:00:00Z";
+
 /// Python modules every interop script relies on.
 const PYTHON_MODULES: &str = "import tuf, securesystemslib, cryptography, urllib3";
 
@@ -157,13 +162,32 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
 {
+    run_script(Command::new(python), script, args, stdin)
+}
+
+/// [`run_py`] with the script's clock at `at` (`YYYY-MM-DDTHH:MM:SSZ`): for
+/// scripts that check expiry against the system time, such as
+/// `ngclient_fetch.py`, reading metadata the test made at that instant.
+pub fn run_py_at<I, S>(python: &Path, at: &str, script: &str, args: I) -> PyRun
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    run_script(crate::fixed_clock::command_at(at, python), script, args, None)
+}
+
+/// Runs `cmd` (a Python interpreter, possibly wrapped) on `script`.
+fn run_script<I, S>(mut cmd: Command, script: &str, args: I, stdin: Option<&[u8]>) -> PyRun
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
     let script_path = py_script(script);
-    let mut cmd = Command::new(python);
     // -I: isolated mode, so nothing from the user's environment or the
     // current directory leaks into the reference implementation.
     cmd.arg("-I").arg(&script_path).args(args);
     cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {}: {e}", python.display()));
+    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {:?}: {e}", cmd.get_program()));
     let mut child_stdin = child.stdin.take().expect("stdin is piped");
     let input = stdin.unwrap_or_default().to_vec();
     // Write from another thread so a script that prints a lot before reading

@@ -6,13 +6,15 @@
 use crate::http_server::Server;
 use crate::support::{self, run_py};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 
 const CLIENT: &str = env!("CARGO_BIN_EXE_airlock-tuf-client");
 
-/// Runs the client with `args`, without any proxy from the environment.
+/// Runs the client with `args`, without any proxy from the environment, on
+/// a clock at [`support::READ_AT`]: it checks expiry against the system time,
+/// and make_repo.py's metadata expires in 2099.
 fn client(args: &[&str]) -> Output {
-    let mut cmd = Command::new(CLIENT);
+    let mut cmd = crate::fixed_clock::command_at(support::READ_AT, CLIENT);
     for var in ["http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"] {
         cmd.env_remove(var);
     }
