@@ -16,9 +16,14 @@ use std::process::Command;
 /// Arguments and environment are added by the caller as usual.
 pub fn command_at(at: &str, program: impl AsRef<OsStr>) -> Command {
     let mut cmd = Command::new(faketime());
-    // `@` starts the clock at the instant and lets it run; TZ=UTC because
-    // faketime reads the instant in the local time zone.
-    cmd.arg("-f").arg(format!("@{}", faketime_instant(at))).arg(program).env("TZ", "UTC");
+    // `@` starts the clock at the instant and lets it run; monotonic clocks
+    // (time-outs) stay real; TZ=UTC because faketime reads the instant in the
+    // local time zone.
+    cmd.arg("--exclude-monotonic")
+        .arg("-f")
+        .arg(format!("@{}", faketime_instant(at)))
+        .arg(program)
+        .env("TZ", "UTC");
     cmd
 }
 
