@@ -1,10 +1,10 @@
-//! The importer's rules from pins and policy, shared by `airlock mirror`
-//! and `airlock-import`.
+//! Reading the importer's pins and policy, and importing with them; shared
+//! by `airlock mirror` and `airlock-import`. Every decision is made by
+//! `airlock_core::admission::admit`; nothing here decides trust.
 
 use crate::exit::{refused, usage};
 use airlock_bundles::bundle::open_volumes;
-use airlock_bundles::mirror::{import_bundle, ImportRules, Mirror, MirrorError};
-use airlock_core::metadata::TargetFile;
+use airlock_bundles::mirror::{import_bundle, Importer, Mirror, MirrorError};
 use airlock_core::pins::Pins;
 use airlock_core::policy::Policy;
 use airlock_core::Timestamp;
@@ -12,15 +12,6 @@ use anyhow::Result;
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-
-/// Pins decide which registry may provide which namespace; the policy
-/// decides what else is demanded.
-pub struct PinnedRules {
-    /// The namespace pins.
-    pub pins: Pins,
-    /// The import policy (the default allows everything pins allow).
-    pub policy: Policy,
-}
 
 /// Files of a pins directory: (relative path, bytes).
 pub type PinFiles = Vec<(String, Vec<u8>)>;
@@ -57,43 +48,19 @@ pub fn read_policy(path: Option<&Path>) -> Result<(Policy, Option<Vec<u8>>)> {
     }
 }
 
-impl ImportRules for PinnedRules {
-    fn repository(&self, identity: &str) -> Option<String> {
-        self.pins.repository_for_identity(identity).map(str::to_owned)
-    }
-
-    fn pinned_root(&self, repo: &str) -> Option<Vec<u8>> {
-        self.pins.root(repo).map(<[u8]>::to_vec)
-    }
-
-    fn approve_target(&self, repo: &str, target: &str, info: &TargetFile, _role: &str) -> Result<(), String> {
-        self.pins.authorize(target, repo).map_err(|e| format!("namespace pins: {e}"))?;
-        self.policy.check_target(target, info).map_err(|r| format!("policy {}: {}", r.rule, r.detail))
-    }
-
-    fn check_freshness(&self, issued: Option<Timestamp>, now: Timestamp) -> Result<(), String> {
-        self.policy.check_age(issued, now).map_err(|r| format!("{}: {}", r.rule, r.detail))
-    }
-
-    fn effective_now(&self, now: Timestamp) -> Timestamp {
-        self.policy.effective_now(now)
-    }
-}
-
 /// Imports bundles in order with `rules`, printing a report for each and
 /// stopping at the first refusal. Shared by `airlock mirror import` and
 /// `airlock-import import`.
 pub fn import_all(
     mirror: &Mirror,
-    rules: &PinnedRules,
+    importer: &Importer,
     bundles: &[PathBuf],
     now: Timestamp,
-    accept_key_change: &[String],
     json: bool,
 ) -> Result<()> {
     for b in bundles {
         let mut input = open_volumes(b).map_err(|e| usage(format!("{}: {e}", b.display())))?;
-        match import_bundle(mirror, &mut input, &b.display().to_string(), rules, now, accept_key_change) {
+        match import_bundle(mirror, &mut input, &b.display().to_string(), importer, now) {
             Ok(r) => {
                 if json {
                     println!(
@@ -116,6 +83,21 @@ pub fn import_all(
                     }
                     if !r.omitted_roles.is_empty() {
                         println!("  roles not carried: {}", r.omitted_roles.join(", "));
+                    }
+                    for c in &r.delegation_changes {
+                        println!(
+                            "  delegation {} -> {} {} (signed in {} version {})",
+                            c.delegator, c.name, c.change, c.delegator, c.by_version
+                        );
+                    }
+                    for rec in &r.recoveries {
+                        println!(
+                            "  fast-forward recovery: {} version {} -> {} (keys revoked: {})",
+                            rec.role,
+                            rec.from,
+                            rec.to,
+                            rec.revoked.join(", ")
+                        );
                     }
                 }
             }

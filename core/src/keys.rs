@@ -170,13 +170,54 @@ impl PublicKey {
 
     /// Identity of the key material regardless of the id it is listed under,
     /// so that one key listed under two ids counts once toward a threshold.
+    ///
+    /// The key is decoded exactly as [`PublicKey::verify`] decodes it, and the
+    /// id is the algorithm family and a canonical encoding of the decoded key,
+    /// separated by NUL:
+    ///
+    /// - Ed25519: `ed25519`, then the 32 key bytes in lowercase hex;
+    /// - ECDSA P-256: `p256`, then the SEC1 compressed point in lowercase hex;
+    /// - RSA: `rsa`, then the modulus and the public exponent, each big-endian
+    ///   lowercase hex, separated by NUL.
+    ///
+    /// So the id does not depend on how the key is written: not on hex case,
+    /// PEM line breaks, a compressed or uncompressed P-256 point, or the
+    /// spelling of the keytype (`ecdsa` or `ecdsa-sha2-nistp256`); and keys of
+    /// different algorithms never share an id.
+    ///
+    /// A key that does not decode (an unsupported keytype/scheme pair, or
+    /// material `verify` cannot read, such as an ECDSA key that is not PEM)
+    /// gets `undecodable`, NUL, then its keytype, scheme and public text as
+    /// written, each NUL-separated. No decoded key's id begins that way, and
+    /// such a key never verifies a signature, so it never counts.
     pub fn material_id(&self) -> String {
-        let public = match self.scheme() {
-            Ok(Scheme::Ed25519) => self.keyval.public.to_ascii_lowercase(),
-            // PEM keys compare by their DER content, not their line breaks.
-            _ => self.keyval.public.split_whitespace().collect::<String>(),
-        };
-        format!("{}\0{}", self.scheme, public)
+        self.decoded_material_id().unwrap_or_else(|| {
+            format!("undecodable\0{}\0{}\0{}", self.keytype, self.scheme, self.keyval.public)
+        })
+    }
+
+    /// The material id of a key that decodes, by the same decoders `verify` uses.
+    fn decoded_material_id(&self) -> Option<String> {
+        match self.scheme().ok()? {
+            Scheme::Ed25519 => {
+                let vk = self.ed25519_verifying_key().ok()?;
+                Some(format!("ed25519\0{}", hex::encode(vk.as_bytes())))
+            }
+            Scheme::EcdsaP256Sha256 => {
+                let vk = p256::ecdsa::VerifyingKey::from_public_key_pem(&self.keyval.public).ok()?;
+                Some(format!("p256\0{}", hex::encode(vk.to_encoded_point(true).as_bytes())))
+            }
+            Scheme::RsaPssSha256 => {
+                use rsa::pkcs8::DecodePublicKey as _;
+                use rsa::traits::PublicKeyParts;
+                let pk = rsa::RsaPublicKey::from_public_key_pem(&self.keyval.public).ok()?;
+                Some(format!(
+                    "rsa\0{}\0{}",
+                    hex::encode(pk.n().to_bytes_be()),
+                    hex::encode(pk.e().to_bytes_be())
+                ))
+            }
+        }
     }
 
     /// Verifies `sig_hex` over `payload`.
@@ -330,8 +371,68 @@ impl Signer for Ed25519Signer {
     }
 }
 
+/// ECDSA P-256 keys and signers for tests, in either SEC1 point form.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::*;
+    use p256::pkcs8::der::asn1::BitStringRef;
+    use p256::pkcs8::der::EncodePem;
+    use p256::pkcs8::spki::{AssociatedAlgorithmIdentifier, SubjectPublicKeyInfo};
+    use p256::pkcs8::LineEnding;
+
+    pub use p256::elliptic_curve::sec1::ToEncodedPoint;
+
+    /// The P-256 secret key with every scalar byte `seed` (seed 1 to 255 is in range).
+    pub fn p256_secret(seed: u8) -> p256::SecretKey {
+        p256::SecretKey::from_slice(&[seed; 32]).unwrap()
+    }
+
+    /// The public key of `secret` as PEM SubjectPublicKeyInfo, its point
+    /// compressed (33 bytes) or uncompressed (65 bytes).
+    pub fn p256_spki_pem(secret: &p256::SecretKey, compressed: bool) -> String {
+        let point = secret.public_key().to_encoded_point(compressed);
+        let spki = SubjectPublicKeyInfo {
+            algorithm: p256::PublicKey::ALGORITHM_IDENTIFIER,
+            subject_public_key: BitStringRef::new(0, point.as_bytes()).unwrap(),
+        };
+        spki.to_pem(LineEnding::LF).unwrap()
+    }
+
+    /// A P-256 key object under `keytype` (`ecdsa` or `ecdsa-sha2-nistp256`).
+    pub fn p256_key(secret: &p256::SecretKey, keytype: &str, compressed: bool) -> PublicKey {
+        PublicKey::pem_key(keytype, "ecdsa-sha2-nistp256", p256_spki_pem(secret, compressed))
+    }
+
+    /// Signs with a P-256 key (DER signatures), filing them under the id of
+    /// the key object given, whichever way that object writes the key.
+    pub struct P256Signer {
+        key: p256::ecdsa::SigningKey,
+        public: PublicKey,
+    }
+
+    impl P256Signer {
+        /// A signer for `secret` whose key object is `public`.
+        pub fn new(secret: &p256::SecretKey, public: PublicKey) -> Self {
+            P256Signer { key: secret.into(), public }
+        }
+    }
+
+    impl Signer for P256Signer {
+        fn public_key(&self) -> &PublicKey {
+            &self.public
+        }
+
+        fn sign(&self, payload: &[u8]) -> Result<Vec<u8>, SignerError> {
+            use p256::ecdsa::signature::Signer as _;
+            let sig: p256::ecdsa::Signature = self.key.sign(payload);
+            Ok(sig.to_der().as_bytes().to_vec())
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::testing::{p256_key, p256_secret, P256Signer, ToEncodedPoint};
     use super::*;
 
     fn signer(seed: u8) -> Ed25519Signer {
@@ -390,6 +491,122 @@ mod tests {
         let mut k = PublicKey::ed25519(&[1; 32]);
         k.scheme = "ed448".into();
         assert!(matches!(k.verify(b"", "00"), Err(SignatureError::Key(KeyError::UnsupportedScheme { .. }))));
+    }
+
+    #[test]
+    fn material_id_of_p256_ignores_point_compression() {
+        let secret = p256_secret(5);
+        let compressed = p256_key(&secret, "ecdsa", true);
+        let uncompressed = p256_key(&secret, "ecdsa", false);
+        // The two really are different encodings, of different lengths.
+        assert_ne!(compressed.keyval.public, uncompressed.keyval.public);
+        assert!(compressed.keyval.public.len() < uncompressed.keyval.public.len());
+        assert_ne!(compressed.key_id(), uncompressed.key_id());
+        // Both verify the same signature, so they must be one key.
+        let sig = hex::encode(P256Signer::new(&secret, compressed.clone()).sign(b"m").unwrap());
+        compressed.verify(b"m", &sig).unwrap();
+        uncompressed.verify(b"m", &sig).unwrap();
+        assert_eq!(compressed.material_id(), uncompressed.material_id());
+        let point = hex::encode(secret.public_key().to_encoded_point(true).as_bytes());
+        assert_eq!(compressed.material_id(), format!("p256\0{point}"));
+    }
+
+    #[test]
+    fn material_id_of_p256_ignores_keytype_spelling_and_pem_layout() {
+        let secret = p256_secret(5);
+        let expected = p256_key(&secret, "ecdsa", true).material_id();
+        for keytype in ["ecdsa", "ecdsa-sha2-nistp256"] {
+            for compressed in [true, false] {
+                let k = p256_key(&secret, keytype, compressed);
+                assert_eq!(k.material_id(), expected, "{keytype} compressed={compressed}");
+                // CRLF line endings are the same key.
+                let crlf = PublicKey {
+                    keyval: KeyVal { public: k.keyval.public.replace('\n', "\r\n"), extra: BTreeMap::new() },
+                    ..k.clone()
+                };
+                assert_eq!(crlf.material_id(), expected, "{keytype} compressed={compressed} CRLF");
+            }
+        }
+    }
+
+    #[test]
+    fn material_id_of_different_keys_differs() {
+        let a = p256_key(&p256_secret(5), "ecdsa", true);
+        let b = p256_key(&p256_secret(6), "ecdsa", true);
+        assert_ne!(a.material_id(), b.material_id());
+        let b = p256_key(&p256_secret(6), "ecdsa-sha2-nistp256", false);
+        assert_ne!(a.material_id(), b.material_id());
+        assert_ne!(signer(1).public_key().material_id(), signer(2).public_key().material_id());
+        assert_ne!(rsa_key(0xc5, 3).material_id(), rsa_key(0xc5, 5).material_id());
+        assert_ne!(rsa_key(0xc5, 65537).material_id(), rsa_key(0xc7, 65537).material_id());
+    }
+
+    #[test]
+    fn material_id_of_ed25519_is_the_decoded_bytes() {
+        let k = signer(1).public_key().clone();
+        let hex = hex::encode(k.ed25519_verifying_key().unwrap().as_bytes());
+        assert_eq!(k.material_id(), format!("ed25519\0{hex}"));
+        let upper = PublicKey {
+            keyval: KeyVal { public: k.keyval.public.to_uppercase(), extra: BTreeMap::new() },
+            ..k.clone()
+        };
+        assert_eq!(upper.material_id(), k.material_id());
+    }
+
+    /// An RSA key object with the 2048-bit modulus of 256 `fill` bytes (odd
+    /// `fill`) and exponent `e`. The modulus is no product of two primes,
+    /// which a public key cannot tell.
+    fn rsa_key(fill: u8, e: u32) -> PublicKey {
+        use rsa::pkcs8::EncodePublicKey as _;
+        let n = rsa::BigUint::from_bytes_be(&[fill; 256]);
+        let pk = rsa::RsaPublicKey::new(n, rsa::BigUint::from(e)).unwrap();
+        let pem = pk.to_public_key_pem(rsa::pkcs8::LineEnding::LF).unwrap();
+        PublicKey::pem_key("rsa", "rsassa-pss-sha256", pem)
+    }
+
+    #[test]
+    fn material_id_of_rsa_is_modulus_and_exponent() {
+        let k = rsa_key(0xc5, 65537);
+        assert_eq!(k.material_id(), format!("rsa\0{}\0{}", "c5".repeat(256), "010001"));
+        // CRLF line endings do not make another key.
+        let crlf = PublicKey::pem_key("rsa", "rsassa-pss-sha256", k.keyval.public.replace('\n', "\r\n"));
+        assert_ne!(crlf.keyval.public, k.keyval.public);
+        assert_eq!(crlf.material_id(), k.material_id());
+        assert_eq!(rsa_key(0xc5, 3).material_id(), format!("rsa\0{}\0{}", "c5".repeat(256), "03"));
+    }
+
+    #[test]
+    fn material_id_never_collides_across_algorithms_or_with_undecodable_keys() {
+        let ids = [
+            signer(1).public_key().material_id(),
+            p256_key(&p256_secret(1), "ecdsa", true).material_id(),
+            rsa_key(0xc5, 65537).material_id(),
+        ];
+        let prefixes: Vec<&str> = ids.iter().map(|id| id.split('\0').next().unwrap()).collect();
+        assert_eq!(prefixes, ["ed25519", "p256", "rsa"]);
+        // A key verify() cannot read gets an id no decodable key can have.
+        let ecdsa_hex_point = PublicKey {
+            keyval: KeyVal {
+                public: hex::encode(p256_secret(1).public_key().to_encoded_point(true).as_bytes()),
+                extra: BTreeMap::new(),
+            },
+            ..p256_key(&p256_secret(1), "ecdsa", true)
+        };
+        let mut wrong_scheme = signer(1).public_key().clone();
+        wrong_scheme.scheme = "ed448".into();
+        let mut not_a_point = signer(1).public_key().clone();
+        not_a_point.keyval.public = "zz".repeat(32);
+        for k in [&ecdsa_hex_point, &wrong_scheme, &not_a_point] {
+            assert!(k.verify(b"m", "00").is_err());
+            let id = k.material_id();
+            assert!(id.starts_with("undecodable\0"), "{id:?}");
+            assert!(!ids.contains(&id));
+        }
+        assert_ne!(wrong_scheme.material_id(), not_a_point.material_id());
+        // An RSA PEM listed as an ECDSA key is not that RSA key.
+        let rsa_as_ecdsa =
+            PublicKey { keyval: rsa_key(0xc5, 65537).keyval, ..p256_key(&p256_secret(1), "ecdsa", true) };
+        assert!(rsa_as_ecdsa.material_id().starts_with("undecodable\0"));
     }
 
     #[test]

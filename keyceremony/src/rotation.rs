@@ -1,17 +1,22 @@
 //! Building root version 1 and proposing the next root version.
 //!
-//! Pure functions over root values: no files, no prompts. The registry's
-//! index key signs targets, snapshot and timestamp; custodians' keys sign
-//! root. Rotating the index key keeps the old key listed but marked retiring
-//! until a deadline, so there is always exactly one active index key.
+//! Pure functions over root values: no files, no prompts. Custodians' keys
+//! sign root and top-level targets (namespace ownership), with the same
+//! keys and threshold, so that only offline keys decide who may publish in
+//! a namespace; the registry's online index key signs only snapshot and
+//! timestamp. Rotating the index key keeps the old key listed but marked
+//! retiring until a deadline, so there is always exactly one active index key.
 
 use airlock_core::extension::{ExpiryDays, RootExtension};
 use airlock_core::metadata::{RoleKeys, Root, TOP_LEVEL_ROLES};
 use airlock_core::{registry_identity, KeyId, Metadata, PublicKey, Timestamp};
 use std::collections::{BTreeMap, BTreeSet};
 
-/// The roles the index key signs.
-pub const INDEX_ROLES: [&str; 3] = ["targets", "snapshot", "timestamp"];
+/// The roles the online index key signs.
+pub const INDEX_ROLES: [&str; 2] = ["snapshot", "timestamp"];
+
+/// The roles the custodians' offline keys sign, with one threshold.
+pub const CUSTODIAN_ROLES: [&str; 2] = ["root", "targets"];
 
 pub use airlock_core::metadata::SPEC_VERSION;
 
@@ -91,7 +96,9 @@ pub fn initial_root(init: &InitialRoot, now: Timestamp) -> Result<Root, Rotation
     }
     keys.insert(index_id.clone(), init.index_key.clone());
     let mut roles = BTreeMap::new();
-    roles.insert("root".to_owned(), role(root_ids, init.threshold));
+    for r in CUSTODIAN_ROLES {
+        roles.insert(r.to_owned(), role(root_ids.clone(), init.threshold));
+    }
     for r in INDEX_ROLES {
         roles.insert(r.to_owned(), role(vec![index_id.clone()], 1));
     }
@@ -181,6 +188,11 @@ pub fn propose(current: &Metadata<Root>, changes: &[Change], now: Timestamp) -> 
     }
     let root_keys = next.roles.get("root").map_or(0, |r| r.keyids.len());
     check_threshold(next.roles.get("root").map_or(0, |r| r.threshold), root_keys)?;
+    // Top-level targets follows the custodians: the same keys and threshold
+    // as root. This also moves a root made before namespace ownership was
+    // signed offline (targets signed by the index key) to the custodians.
+    let custodians = next.roles.get("root").cloned().unwrap_or_else(|| role(Vec::new(), 1));
+    next.roles.insert("targets".to_owned(), role(custodians.keyids, custodians.threshold));
     remove_unused_keys(&mut next);
     ext.custodians.retain(|id, _| next.keys.contains_key(id));
     ext.store(&mut next);
@@ -233,7 +245,7 @@ fn apply(
         Change::RevokeIndex { new_key } => {
             // An emergency: every earlier index key goes at once, the
             // active one and any still in a transition window.
-            let old: Vec<KeyId> = next.roles.get("targets").map(|r| r.keyids.clone()).unwrap_or_default();
+            let old: Vec<KeyId> = next.roles.get("timestamp").map(|r| r.keyids.clone()).unwrap_or_default();
             add_index_key(next, new_key)?;
             for r in INDEX_ROLES {
                 if let Some(role) = next.roles.get_mut(r) {
@@ -267,7 +279,8 @@ fn add_index_key(next: &mut Root, key: &PublicKey) -> Result<(), RotationError> 
 
 /// The one index key that is not retiring.
 pub fn active_index_key(root: &Root) -> Result<KeyId, RotationError> {
-    let role = root.roles.get("targets").ok_or_else(|| RotationError::UnknownCustodian("targets".into()))?;
+    let role =
+        root.roles.get("timestamp").ok_or_else(|| RotationError::UnknownCustodian("timestamp".into()))?;
     if let Some((id, _)) = role.retiring.iter().next() {
         return Err(RotationError::RotationInProgress(id.clone()));
     }
@@ -277,7 +290,7 @@ pub fn active_index_key(root: &Root) -> Result<KeyId, RotationError> {
 /// Index keys signing is allowed with: listed and not retiring.
 pub fn signing_index_keys(root: &Root) -> Vec<KeyId> {
     root.roles
-        .get("targets")
+        .get("timestamp")
         .map(|r| r.keyids.iter().filter(|k| !r.retiring.contains_key(*k)).cloned().collect())
         .unwrap_or_default()
 }

@@ -12,7 +12,7 @@ use crate::steps::{check_airgap, transcript_step, StepLog};
 use airlock_core::extension::{ExpiryDays, RootExtension};
 use airlock_core::hash::sha256_hex;
 use airlock_core::keys::group4;
-use airlock_core::metadata::{Root, Signature};
+use airlock_core::metadata::{Root, Signature, Targets};
 use airlock_core::{registry_identity, KeyId, Metadata, PublicKey, Signer, Timestamp};
 use airlock_keyceremony::rotation::{describe_changes, initial_root, propose, Change, InitialRoot};
 use airlock_keyceremony::{
@@ -243,21 +243,21 @@ pub fn run(cmd: CeremonyCommand) -> Result<()> {
     }
 }
 
-fn dir_of(p: &Path) -> PathBuf {
+pub(crate) fn dir_of(p: &Path) -> PathBuf {
     match p.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
     }
 }
 
-fn banner(rehearsal: bool) {
+pub(crate) fn banner(rehearsal: bool) {
     if rehearsal {
         println!("*** REHEARSAL: throwaway keys; this root can never initialise a registry or mirror ***");
     }
 }
 
 /// The payload hash a custodian reads and confirms: 16 hex digits in groups.
-fn short_hash(payload: &[u8]) -> String {
+pub(crate) fn short_hash(payload: &[u8]) -> String {
     group4(&sha256_hex(payload)[..16])
 }
 
@@ -386,8 +386,19 @@ fn init_into(
         println!("signed by {name} ({})", s.key_id().short());
     }
     let identity = registry_identity(&md);
+    // The first top-level targets delegates nothing yet; the custodians
+    // sign it now, since only their offline keys may sign namespace ownership.
+    let mut targets = Metadata::new(Targets::new(1, now.plus_secs(expiry_days.targets as i64 * 86_400)))
+        .map_err(|e| anyhow::anyhow!("building targets: {e}"))?;
+    for (name, s) in &signers {
+        targets.sign(s).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+    }
     let root_path = a.out.join("1.root.json");
     write_new(&root_path, &md.to_bytes())?;
+    let targets_path = a.out.join("1.targets.json");
+    write_new(&targets_path, &targets.to_bytes())?;
+    written.push(targets_path.clone());
+    println!("wrote {} (no publishers yet; signed by every custodian)", targets_path.display());
     let id_path = a.out.join("identity.txt");
     write_new(&id_path, format!("{identity}\n").as_bytes())?;
     written.push(root_path.clone());
@@ -513,7 +524,33 @@ fn root_signing_key(current: &Root, draft: &Root, id: &KeyId) -> Option<PublicKe
         .and_then(|r| r.keys.get(id).cloned())
 }
 
+/// Asks the custodian to type back the payload hash shown (or takes
+/// `--confirm`), refusing on any difference.
+pub(crate) fn confirm_hash(confirm: Option<&str>, hash: &str) -> Result<()> {
+    let normal = |s: &str| s.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_ascii_lowercase();
+    let typed = match confirm {
+        Some(c) => c.to_owned(),
+        None if std::io::stdin().is_terminal() => {
+            eprint!("type the payload hash to sign: ");
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line)?;
+            line
+        }
+        None => return Err(usage("confirm the payload hash: --confirm HASH (no terminal to ask at)")),
+    };
+    if normal(&typed) != normal(hash) {
+        return Err(usage(format!(
+            "confirmation {:?} does not match the payload hash {hash}; nothing signed",
+            typed.trim()
+        )));
+    }
+    Ok(())
+}
+
 fn sign(a: SignArgs) -> Result<()> {
+    if is_targets_draft(&a.draft)? {
+        return super::ownership::sign(a);
+    }
     let now = super::now_or(a.common.at.as_deref())?;
     check_airgap(a.common.allow_online)?;
     let (current, mut draft) = load_pair(&a.root, &a.draft)?;
@@ -531,23 +568,7 @@ fn sign(a: SignArgs) -> Result<()> {
     let payload = draft.payload();
     let hash = short_hash(&payload);
     println!("payload hash: {hash}");
-    let normal = |s: &str| s.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_ascii_lowercase();
-    let typed = match &a.confirm {
-        Some(c) => c.clone(),
-        None if std::io::stdin().is_terminal() => {
-            eprint!("type the payload hash to sign: ");
-            let mut line = String::new();
-            std::io::stdin().read_line(&mut line)?;
-            line
-        }
-        None => return Err(usage("confirm the payload hash: --confirm HASH (no terminal to ask at)")),
-    };
-    if normal(&typed) != normal(&hash) {
-        return Err(usage(format!(
-            "confirmation {:?} does not match the payload hash {hash}; nothing signed",
-            typed.trim()
-        )));
-    }
+    confirm_hash(a.confirm.as_deref(), &hash)?;
     let signer = load_signer(&a.key, &a.passphrase)?;
     let id = signer.key_id();
     let key = root_signing_key(current.signed(), draft.signed(), &id).ok_or_else(|| {
@@ -579,19 +600,26 @@ fn sign(a: SignArgs) -> Result<()> {
     })
 }
 
+/// Whether `path` holds a targets draft rather than a root draft.
+fn is_targets_draft(path: &Path) -> Result<bool> {
+    Ok(airlock_bundles::registry::TargetsDraft::is_draft(&read_input(path)?))
+}
+
 fn payload(a: PayloadArgs) -> Result<()> {
-    let d = load_root(&a.draft)?;
-    write_new(&a.out, &d.payload())?;
-    println!(
-        "wrote {} ({} bytes), payload hash {}",
-        a.out.display(),
-        d.payload().len(),
-        short_hash(&d.payload())
-    );
+    let payload = if is_targets_draft(&a.draft)? {
+        super::ownership::load_draft(&a.draft)?.proposed.payload()
+    } else {
+        load_root(&a.draft)?.payload()
+    };
+    write_new(&a.out, &payload)?;
+    println!("wrote {} ({} bytes), payload hash {}", a.out.display(), payload.len(), short_hash(&payload));
     Ok(())
 }
 
 fn add_signature(a: AddSignatureArgs) -> Result<()> {
+    if is_targets_draft(&a.draft)? {
+        return super::ownership::add_signature(a);
+    }
     let now = super::now_or(a.common.at.as_deref())?;
     check_airgap(a.common.allow_online)?;
     let (current, mut draft) = load_pair(&a.root, &a.draft)?;
@@ -633,6 +661,13 @@ fn add_signature(a: AddSignatureArgs) -> Result<()> {
 }
 
 fn finalize(a: FinalizeArgs) -> Result<()> {
+    if is_targets_draft(&a.draft)? {
+        return Err(usage(format!(
+            "{}: a targets draft is published by the registry: airlock registry targets finalize {} --repo REG --key INDEX.key",
+            a.draft.display(),
+            a.draft.display()
+        )));
+    }
     let now = super::now_or(a.common.at.as_deref())?;
     check_airgap(a.common.allow_online)?;
     let (current, draft) = load_pair(&a.root, &a.draft)?;

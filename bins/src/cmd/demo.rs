@@ -76,6 +76,54 @@ impl Demo {
             .with_context(|| format!("running {}", self.exe.display()))
     }
 
+    /// A namespace-ownership change, as custodians make it: the registry
+    /// proposes with `propose` (its arguments up to `--out`), `signers`
+    /// review and sign offline, and the registry publishes the draft.
+    fn ownership_change(
+        &mut self,
+        title: &str,
+        propose: &[&str],
+        draft: &str,
+        ceremony: &str,
+        signers: &[&str],
+        repo: &str,
+    ) -> Result<()> {
+        let at = ["--at", AT];
+        let out = self.run(title, "", &[propose, &["--out", draft], &at].concat())?;
+        let hash = payload_hash(&out)?;
+        let root = format!("{ceremony}/1.root.json");
+        for who in signers {
+            let key = format!("{ceremony}/keys/{who}.key");
+            self.run(
+                "",
+                "",
+                &[
+                    &[
+                        "ceremony",
+                        "sign",
+                        draft,
+                        "--root",
+                        &root,
+                        "--key",
+                        &key,
+                        "--confirm",
+                        &hash,
+                        "--allow-online",
+                    ][..],
+                    &at,
+                ]
+                .concat(),
+            )?;
+        }
+        let index = format!("{ceremony}/keys/index.key");
+        self.run(
+            "",
+            "a threshold of custodians signed the change offline; the index key only countersigns it",
+            &[&["registry", "targets", "finalize", draft, "--repo", repo, "--key", &index][..], &at].concat(),
+        )?;
+        Ok(())
+    }
+
     fn write(&self, rel: &str, bytes: &[u8]) -> Result<()> {
         let p = self.dir.join(rel);
         if let Some(d) = p.parent() {
@@ -83,6 +131,13 @@ impl Demo {
         }
         std::fs::write(&p, bytes).with_context(|| p.display().to_string())
     }
+}
+
+/// The payload hash a command printed (`payload hash XXXX XXXX ...`).
+fn payload_hash(out: &str) -> Result<String> {
+    out.lines()
+        .find_map(|l| l.split_once("payload hash ").map(|(_, h)| h.trim().to_owned()))
+        .context("no payload hash in the output")
 }
 
 /// Runs the demo.
@@ -147,35 +202,55 @@ fn steps(d: &mut Demo) -> Result<()> {
     )?;
     // 2. The registry and two publishers.
     d.run(
-        "registry init from the ceremony's root",
-        "the registry's first targets, snapshot and timestamp are signed by the index key",
+        "registry init from the ceremony's root and first targets",
+        "top-level targets (who owns which namespace) is signed by the custodians; the index key signs only snapshot and timestamp",
         &[&["registry", "init", "registry", "--root-dir", "ceremony", "--key", "ceremony/keys/index.key"][..], &at].concat(),
     )?;
     for (name, ns) in [("acme", "acme/*"), ("beta", "beta/*")] {
         d.run(&format!("publisher {name} generates a key"), "", &["key", "generate", "--out", name])?;
-        d.run(
-            &format!("registry delegates {ns} to {name}"),
-            "a terminating delegation: only this publisher may sign in this namespace",
-            &[
-                &[
-                    "registry",
-                    "publisher",
-                    "add",
-                    name,
-                    "--key",
-                    &format!("{name}.pub"),
-                    "--namespace",
-                    ns,
-                    "--repo",
-                    "registry",
-                    "--index-key",
-                    "ceremony/keys/index.key",
-                ][..],
-                &at,
-            ]
-            .concat(),
+        let key = format!("{name}.pub");
+        d.ownership_change(
+            &format!("custodians delegate {ns} to {name} (propose, review and sign offline, finalize)"),
+            &["registry", "publisher", "add", name, "--key", &key, "--namespace", ns, "--repo", "registry"],
+            &format!("add-{name}.draft.json"),
+            "ceremony",
+            &["alice", "bob"],
+            "registry",
         )?;
     }
+    d.run("", "", &["key", "generate", "--out", "mallory"])?;
+    d.run(
+        "",
+        "",
+        &[
+            &[
+                "registry",
+                "publisher",
+                "add",
+                "mallory",
+                "--key",
+                "mallory.pub",
+                "--namespace",
+                "acme/*",
+                "--allow-overlap",
+                "--repo",
+                "registry",
+                "--out",
+                "steal-acme.draft.json",
+            ][..],
+            &at,
+        ]
+        .concat(),
+    )?;
+    d.refused(
+        "with only the registry's online index key, give acme/* to mallory",
+        "namespace ownership needs a threshold of the custodians' offline keys; the index key alone cannot change it",
+        &[
+            &["registry", "targets", "finalize", "steal-acme.draft.json", "--repo", "registry", "--key", "ceremony/keys/index.key"][..],
+            &at,
+        ]
+        .concat(),
+    )?;
     // 3. A publication with generation provenance, countersigned.
     d.write("artifacts/tool-1.0.tar.gz", b"acme tool 1.0: the bytes a release officer carries across\n")?;
     d.write("artifacts/lib-2.1.txt", b"beta library 2.1\n")?;
@@ -308,28 +383,24 @@ fn steps(d: &mut Demo) -> Result<()> {
         ]
         .concat(),
     )?;
-    d.run("", "", &["key", "generate", "--out", "mallory"])?;
-    d.run(
-        "",
+    d.ownership_change(
         "",
         &[
-            &[
-                "registry",
-                "publisher",
-                "add",
-                "mallory",
-                "--key",
-                "mallory.pub",
-                "--namespace",
-                "acme/*",
-                "--repo",
-                "rogue",
-                "--index-key",
-                "rogue-ceremony/keys/index.key",
-            ][..],
-            &at,
-        ]
-        .concat(),
+            "registry",
+            "publisher",
+            "add",
+            "mallory",
+            "--key",
+            "mallory.pub",
+            "--namespace",
+            "acme/*",
+            "--repo",
+            "rogue",
+        ],
+        "rogue-add-mallory.draft.json",
+        "rogue-ceremony",
+        &["mallory"],
+        "rogue",
     )?;
     d.write("artifacts/evil.tar.gz", b"a trojan with the same name\n")?;
     d.run(

@@ -1,8 +1,8 @@
 //! `airlock mirror init|import|verify|status|log`.
 
 use crate::exit::{refused, usage};
-use crate::rules::{read_pins_dir, read_policy, PinnedRules};
-use airlock_bundles::mirror::{verify_mirror, Mirror, MirrorError};
+use crate::rules::{read_pins_dir, read_policy};
+use airlock_bundles::mirror::{verify_mirror, Importer, Mirror, MirrorError};
 use airlock_core::metadata::{Metadata, Root, Snapshot, TimestampRole};
 use airlock_keyceremony::transcript;
 use anyhow::Result;
@@ -46,9 +46,6 @@ pub struct ImportArgs {
     /// Bundle files (or volume base names), imported in order.
     #[arg(required = true)]
     pub bundles: Vec<PathBuf>,
-    /// Accept changed keys for this delegated role (after checking out of band).
-    #[arg(long = "accept-key-change", value_name = "ROLE")]
-    pub accept_key_change: Vec<String>,
     /// The time of the import (YYYY-MM-DDTHH:MM:SSZ) instead of now.
     #[arg(long)]
     pub at: Option<String>,
@@ -90,12 +87,12 @@ pub fn mirror_error(e: MirrorError) -> anyhow::Error {
     }
 }
 
-fn open(dir: &std::path::Path) -> Result<(Mirror, PinnedRules)> {
+fn open(dir: &std::path::Path) -> Result<(Mirror, Importer)> {
     let m = Mirror::open(dir).map_err(mirror_error)?;
     let (pins, _) = read_pins_dir(&m.pins_dir())?;
     let policy_path = m.policy_path();
     let (policy, _) = read_policy(policy_path.exists().then_some(policy_path.as_path()))?;
-    Ok((m, PinnedRules { pins, policy }))
+    Ok((m, Importer { pins, policy }))
 }
 
 fn init(a: InitArgs) -> Result<()> {
@@ -110,15 +107,13 @@ fn init(a: InitArgs) -> Result<()> {
 fn import(a: ImportArgs) -> Result<()> {
     let (m, rules) = open(&a.dir)?;
     let now = super::now_or(a.at.as_deref())?;
-    crate::rules::import_all(&m, &rules, &a.bundles, now, &a.accept_key_change, a.json)
+    crate::rules::import_all(&m, &rules, &a.bundles, now, a.json)
 }
 
 fn verify(a: DirArgs) -> Result<()> {
     let now = super::now_or(a.at.as_deref())?;
     let (m, rules) = open(&a.dir)?;
-    let problems =
-        verify_mirror(&m, &|repo| rules.pins.root(repo).map(<[u8]>::to_vec), rules.policy.effective_now(now))
-            .map_err(mirror_error)?;
+    let problems = verify_mirror(&m, &rules, rules.policy.effective_now(now)).map_err(mirror_error)?;
     if a.json {
         println!(
             "{}",

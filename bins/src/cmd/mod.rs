@@ -6,6 +6,7 @@ pub mod demo;
 pub mod key;
 pub mod metadata;
 pub mod mirror;
+pub mod ownership;
 pub mod registry;
 pub mod root;
 

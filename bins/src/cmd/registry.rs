@@ -3,12 +3,15 @@
 
 use crate::exit::{refused, usage};
 use crate::io::read_input;
+use crate::io::{ensure_absent, write_new};
 use crate::secrets::{load_signer, PassphraseArgs};
+use crate::steps::{transcript_step, StepLog};
 use airlock_bundles::registry::{
-    self, list_root_files, ArtifactSpec, ErrorKind, NewPublisher, PublishRequest, Registry, RegistryError,
+    self, describe_targets_change, list_root_files, ArtifactSpec, ErrorKind, NewPublisher, OwnershipChange,
+    PublishRequest, Registry, RegistryError,
 };
 use airlock_core::provenance::Provenance;
-use airlock_core::{PublicKey, Timestamp};
+use airlock_core::{KeyId, PublicKey, Timestamp};
 use anyhow::Result;
 use clap::{Args, Subcommand};
 use std::collections::BTreeMap;
@@ -19,9 +22,13 @@ use std::path::PathBuf;
 pub enum RegistryCommand {
     /// Create a registry repository from a finalized root chain.
     Init(InitArgs),
-    /// Manage publishers and their namespaces.
+    /// Propose changes to publishers and their namespaces (drafts the
+    /// custodians sign), and list them.
     #[command(subcommand)]
     Publisher(PublisherCommand),
+    /// Propose a renewal of top-level targets, or publish a signed draft.
+    #[command(subcommand)]
+    Targets(TargetsCommand),
     /// Verify a publisher's submission and countersign it.
     Accept(AcceptArgs),
     /// Take in new root versions from a ceremony.
@@ -34,15 +41,58 @@ pub enum RegistryCommand {
     Status(ViewArgs),
 }
 
-/// Publisher commands.
+/// Publisher commands. Each change writes a draft of the next top-level
+/// targets for the custodians to sign (`airlock ceremony sign DRAFT`);
+/// `airlock registry targets finalize DRAFT` publishes it.
 #[derive(Subcommand)]
 pub enum PublisherCommand {
-    /// Delegate namespaces to a publisher (a terminating delegation).
+    /// Propose delegating namespaces to a publisher (a terminating delegation).
     Add(PublisherAddArgs),
-    /// Remove a publisher's delegation.
+    /// Propose removing a publisher's delegation.
     Remove(PublisherRemoveArgs),
+    /// Propose replacing a publisher's keys (a publisher key rotation).
+    Rekey(PublisherRekeyArgs),
     /// List publishers.
     List(ViewArgs),
+}
+
+/// Top-level targets commands.
+#[derive(Subcommand)]
+pub enum TargetsCommand {
+    /// Propose the next top-level targets with no change but a renewed expiry.
+    Propose(DraftArgs),
+    /// Publish a targets draft signed by a threshold of the custodians,
+    /// countersigned by the index key (new snapshot and timestamp).
+    Finalize(FinalizeArgs),
+}
+
+/// Where a proposal is written.
+#[derive(Args)]
+pub struct DraftArgs {
+    /// The registry directory.
+    #[arg(long)]
+    pub repo: PathBuf,
+    /// Where to write the targets draft (must not exist).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// The transcript to append to (default: transcript.jsonl beside the draft).
+    #[arg(long)]
+    pub transcript: Option<PathBuf>,
+    /// The time (YYYY-MM-DDTHH:MM:SSZ) instead of now.
+    #[arg(long)]
+    pub at: Option<String>,
+}
+
+/// Arguments of `registry targets finalize`.
+#[derive(Args)]
+pub struct FinalizeArgs {
+    /// The signed targets draft.
+    pub draft: PathBuf,
+    /// The transcript to append to (default: transcript.jsonl beside the draft).
+    #[arg(long)]
+    pub transcript: Option<PathBuf>,
+    #[command(flatten)]
+    pub key: KeyArgs,
 }
 
 /// Arguments of `registry init`.
@@ -53,6 +103,10 @@ pub struct InitArgs {
     /// The ceremony directory holding N.root.json from version 1.
     #[arg(long)]
     pub root_dir: PathBuf,
+    /// The first top-level targets, signed by the custodians (default:
+    /// 1.targets.json in the ceremony directory).
+    #[arg(long)]
+    pub targets: Option<PathBuf>,
     /// The index key (encrypted key file).
     #[arg(long)]
     pub key: PathBuf,
@@ -94,6 +148,10 @@ pub struct UpdateRootArgs {
     /// The ceremony directory holding the new N.root.json files.
     #[arg(long)]
     pub root_dir: PathBuf,
+    /// A targets draft signed for the new root, when the new root changes
+    /// who signs top-level targets.
+    #[arg(long)]
+    pub targets: Option<PathBuf>,
     #[command(flatten)]
     pub key: KeyArgs,
 }
@@ -115,17 +173,8 @@ pub struct PublisherAddArgs {
     /// Allow a namespace that overlaps another publisher's.
     #[arg(long)]
     pub allow_overlap: bool,
-    /// The registry directory.
-    #[arg(long)]
-    pub repo: PathBuf,
-    /// The index key (encrypted key file).
-    #[arg(long)]
-    pub index_key: PathBuf,
     #[command(flatten)]
-    pub passphrase: PassphraseArgs,
-    /// The time (YYYY-MM-DDTHH:MM:SSZ) instead of now.
-    #[arg(long)]
-    pub at: Option<String>,
+    pub draft: DraftArgs,
 }
 
 /// Arguments of `registry publisher remove`.
@@ -133,17 +182,23 @@ pub struct PublisherAddArgs {
 pub struct PublisherRemoveArgs {
     /// The publisher's name.
     pub name: String,
-    /// The registry directory.
-    #[arg(long)]
-    pub repo: PathBuf,
-    /// The index key (encrypted key file).
-    #[arg(long)]
-    pub index_key: PathBuf,
     #[command(flatten)]
-    pub passphrase: PassphraseArgs,
-    /// The time (YYYY-MM-DDTHH:MM:SSZ) instead of now.
-    #[arg(long)]
-    pub at: Option<String>,
+    pub draft: DraftArgs,
+}
+
+/// Arguments of `registry publisher rekey`.
+#[derive(Args)]
+pub struct PublisherRekeyArgs {
+    /// The publisher's name.
+    pub name: String,
+    /// The publisher's new public key (PEM; repeatable). Keys not given are removed.
+    #[arg(long = "key", required = true)]
+    pub keys: Vec<PathBuf>,
+    /// How many of its keys must sign.
+    #[arg(long, default_value_t = 1)]
+    pub threshold: u64,
+    #[command(flatten)]
+    pub draft: DraftArgs,
 }
 
 /// Arguments of read-only commands.
@@ -230,50 +285,38 @@ pub fn run(cmd: RegistryCommand) -> Result<()> {
         RegistryCommand::Init(a) => {
             let now = super::now_or(a.at.as_deref())?;
             let roots = roots_in(&a.root_dir)?;
+            let targets_path = a.targets.clone().unwrap_or_else(|| a.root_dir.join("1.targets.json"));
+            let targets = (targets_path.clone(), read_input(&targets_path)?);
             let signer = load_signer(&a.key, &a.passphrase)?;
-            let r = Registry::init(&a.dir, roots, signer.as_ref(), now).map_err(registry_error)?;
+            let r = Registry::init(&a.dir, roots, targets, signer.as_ref(), now).map_err(registry_error)?;
             println!("registry {} created at {}", r.registry, a.dir.display());
             println!("  identity {}", airlock_core::identity::grouped(&r.identity));
             println!("  root version {}, index key {}", r.root_version, r.index_key.short());
             Ok(())
         }
         RegistryCommand::Publisher(PublisherCommand::Add(a)) => {
-            let now = super::now_or(a.at.as_deref())?;
-            let mut keys = Vec::new();
-            for k in &a.keys {
-                let text = String::from_utf8(read_input(k)?)
-                    .map_err(|_| usage(format!("{}: not PEM", k.display())))?;
-                keys.push(
-                    PublicKey::from_spki_pem(&text).map_err(|e| usage(format!("{}: {e}", k.display())))?,
-                );
-            }
-            let signer = load_signer(&a.index_key, &a.passphrase)?;
-            let mut reg = open_writing(&a.repo, now)?;
             let p = NewPublisher {
                 name: a.name.clone(),
-                keys,
+                keys: read_keys(&a.keys)?,
                 namespaces: a.namespaces.clone(),
                 threshold: a.threshold,
                 allow_overlap: a.allow_overlap,
             };
-            let r = reg.add_publisher(&p, signer.as_ref(), now).map_err(registry_error)?;
-            println!(
-                "publisher {} owns {}; snapshot v{}, timestamp v{}",
-                a.name,
-                a.namespaces.join(", "),
-                r.snapshot_version,
-                r.timestamp_version
-            );
-            Ok(())
+            propose(&a.draft, &OwnershipChange::Add(p))
         }
         RegistryCommand::Publisher(PublisherCommand::Remove(a)) => {
-            let now = super::now_or(a.at.as_deref())?;
-            let signer = load_signer(&a.index_key, &a.passphrase)?;
-            let mut reg = open_writing(&a.repo, now)?;
-            let r = reg.remove_publisher(&a.name, signer.as_ref(), now).map_err(registry_error)?;
-            println!("publisher {} removed; snapshot v{}", a.name, r.snapshot_version);
-            Ok(())
+            propose(&a.draft, &OwnershipChange::Remove(a.name.clone()))
         }
+        RegistryCommand::Publisher(PublisherCommand::Rekey(a)) => {
+            let change = OwnershipChange::Rekey {
+                name: a.name.clone(),
+                keys: read_keys(&a.keys)?,
+                threshold: a.threshold,
+            };
+            propose(&a.draft, &change)
+        }
+        RegistryCommand::Targets(TargetsCommand::Propose(a)) => propose(&a, &OwnershipChange::Renew),
+        RegistryCommand::Targets(TargetsCommand::Finalize(a)) => finalize(a),
         RegistryCommand::Publisher(PublisherCommand::List(a)) => {
             let reg = Registry::open(&a.repo).map_err(registry_error)?;
             let list = reg.publishers();
@@ -317,8 +360,12 @@ pub fn run(cmd: RegistryCommand) -> Result<()> {
             let now = super::now_or(a.key.at.as_deref())?;
             let roots = roots_in(&a.root_dir)?;
             let signer = load_signer(&a.key.key, &a.key.passphrase)?;
+            let draft = match &a.targets {
+                Some(p) => Some(super::ownership::load_draft(p)?),
+                None => None,
+            };
             let mut reg = open_writing(&a.key.repo, now)?;
-            let r = reg.update_root(roots, signer.as_ref(), now).map_err(registry_error)?;
+            let r = reg.update_root(roots, draft.as_ref(), signer.as_ref(), now).map_err(registry_error)?;
             println!(
                 "root version(s) added: {:?}; snapshot v{}, timestamp v{}",
                 r.roots_added, r.snapshot_version, r.timestamp_version
@@ -373,6 +420,86 @@ pub fn run(cmd: RegistryCommand) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// Reads PEM public keys.
+fn read_keys(paths: &[PathBuf]) -> Result<Vec<PublicKey>> {
+    paths
+        .iter()
+        .map(|k| {
+            let text =
+                String::from_utf8(read_input(k)?).map_err(|_| usage(format!("{}: not PEM", k.display())))?;
+            PublicKey::from_spki_pem(&text).map_err(|e| usage(format!("{}: {e}", k.display())))
+        })
+        .collect()
+}
+
+/// Writes a draft of the next top-level targets with `change`, shows the
+/// review a custodian will see, and records the proposal.
+fn propose(a: &DraftArgs, change: &OwnershipChange) -> Result<()> {
+    let now = super::now_or(a.at.as_deref())?;
+    ensure_absent(&a.out)?;
+    let reg = Registry::open(&a.repo).map_err(registry_error)?;
+    let draft = reg.propose_targets(change, now).map_err(registry_error)?;
+    let changes = describe_targets_change(draft.base.as_ref().map(|b| b.signed()), draft.proposed.signed());
+    for line in &changes {
+        println!("  {line}");
+    }
+    write_new(&a.out, &draft.to_bytes())?;
+    println!(
+        "wrote targets draft {} (version {}), payload hash {}",
+        a.out.display(),
+        draft.proposed.signed().version,
+        super::ceremony::short_hash(&draft.proposed.payload())
+    );
+    println!(
+        "next: custodians review and sign it offline (airlock ceremony sign {} --root NEWEST.root.json --key CUSTODIAN.key), then airlock registry targets finalize {} --repo {} --key INDEX.key",
+        a.out.display(),
+        a.out.display(),
+        a.repo.display()
+    );
+    transcript_step(StepLog {
+        transcript: a
+            .transcript
+            .clone()
+            .unwrap_or_else(|| super::ceremony::dir_of(&a.out).join("transcript.jsonl")),
+        step: "registry propose targets",
+        now,
+        rehearsal: false,
+        allow_online: true,
+        key_ids: Vec::new(),
+        files: vec![a.out.clone()],
+        details: serde_json::json!({"targets_version": draft.proposed.signed().version, "changes": changes}),
+    })
+}
+
+/// Publishes a signed targets draft.
+fn finalize(a: FinalizeArgs) -> Result<()> {
+    let now = super::now_or(a.key.at.as_deref())?;
+    let draft = super::ownership::load_draft(&a.draft)?;
+    let signer = load_signer(&a.key.key, &a.key.passphrase)?;
+    let mut reg = open_writing(&a.key.repo, now)?;
+    let r = reg.finalize_targets(&draft, signer.as_ref(), now).map_err(registry_error)?;
+    let signed_by: Vec<KeyId> = draft.proposed.signatures().iter().map(|s| s.keyid.clone()).collect();
+    println!(
+        "top-level targets version {} published (signed by {} custodian key(s)); snapshot v{}, timestamp v{}",
+        r.targets_version.unwrap_or(0),
+        signed_by.len(),
+        r.snapshot_version,
+        r.timestamp_version
+    );
+    transcript_step(StepLog {
+        transcript: a
+            .transcript
+            .unwrap_or_else(|| super::ceremony::dir_of(&a.draft).join("transcript.jsonl")),
+        step: "registry finalize targets",
+        now,
+        rehearsal: false,
+        allow_online: true,
+        key_ids: signed_by,
+        files: vec![a.draft.clone()],
+        details: serde_json::json!({"targets_version": r.targets_version, "snapshot_version": r.snapshot_version}),
+    })
 }
 
 /// Runs `airlock publish` on the publisher's machine.

@@ -17,6 +17,7 @@ mod exit;
 mod rules;
 mod verify;
 
+use airlock_bundles::mirror::{Importer, Mirror};
 use airlock_core::policy::Policy;
 use airlock_core::Timestamp;
 use anyhow::Result;
@@ -52,6 +53,10 @@ enum Command {
 struct VerifyArgs {
     /// The bundle file, or the base name (or .volumes.json index) of its volumes.
     bundle: PathBuf,
+    /// Judge the bundle against this mirror's trusted state (read only)
+    /// instead of a fresh mirror's.
+    #[arg(long)]
+    mirror: Option<PathBuf>,
     /// Check at this instant (YYYY-MM-DDTHH:MM:SSZ) instead of now.
     #[arg(long)]
     at: Option<String>,
@@ -91,41 +96,49 @@ fn now_or(at: Option<&str>) -> Result<Timestamp> {
 }
 
 /// The compiled-in pins and the default policy, or why not.
-fn rules() -> Result<rules::PinnedRules> {
+fn importer() -> Result<Importer> {
     let (source, pins) = compiled::load().ok_or_else(|| exit::usage(NO_PINS))?;
     let pins =
         pins.map_err(|e| exit::usage(format!("the pins compiled in from {source} are invalid: {e}")))?;
-    Ok(rules::PinnedRules { pins, policy: Policy::default() })
+    Ok(Importer { pins, policy: Policy::default() })
+}
+
+/// Opens `dir` as a mirror made for the compiled-in pins, and takes its policy.
+fn open_mirror(dir: &std::path::Path, importer: &mut Importer) -> Result<Mirror> {
+    let mirror = Mirror::open(dir).map_err(|e| exit::usage(e.to_string()))?;
+    let (stored, _) = rules::read_pins_dir(&mirror.pins_dir())?;
+    if stored.describe() != importer.pins.describe() {
+        return Err(exit::usage(format!(
+            "{}: the mirror was initialised with other pins than the ones compiled into this binary",
+            dir.display()
+        )));
+    }
+    let policy = mirror.policy_path();
+    importer.policy = rules::read_policy(policy.exists().then_some(policy.as_path()))?.0;
+    Ok(mirror)
 }
 
 fn run(cmd: Command) -> Result<()> {
     match cmd {
         Command::Pins => {
-            let r = rules()?;
+            let r = importer()?;
             print!("{}", r.pins.describe());
             Ok(())
         }
         Command::Verify(a) => {
-            let r = rules()?;
+            let mut r = importer()?;
             let now = now_or(a.at.as_deref())?;
-            verify::run(&r, &a.bundle, now, a.json)
+            let mirror = match &a.mirror {
+                Some(d) => Some(open_mirror(d, &mut r)?),
+                None => None,
+            };
+            verify::run(&r, mirror.as_ref(), &a.bundle, now, a.json)
         }
         Command::Import(a) => {
-            let mut r = rules()?;
+            let mut r = importer()?;
             let now = now_or(a.at.as_deref())?;
-            let mirror =
-                airlock_bundles::mirror::Mirror::open(&a.mirror).map_err(|e| exit::usage(e.to_string()))?;
-            // The mirror must have been made for these pins; its policy applies.
-            let (stored, _) = rules::read_pins_dir(&mirror.pins_dir())?;
-            if stored.describe() != r.pins.describe() {
-                return Err(exit::usage(format!(
-                    "{}: the mirror was initialised with other pins than the ones compiled into this binary",
-                    a.mirror.display()
-                )));
-            }
-            let policy = mirror.policy_path();
-            r.policy = rules::read_policy(policy.exists().then_some(policy.as_path()))?.0;
-            rules::import_all(&mirror, &r, &a.bundles, now, &[], a.json)
+            let mirror = open_mirror(&a.mirror, &mut r)?;
+            rules::import_all(&mirror, &r, &a.bundles, now, a.json)
         }
     }
 }

@@ -1,78 +1,34 @@
-//! `airlock-import verify BUNDLE`: the bundle's signatures from the pinned
-//! root of the registry it names, then every target against the pins.
+//! `airlock-import verify BUNDLE [--mirror DIR]`: the same decision
+//! `airlock-import import` makes (`airlock_bundles::mirror::check_bundle`,
+//! which ends in `airlock_core::admission::admit`), writing nothing. Without
+//! `--mirror` the bundle is judged as a fresh mirror would judge it.
 
 use crate::exit::{refused, usage};
-use crate::rules::PinnedRules;
-use airlock_bundles::bundle::{
-    open_volumes, verify_bundle_from, ArtifactSink, BundleError, TrustedStart, VerifyOptions,
-};
-use airlock_bundles::mirror::ImportRules;
-use airlock_core::bundle::BundleManifest;
-use airlock_core::metadata::TargetFile;
+use airlock_bundles::bundle::open_volumes;
+use airlock_bundles::mirror::{check_bundle, Importer, Mirror, MirrorError};
 use airlock_core::Timestamp;
 use anyhow::Result;
 use serde_json::json;
-use std::cell::RefCell;
 use std::path::Path;
 
-/// Approves each target by the rules before any artifact byte is read;
-/// keeps no artifact bytes.
-struct Approver<'a> {
-    rules: &'a PinnedRules,
-    repo: &'a RefCell<Option<String>>,
-}
-
-impl ArtifactSink for Approver<'_> {
-    fn approve(&mut self, target: &str, info: &TargetFile, role: &str) -> Result<(), String> {
-        let repo = self.repo.borrow().clone().ok_or("no pinned registry chosen")?;
-        self.rules.approve_target(&repo, target, info, role)
-    }
-    fn begin(&mut self, _: &str, _: &TargetFile) -> std::io::Result<()> {
-        Ok(())
-    }
-    fn write(&mut self, _: &[u8]) -> std::io::Result<()> {
-        Ok(())
-    }
-    fn finish(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-fn not_pinned(registry: &str) -> BundleError {
-    BundleError::Refused {
-        target: "bundle".into(),
-        reason: format!("registry {registry} is not pinned in this importer"),
-    }
-}
-
-/// Verifies `bundle` at `now`, printing a report (JSON with `json`).
-pub fn run(rules: &PinnedRules, bundle: &Path, now: Timestamp, json: bool) -> Result<()> {
-    let input = open_volumes(bundle).map_err(|e| usage(format!("{}: {e}", bundle.display())))?;
-    let chosen: RefCell<Option<String>> = RefCell::new(None);
-    let mut select = |m: &BundleManifest| -> Result<TrustedStart, BundleError> {
-        let repo = rules.repository(&m.registry).ok_or_else(|| not_pinned(&m.registry))?;
-        let root = rules.pinned_root(&repo).ok_or_else(|| not_pinned(&m.registry))?;
-        *chosen.borrow_mut() = Some(repo);
-        Ok(TrustedStart { root, timestamp: None, snapshot: None })
-    };
-    let mut sink = Approver { rules, repo: &chosen };
-    let opts = VerifyOptions::at(rules.effective_now(now));
-    // Reading failures (exit 3) are told apart from refusals (exit 1).
-    let result = verify_bundle_from(input, &mut select, &opts, &mut sink)
-        .map_err(|e| (matches!(e, BundleError::Io(_)), e.to_string()));
-    let repo = chosen.borrow().clone().unwrap_or_default();
-    // Every verified target once more against the pins, naming the mapping.
-    let result = result.and_then(|v| {
-        let mut mapped = Vec::new();
-        for (path, info, role) in v.targets() {
-            let mapping = rules.pins.authorize(path, &repo).map_err(|e| (false, e.to_string()))?;
-            rules.policy.check_target(path, info).map_err(|e| (false, e.to_string()))?;
-            mapped.push(json!({"path": path, "length": info.length, "role": role, "mapping": mapping}));
-        }
-        Ok((v, mapped))
-    });
-    match result {
-        Ok((v, mapped)) => {
+/// Verifies `bundle` at `now` against `mirror` (or a fresh one), printing a
+/// report (JSON with `json`).
+pub fn run(
+    importer: &Importer,
+    mirror: Option<&Mirror>,
+    bundle: &Path,
+    now: Timestamp,
+    json: bool,
+) -> Result<()> {
+    let mut input = open_volumes(bundle).map_err(|e| usage(format!("{}: {e}", bundle.display())))?;
+    match check_bundle(mirror, &mut input, importer, now) {
+        Ok(c) => {
+            let v = &c.bundle;
+            let mut mapped = Vec::new();
+            for (path, info, role) in v.targets() {
+                let mapping = importer.pins.authorize(path, &c.repo).ok();
+                mapped.push(json!({"path": path, "length": info.length, "role": role, "mapping": mapping}));
+            }
             if json {
                 println!(
                     "{}",
@@ -80,29 +36,39 @@ pub fn run(rules: &PinnedRules, bundle: &Path, now: Timestamp, json: bool) -> Re
                         "bundle": bundle.display().to_string(),
                         "verified": true,
                         "checked_at": now.to_string(),
-                        "repository": repo,
+                        "against": if mirror.is_some() { "mirror" } else { "fresh mirror" },
+                        "repository": c.repo,
                         "registry": v.manifest().registry,
                         "snapshot_version": v.manifest().snapshot_version,
                         "base_snapshot_version": v.manifest().base_snapshot_version,
                         "omitted_roles": v.manifest().omitted_roles,
                         "checks": v.checks(),
+                        "served_targets": c.admitted.served_targets,
+                        "delegation_changes": c.admitted.changes,
+                        "recoveries": c.admitted.recoveries,
                         "targets": mapped,
                     }))?
                 );
             } else {
-                for c in v.checks() {
-                    println!("ok  {:<24} {}", c.check, c.detail);
+                for ch in v.checks() {
+                    println!("ok  {:<24} {}", ch.check, ch.detail);
                 }
-                println!("ok  {:<24} every target's namespace is pinned to repository {repo}", "pins");
                 println!(
-                    "bundle verified: {} artifact(s) from repository {repo} (registry {})",
+                    "ok  {:<24} every rule holds against {}; {} target(s) would be served",
+                    "admission",
+                    if mirror.is_some() { "the mirror's trusted state" } else { "a fresh mirror" },
+                    c.admitted.served_targets
+                );
+                println!(
+                    "bundle verified: {} artifact(s) from repository {} (registry {})",
                     v.targets().len(),
+                    c.repo,
                     airlock_core::identity::grouped(&v.manifest().registry)
                 );
             }
             Ok(())
         }
-        Err((io, e)) => {
+        Err(e) => {
             if json {
                 println!(
                     "{}",
@@ -110,13 +76,16 @@ pub fn run(rules: &PinnedRules, bundle: &Path, now: Timestamp, json: bool) -> Re
                         "bundle": bundle.display().to_string(),
                         "verified": false,
                         "checked_at": now.to_string(),
-                        "repository": chosen.borrow().clone(),
-                        "error": e,
+                        "error": e.to_string(),
                     }))?
                 );
             }
             let message = format!("{}: {e}", bundle.display());
-            Err(if io { anyhow::anyhow!(message) } else { refused(message) })
+            Err(match e {
+                MirrorError::Locked { .. } | MirrorError::Layout(_) => usage(message),
+                e if e.is_refusal() => refused(message),
+                _ => anyhow::anyhow!(message),
+            })
         }
     }
 }

@@ -52,7 +52,14 @@ impl VerifyOptions {
 pub trait ArtifactSink {
     /// Sees the verified metadata before any artifact byte is read (a mirror
     /// checks its own state here). Refusing stops the bundle.
-    fn verified_metadata(&mut self, _manifest: &BundleManifest, _trusted: &Trusted) -> Result<(), String> {
+    /// `carried` lists every artifact the bundle will stream: (target path,
+    /// its signed description, the signing role).
+    fn verified_metadata(
+        &mut self,
+        _manifest: &BundleManifest,
+        _trusted: &Trusted,
+        _carried: &[(String, TargetFile, String)],
+    ) -> Result<(), String> {
         Ok(())
     }
 
@@ -205,6 +212,11 @@ pub struct TrustedStart {
     pub timestamp: Option<Vec<u8>>,
     /// The previously trusted snapshot.
     pub snapshot: Option<Vec<u8>>,
+    /// Targets roles the receiver already holds, by file name
+    /// (`N.ROLE.json`): a role the bundle leaves out is loaded from here and
+    /// verified like a carried one, so the result covers every role the
+    /// receiver will serve.
+    pub held_roles: BTreeMap<String, Vec<u8>>,
 }
 
 /// Chooses the trusted start once the (untrusted) manifest names its registry.
@@ -218,7 +230,7 @@ pub fn verify_bundle<R: Read>(
     opts: &VerifyOptions,
     sink: &mut dyn ArtifactSink,
 ) -> Result<VerifiedBundle, BundleError> {
-    let start = TrustedStart { root: pinned_root.to_vec(), timestamp: None, snapshot: None };
+    let start = TrustedStart { root: pinned_root.to_vec(), ..TrustedStart::default() };
     verify_bundle_from(input, &mut |_| Ok(start.clone()), opts, sink)
 }
 
@@ -466,6 +478,11 @@ impl<'s> State<'s> {
             .iter()
             .filter_map(|(p, b)| p.strip_prefix("metadata/").map(|n| (n.to_owned(), b.clone())))
             .collect();
+        // Roles the bundle leaves out come from what the receiver holds;
+        // the client verifies them as it would a download.
+        for (name, bytes) in &self.start.held_roles {
+            files.entry(name.clone()).or_insert_with(|| bytes.clone());
+        }
         let now = self.opts.now;
         let pinned = self.pinned.as_ref().ok_or_else(|| BundleError::ManifestNotFirst("(none)".into()))?;
         let pinned_version = pinned.signed().version;
@@ -537,10 +554,11 @@ impl<'s> State<'s> {
                 }
                 let Some(m) = snapshot_meta.get(&format!("{child}.json")) else { continue };
                 let name = format!("{}.{child}.json", m.version);
-                if !self.metadata.contains_key(&format!("metadata/{name}")) {
-                    if !manifest.omitted_roles.contains(&child) {
-                        return Err(BundleError::RoleMissing(child));
-                    }
+                let carried = self.metadata.contains_key(&format!("metadata/{name}"));
+                if !carried && !manifest.omitted_roles.contains(&child) {
+                    return Err(BundleError::RoleMissing(child));
+                }
+                if !carried && !self.start.held_roles.contains_key(&name) {
                     continue;
                 }
                 client.update_targets(&child, Some(&parent))?;
@@ -643,7 +661,7 @@ impl<'s> State<'s> {
     /// Asks the sink to approve every target before the first artifact byte.
     fn approve_all(&mut self, sink: &mut dyn ArtifactSink) -> Result<(), BundleError> {
         if let (Some(m), Some(t)) = (&self.manifest, &self.trusted) {
-            sink.verified_metadata(m, t)
+            sink.verified_metadata(m, t, &self.pending_approval)
                 .map_err(|reason| BundleError::Refused { target: "metadata".into(), reason })?;
         }
         for (target, info, role) in std::mem::take(&mut self.pending_approval) {

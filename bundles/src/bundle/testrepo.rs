@@ -1,5 +1,6 @@
-//! A small registry tree for bundle tests: root v1, an index key, two
-//! publishers with terminating delegations, one artifact each.
+//! A small registry tree for bundle tests: root v1 whose custodian key
+//! signs root and top-level targets, an index key for snapshot and
+//! timestamp, two publishers with terminating delegations, one artifact each.
 
 use airlock_core::client::meta_file_for;
 use airlock_core::hash::sha256_hex;
@@ -34,8 +35,13 @@ pub const ACME: u8 = 3;
 pub const BETA: u8 = 4;
 
 pub fn root_v1(index: u8) -> Root {
+    root_with(index, ROOT)
+}
+
+/// Root v1 with `index` for snapshot and timestamp and `targets` for top-level targets.
+pub fn root_with(index: u8, targets: u8) -> Root {
     let mut keys = BTreeMap::new();
-    for s in [ROOT, index] {
+    for s in [ROOT, index, targets] {
         keys.insert(signer(s).key_id(), signer(s).public_key().clone());
     }
     let role = |s: u8| RoleKeys {
@@ -53,7 +59,14 @@ pub fn root_v1(index: u8) -> Root {
         keys,
         roles: TOP_LEVEL_ROLES
             .iter()
-            .map(|n| (n.to_string(), role(if *n == "root" { ROOT } else { index })))
+            .map(|n| {
+                let who = match *n {
+                    "root" => ROOT,
+                    "targets" => targets,
+                    _ => index,
+                };
+                (n.to_string(), role(who))
+            })
             .collect(),
         extra: Default::default(),
     }
@@ -64,6 +77,8 @@ pub struct Repo {
     pub dir: PathBuf,
     pub version: u64,
     pub roles: BTreeMap<String, (u64, Vec<u8>)>,
+    /// The key that signs snapshot and timestamp.
+    pub index: u8,
 }
 
 pub fn target_file(bytes: &[u8]) -> TargetFile {
@@ -77,10 +92,24 @@ pub fn target_file(bytes: &[u8]) -> TargetFile {
 
 impl Repo {
     pub fn new(dir: &Path) -> Self {
+        Self::build(dir, INDEX, ROOT)
+    }
+
+    /// A repository whose index key is `index` (another registry).
+    pub fn new_with_index(dir: &Path, index: u8) -> Self {
+        Self::build(dir, index, ROOT)
+    }
+
+    /// A repository whose top-level targets is signed by `targets`.
+    pub fn new_with_targets_signer(dir: &Path, targets: u8) -> Self {
+        Self::build(dir, INDEX, targets)
+    }
+
+    fn build(dir: &Path, index: u8, targets: u8) -> Self {
         std::fs::create_dir_all(dir.join("metadata")).unwrap();
         std::fs::create_dir_all(dir.join("targets")).unwrap();
-        std::fs::write(dir.join("metadata/1.root.json"), sign(root_v1(INDEX), ROOT)).unwrap();
-        let mut r = Repo { dir: dir.to_path_buf(), version: 0, roles: BTreeMap::new() };
+        std::fs::write(dir.join("metadata/1.root.json"), sign(root_with(index, targets), ROOT)).unwrap();
+        let mut r = Repo { dir: dir.to_path_buf(), version: 0, roles: BTreeMap::new(), index };
         let mut top = Targets::new(1, t(FAR));
         let deleg = |name: &str, seed: u8| DelegatedRole {
             name: name.into(),
@@ -99,7 +128,8 @@ impl Repo {
             roles: vec![deleg("acme", ACME), deleg("beta", BETA)],
             extra: Default::default(),
         });
-        r.put_role("targets", top, INDEX);
+        r.index = index;
+        r.put_role("targets", top, targets);
         r.publish("acme", ACME, 1, &[("acme/tool-1.0.tar.gz", b"acme tool one".as_slice())]);
         r.publish("beta", BETA, 1, &[("beta/lib.txt", b"beta library".as_slice())]);
         r.snapshot();
@@ -134,9 +164,10 @@ impl Repo {
     pub fn snapshot(&mut self) {
         self.version += 1;
         let meta = self.roles.iter().map(|(n, (v, b))| (format!("{n}.json"), meta_file_for(b, *v))).collect();
-        let snap = sign(Snapshot::new(self.version, t(FAR), meta), INDEX);
+        let snap = sign(Snapshot::new(self.version, t(FAR), meta), self.index);
         std::fs::write(self.dir.join(format!("metadata/{}.snapshot.json", self.version)), &snap).unwrap();
-        let ts = sign(TimestampRole::new(self.version, t(FAR), meta_file_for(&snap, self.version)), INDEX);
+        let ts =
+            sign(TimestampRole::new(self.version, t(FAR), meta_file_for(&snap, self.version)), self.index);
         std::fs::write(self.dir.join("metadata/timestamp.json"), ts).unwrap();
     }
 

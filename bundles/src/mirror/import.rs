@@ -2,37 +2,35 @@
 
 use super::error::{io, MirrorError};
 use super::layout::{crash_point, sync_dir, write_atomic, Mirror, STATE_FILES};
-use crate::bundle::{verify_bundle_from, ArtifactSink, BundleError, TrustedStart, VerifyOptions};
+use crate::bundle::{
+    verify_bundle_from, ArtifactSink, BundleError, TrustedStart, VerifiedBundle, VerifyOptions,
+};
+use airlock_core::admission::{admit, Admitted, Holdings, NothingHeld, Purpose, Rules, TrustedState, Update};
 use airlock_core::bundle::BundleManifest;
 use airlock_core::client::Trusted;
 use airlock_core::metadata::TargetFile;
+use airlock_core::pins::Pins;
+use airlock_core::policy::Policy;
 use airlock_core::Timestamp;
 use airlock_keyceremony::transcript;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::cell::RefCell;
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-/// What the importer's pins and policy decide. Implemented by the binary
-/// over `airlock_core::pins::Pins` and `airlock_core::policy::Policy`.
-pub trait ImportRules {
-    /// The pinned repository whose registry identity is `identity`.
-    fn repository(&self, identity: &str) -> Option<String>;
-    /// The pinned root of `repo`.
-    fn pinned_root(&self, repo: &str) -> Option<Vec<u8>>;
-    /// Whether `repo` may provide `target` (namespace pins) and policy allows it.
-    fn approve_target(&self, repo: &str, target: &str, info: &TargetFile, role: &str) -> Result<(), String>;
-    /// Freshness policy on the timestamp's signed issue time.
-    fn check_freshness(&self, issued: Option<Timestamp>, now: Timestamp) -> Result<(), String>;
-    /// The time expiry is checked against (now less the clock-skew allowance).
-    fn effective_now(&self, now: Timestamp) -> Timestamp {
-        now
-    }
+/// The importer's side: namespace pins and import policy. Every decision
+/// made with them is `airlock_core::admission::admit`.
+#[derive(Debug, Clone)]
+pub struct Importer {
+    /// Which registry may provide which namespace.
+    pub pins: Pins,
+    /// What else the importer demands.
+    pub policy: Policy,
 }
 
 /// What an accepted import changed.
@@ -52,6 +50,12 @@ pub struct ImportReport {
     pub targets: Vec<String>,
     /// Roles the bundle left out.
     pub omitted_roles: Vec<String>,
+    /// Targets the served metadata lists after the import.
+    pub served_targets: usize,
+    /// Delegations added, removed or changed (each signed by its delegator).
+    pub delegation_changes: Vec<airlock_core::admission::DelegationChange>,
+    /// Fast-forward recoveries (versions that went down after a key revocation).
+    pub recoveries: Vec<airlock_core::admission::Recovery>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -77,206 +81,96 @@ impl Read for Hashing<'_> {
     }
 }
 
-/// The key material a delegation trusts: what must not change silently.
-fn delegations_of(trusted: &Trusted) -> BTreeMap<String, Value> {
-    let mut out = BTreeMap::new();
-    for md in trusted.targets.values() {
-        for d in md.signed().delegations.iter() {
-            for r in &d.roles {
-                let mut keys: Vec<String> = r
-                    .keyids
-                    .iter()
-                    .filter_map(|id| d.keys.get(id))
-                    .map(|k| k.material_id().replace('\0', " "))
-                    .collect();
-                keys.sort();
-                let paths = r.paths.clone().unwrap_or_default();
-                out.insert(r.name.clone(), json!({"keys": keys, "threshold": r.threshold, "paths": paths}));
-            }
-        }
+/// Targets the mirror serves for one repository, by content address.
+pub(crate) struct Served(pub(crate) PathBuf);
+
+impl Holdings for Served {
+    fn holds_target(&self, path: &str, sha256: &str) -> bool {
+        self.0.join(crate::registry::target_store_path(path, sha256)).is_file()
     }
-    out
 }
 
-/// The repository a bundle's manifest selected, and its snapshot version
-/// before the import; shared by the selector and the sink.
-type Chosen = Rc<RefCell<Option<(String, Option<u64>)>>>;
+/// The repository a bundle's manifest selected and the mirror's trusted
+/// state for it; shared by the selector and the sink.
+#[derive(Default)]
+struct Chosen {
+    repo: String,
+    prior: Option<TrustedState>,
+}
+
+type Shared<T> = Rc<RefCell<T>>;
+
+/// Reads the trusted state of `repo`: `Ok(None)` before its first import;
+/// an error (never "no state") when it does not read.
+pub fn trusted_state(mirror: &Mirror, repo: &str) -> Result<Option<TrustedState>, MirrorError> {
+    let s = mirror.state(repo)?;
+    TrustedState::from_files(
+        s.root.as_deref(),
+        s.timestamp.as_deref(),
+        s.snapshot.as_deref(),
+        s.delegations.as_deref(),
+    )
+    .map_err(|e| MirrorError::State(format!("{}: {e}", mirror.state_dir(repo).display())))
+}
 
 struct Sink<'a> {
-    mirror: &'a Mirror,
-    rules: &'a dyn ImportRules,
-    staging: PathBuf,
+    mirror: Option<&'a Mirror>,
+    importer: &'a Importer,
+    staging: Option<PathBuf>,
     now: Timestamp,
-    accept_key_change: &'a [String],
-    /// The repository and its previous snapshot version, set by the
-    /// selector once the manifest names the registry.
-    chosen: Chosen,
+    chosen: Shared<Chosen>,
     failure: RefCell<Option<MirrorError>>,
-    delegations: Option<BTreeMap<String, Value>>,
+    admitted: Option<Admitted>,
     current: Option<(File, PathBuf)>,
 }
 
-impl Sink<'_> {
-    fn fail(&self, e: MirrorError) -> String {
-        let s = e.to_string();
-        *self.failure.borrow_mut() = Some(e);
-        s
-    }
-
-    fn repo(&self) -> String {
-        self.chosen.borrow().as_ref().map(|c| c.0.clone()).unwrap_or_default()
-    }
-
-    fn previous_snapshot(&self) -> Option<u64> {
-        self.chosen.borrow().as_ref().and_then(|c| c.1)
-    }
-}
-
 impl ArtifactSink for Sink<'_> {
-    fn verified_metadata(&mut self, manifest: &BundleManifest, trusted: &Trusted) -> Result<(), String> {
-        let repo = self.repo();
-        let new_version = trusted.snapshot.as_ref().map_or(0, |s| s.signed().version);
-        // TUF 5.3.11 fast-forward recovery: when the new root chain rotated
-        // the snapshot or timestamp keys, versions signed by the old keys
-        // (perhaps inflated by a leaked key) no longer bind. The client has
-        // already forgotten them; the mirror's own checks must too.
-        let old_root = self
-            .mirror
-            .state(&repo)
-            .ok()
-            .and_then(|s| s.root)
-            .and_then(|b| airlock_core::Metadata::<airlock_core::metadata::Root>::from_bytes(&b).ok());
-        let rotated = old_root.is_some_and(|o| {
-            ["snapshot", "timestamp"].iter().any(|r| o.signed().role(r) != trusted.root.signed().role(r))
-        });
-        if let Some(old) = self.previous_snapshot().filter(|_| !rotated) {
-            if new_version <= old {
-                return Err(self.fail(MirrorError::NotNewer { trusted: old, found: new_version }));
-            }
-        }
-        if let Some(base) = manifest.base_snapshot_version {
-            let have = self.previous_snapshot().unwrap_or(0);
-            if base != have {
-                return Err(self.fail(MirrorError::DeltaBaseMismatch { base, trusted: have }));
-            }
-            // A delta leaves unchanged roles out: the mirror must hold them
-            // at exactly the version and hash the new snapshot signs.
-            let snap = trusted.snapshot.as_ref().map(|s| s.signed().meta.clone()).unwrap_or_default();
-            for (file, meta) in snap {
-                let role = file.trim_end_matches(".json");
-                if trusted.targets.contains_key(role) {
-                    continue;
-                }
-                let path = self.mirror.served(&repo).join(format!("metadata/{}.{file}", meta.version));
-                let ok = fs::read(&path).is_ok_and(|b| {
-                    meta.hashes
-                        .as_ref()
-                        .and_then(|h| h.get("sha256"))
-                        .is_none_or(|h| *h == airlock_core::hash::sha256_hex(&b))
-                });
-                if !ok {
-                    return Err(self.fail(MirrorError::DeltaRoleMissing {
-                        role: role.to_owned(),
-                        version: meta.version,
-                    }));
-                }
-            }
-        }
-        let new = delegations_of(trusted);
-        let old: BTreeMap<String, Value> = self
-            .mirror
-            .state(&repo)
-            .ok()
-            .and_then(|s| s.delegations)
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .unwrap_or_default();
-        let key_part = |v: &Value| (v.get("keys").cloned(), v.get("threshold").cloned());
-        let paths_of = |v: &Value| -> Vec<String> {
-            v.get("paths")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .filter_map(|p| p.as_str().map(str::to_owned))
-                .collect()
-        };
-        for (role, entry) in &new {
-            if self.accept_key_change.contains(role) {
-                continue;
-            }
-            match old.get(role) {
-                Some(o) if key_part(o) != key_part(entry) => {
-                    return Err(self.fail(MirrorError::DelegationChanged(role.clone())));
-                }
-                Some(_) => {}
-                // A new delegation may not claim a namespace a trusted one holds.
-                None => {
-                    for (other, o) in &old {
-                        let clash = paths_of(entry)
-                            .iter()
-                            .any(|p| paths_of(o).iter().any(|q| airlock_core::paths::patterns_overlap(p, q)));
-                        if clash && other != role {
-                            return Err(self.fail(MirrorError::NamespaceClaimed {
-                                role: role.clone(),
-                                owner: other.clone(),
-                            }));
-                        }
-                    }
-                }
-            }
-        }
-        // A role at the same version must be the same bytes: a registry may
-        // not rewrite what it already published.
-        let old_snapshot =
-            self.mirror.state(&repo).ok().and_then(|s| s.snapshot).and_then(|b| {
-                airlock_core::Metadata::<airlock_core::metadata::Snapshot>::from_bytes(&b).ok()
-            });
-        if let (Some(old_snap), Some(new_snap), false) = (old_snapshot, trusted.snapshot.as_ref(), rotated) {
-            for (file, m) in &old_snap.signed().meta {
-                if let Some(n) = new_snap.signed().meta.get(file) {
-                    if n.version == m.version
-                        && n.hashes.is_some()
-                        && m.hashes.is_some()
-                        && n.hashes != m.hashes
-                    {
-                        return Err(self.fail(MirrorError::HistoryRewritten {
-                            role: file.trim_end_matches(".json").to_owned(),
-                            version: m.version,
-                        }));
-                    }
-                }
-            }
-        }
-        let mut merged = old;
-        merged.extend(new);
-        self.delegations = Some(merged);
-        let issued = trusted
-            .timestamp
-            .as_ref()
-            .and_then(|t| {
-                t.signed()
-                    .extra
-                    .get(airlock_core::extension::TIMESTAMP_ISSUED)
-                    .and_then(Value::as_str)
-                    .map(Timestamp::parse)
+    fn verified_metadata(
+        &mut self,
+        manifest: &BundleManifest,
+        trusted: &Trusted,
+        carried: &[(String, TargetFile, String)],
+    ) -> Result<(), String> {
+        let chosen = self.chosen.borrow();
+        let carried: BTreeSet<(String, String)> = carried
+            .iter()
+            .map(|(t, f, _)| {
+                (t.clone(), f.hashes.get("sha256").map(|h| h.to_ascii_lowercase()).unwrap_or_default())
             })
-            .and_then(Result::ok);
-        if let Err(rule) = self.rules.check_freshness(issued, self.now) {
-            return Err(self.fail(MirrorError::Policy(rule)));
+            .collect();
+        let update = Update {
+            verified: trusted,
+            carried: &carried,
+            base_snapshot_version: manifest.base_snapshot_version,
+        };
+        let rules = Rules {
+            repo: &chosen.repo,
+            pins: &self.importer.pins,
+            policy: &self.importer.policy,
+            now: self.now,
+        };
+        let held: Box<dyn Holdings> = match self.mirror {
+            Some(m) => Box::new(Served(m.served(&chosen.repo))),
+            None => Box::new(NothingHeld),
+        };
+        match admit(&update, chosen.prior.as_ref(), held.as_ref(), &rules, Purpose::Import) {
+            Ok(a) => {
+                self.admitted = Some(a);
+                Ok(())
+            }
+            Err(e) => {
+                let s = e.to_string();
+                *self.failure.borrow_mut() = Some(MirrorError::Admission(e));
+                Err(s)
+            }
         }
-        Ok(())
-    }
-
-    fn approve(&mut self, target: &str, info: &TargetFile, role: &str) -> Result<(), String> {
-        if role == "targets" {
-            return Err("signed only by the registry's top-level targets, not by a publisher".into());
-        }
-        self.rules.approve_target(&self.repo(), target, info, role)
     }
 
     fn begin(&mut self, target: &str, info: &TargetFile) -> io::Result<()> {
+        let Some(staging) = &self.staging else { return Ok(()) };
         let sha = info.hashes.get("sha256").cloned().unwrap_or_default();
         let rel = crate::registry::target_store_path(target, &sha);
-        let path = self.staging.join("served").join(rel);
+        let path = staging.join("served").join(rel);
         if let Some(p) = path.parent() {
             fs::create_dir_all(p)?;
         }
@@ -287,6 +181,7 @@ impl ArtifactSink for Sink<'_> {
     fn write(&mut self, chunk: &[u8]) -> io::Result<()> {
         match &mut self.current {
             Some((f, _)) => f.write_all(chunk),
+            None if self.staging.is_none() => Ok(()),
             None => Err(io::Error::other("no artifact open")),
         }
     }
@@ -299,15 +194,120 @@ impl ArtifactSink for Sink<'_> {
     }
 }
 
+/// A bundle that verified and was admitted, before anything is published.
+pub struct Checked {
+    /// The verified bundle.
+    pub bundle: VerifiedBundle,
+    /// The admission decision.
+    pub admitted: Admitted,
+    /// The pinned repository.
+    pub repo: String,
+    /// The mirror's snapshot version before.
+    pub previous: Option<u64>,
+}
+
+/// Verifies a bundle and decides its admission against `mirror`'s trusted
+/// state (or, with `None`, against a fresh mirror), streaming artifacts into
+/// `staging` when given. Writes nothing else.
+fn check(
+    mirror: Option<&Mirror>,
+    input: &mut dyn Read,
+    importer: &Importer,
+    now: Timestamp,
+    staging: Option<PathBuf>,
+) -> Result<Checked, MirrorError> {
+    let chosen: Shared<Chosen> = Rc::new(RefCell::new(Chosen::default()));
+    let select_failure: Shared<Option<MirrorError>> = Rc::new(RefCell::new(None));
+    let mut select = |m: &BundleManifest| -> Result<TrustedStart, BundleError> {
+        let refuse = |e: MirrorError| {
+            let reason = e.to_string();
+            *select_failure.borrow_mut() = Some(e);
+            BundleError::Refused { target: "bundle".into(), reason }
+        };
+        let repo = importer
+            .pins
+            .repository_for_identity(&m.registry)
+            .map(str::to_owned)
+            .ok_or_else(|| refuse(MirrorError::NotPinned(m.registry.clone())))?;
+        let pinned = importer
+            .pins
+            .root(&repo)
+            .map(<[u8]>::to_vec)
+            .ok_or_else(|| refuse(MirrorError::NotPinned(m.registry.clone())))?;
+        let prior = match mirror {
+            Some(mm) => trusted_state(mm, &repo).map_err(refuse)?,
+            None => None,
+        };
+        let mut start = TrustedStart { root: pinned, ..TrustedStart::default() };
+        if let (Some(p), Some(mm)) = (&prior, mirror) {
+            start.root = p.root.bytes.clone();
+            start.timestamp = Some(p.timestamp.bytes.clone());
+            start.snapshot = Some(p.snapshot.bytes.clone());
+            // Roles the bundle leaves out must be served from what the
+            // mirror holds, so they are verified with the rest.
+            for role in &m.omitted_roles {
+                let Some(meta) = p.snapshot.signed().meta.get(&format!("{role}.json")) else { continue };
+                let name = format!("{}.{role}.json", meta.version);
+                let path = mm.served(&repo).join("metadata").join(&name);
+                match fs::read(&path) {
+                    Ok(b) => {
+                        start.held_roles.insert(name, b);
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(refuse(io(&path, e))),
+                }
+            }
+        }
+        *chosen.borrow_mut() = Chosen { repo, prior };
+        Ok(start)
+    };
+    let mut sink = Sink {
+        mirror,
+        importer,
+        staging,
+        now,
+        chosen: chosen.clone(),
+        failure: RefCell::new(None),
+        admitted: None,
+        current: None,
+    };
+    let opts = VerifyOptions::at(importer.policy.effective_now(now));
+    let result = verify_bundle_from(input, &mut select, &opts, &mut sink);
+    let failure = sink.failure.borrow_mut().take().or_else(|| select_failure.borrow_mut().take());
+    let bundle = match result {
+        Ok(b) => b,
+        Err(e) => return Err(failure.unwrap_or(MirrorError::Bundle(e))),
+    };
+    let admitted = sink.admitted.take().ok_or_else(|| MirrorError::Io("admission was not decided".into()))?;
+    let c = chosen.borrow();
+    Ok(Checked {
+        bundle,
+        admitted,
+        repo: c.repo.clone(),
+        previous: c.prior.as_ref().map(|p| p.snapshot.signed().version),
+    })
+}
+
+/// Verifies a bundle and decides whether `mirror` (or, with `None`, a fresh
+/// mirror) would import it, writing nothing: the same decision
+/// [`import_bundle`] makes.
+pub fn check_bundle(
+    mirror: Option<&Mirror>,
+    input: &mut dyn Read,
+    importer: &Importer,
+    now: Timestamp,
+) -> Result<Checked, MirrorError> {
+    check(mirror, input, importer, now, None)
+}
+
 /// Imports one bundle into the mirror. On refusal nothing in the served
 /// tree or the trusted state changes, and the refusal is logged.
 pub fn import_bundle(
     mirror: &Mirror,
     input: &mut dyn Read,
     label: &str,
-    rules: &dyn ImportRules,
+    importer: &Importer,
     now: Timestamp,
-    accept_key_change: &[String],
 ) -> Result<ImportReport, MirrorError> {
     let _lock = mirror.lock()?;
     recover_locked(mirror)?;
@@ -317,69 +317,27 @@ pub fn import_bundle(
     let staging = mirror.staging().join(&id);
     fs::create_dir_all(&staging).map_err(|e| io(&staging, e))?;
     let mut hashing = Hashing { inner: input, hash: Sha256::new(), len: 0 };
-    let chosen: Chosen = Rc::new(RefCell::new(None));
-    let mut sink = Sink {
-        mirror,
-        rules,
-        staging: staging.clone(),
-        now,
-        accept_key_change,
-        chosen: chosen.clone(),
-        failure: RefCell::new(None),
-        delegations: None,
-        current: None,
-    };
-    let select_chosen = chosen.clone();
-    let select_failure: Rc<RefCell<Option<MirrorError>>> = Rc::new(RefCell::new(None));
-    let failure_after = select_failure.clone();
-    let mut select = |m: &BundleManifest| -> Result<TrustedStart, BundleError> {
-        let refuse = |e: MirrorError| {
-            let reason = e.to_string();
-            *select_failure.borrow_mut() = Some(e);
-            BundleError::Refused { target: "bundle".into(), reason }
-        };
-        let repo = rules
-            .repository(&m.registry)
-            .ok_or_else(|| refuse(MirrorError::NotPinned(m.registry.clone())))?;
-        let state = mirror.state(&repo).map_err(refuse)?;
-        let pinned =
-            rules.pinned_root(&repo).ok_or_else(|| refuse(MirrorError::NotPinned(m.registry.clone())))?;
-        let prev = state
-            .snapshot
-            .as_deref()
-            .and_then(|b| airlock_core::Metadata::<airlock_core::metadata::Snapshot>::from_bytes(b).ok())
-            .map(|s| s.signed().version);
-        *select_chosen.borrow_mut() = Some((repo, prev));
-        Ok(TrustedStart {
-            root: state.root.unwrap_or(pinned),
-            timestamp: state.timestamp,
-            snapshot: state.snapshot,
-        })
-    };
-    let opts = VerifyOptions::at(rules.effective_now(now));
-    let result = verify_bundle_from(&mut hashing, &mut select, &opts, &mut sink);
+    let result = check(Some(mirror), &mut hashing, importer, now, Some(staging.clone()));
     let bundle_sha256 = hex::encode(hashing.hash.clone().finalize());
     let bytes_read = hashing.len;
-    let (repo, previous) = chosen.borrow().clone().unwrap_or_default();
     let mut audit = json!({
-        "import_id": id, "bundle": label, "bundle_sha256": bundle_sha256, "bytes_read": bytes_read, "repo": repo,
+        "import_id": id, "bundle": label, "bundle_sha256": bundle_sha256, "bytes_read": bytes_read,
     });
-    let verified = match result {
-        Ok(v) => v,
-        Err(e) => {
-            let err = sink
-                .failure
-                .borrow_mut()
-                .take()
-                .or_else(|| failure_after.borrow_mut().take())
-                .unwrap_or(MirrorError::Bundle(e));
+    let checked = match result {
+        Ok(c) => c,
+        Err(err) => {
             let _ = fs::remove_dir_all(&staging);
             audit["result"] = json!("refused");
             audit["reason"] = json!(err.to_string());
+            if let MirrorError::Admission(a) = &err {
+                audit["rule"] = json!(a.rule());
+            }
             append_audit(mirror, now, "import refused", audit)?;
             return Err(err);
         }
     };
+    let Checked { bundle: verified, admitted, repo, previous } = checked;
+    audit["repo"] = json!(repo);
     // Stage the metadata and the new trusted state next to the artifacts.
     let served_meta = staging.join("served/metadata");
     fs::create_dir_all(&served_meta).map_err(|e| io(&served_meta, e))?;
@@ -391,8 +349,7 @@ pub fn import_bundle(
     let trusted = verified.trusted();
     let state_dir = staging.join("state");
     fs::create_dir_all(&state_dir).map_err(|e| io(&state_dir, e))?;
-    let delegations =
-        serde_json::to_vec_pretty(&sink.delegations.clone().unwrap_or_default()).unwrap_or_default();
+    let delegations = TrustedState::delegations_bytes(&admitted.delegations);
     let state_bytes: [(&str, &[u8]); 4] = [
         ("root.json", &trusted.root.bytes),
         ("timestamp.json", trusted.timestamp.as_ref().map_or(&[][..], |t| &t.bytes)),
@@ -411,11 +368,22 @@ pub fn import_bundle(
         new_roots: trusted.new_roots.iter().map(|r| r.signed().version).collect(),
         targets: verified.targets().iter().map(|(t, _, _)| t.clone()).collect(),
         omitted_roles: verified.manifest().omitted_roles.clone(),
+        served_targets: admitted.served_targets,
+        delegation_changes: admitted.changes.clone(),
+        recoveries: admitted.recoveries.clone(),
     };
     audit["result"] = json!("accepted");
     audit["snapshot_from"] = json!(report.snapshot_from);
     audit["snapshot_to"] = json!(report.snapshot_to);
     audit["targets"] = json!(report.targets);
+    if !report.delegation_changes.is_empty() {
+        audit["delegation_changes"] = json!(report.delegation_changes);
+    }
+    if !report.recoveries.is_empty() {
+        // TUF fast-forward recovery: versions went down because the keys
+        // that signed the higher ones were revoked. Recorded for review.
+        audit["fast_forward_recovery"] = json!(report.recoveries);
+    }
     let moves = plan_moves(mirror, &staging, &repo)?;
     // Served files are content-addressed or versioned: only timestamp.json
     // and the trusted state are replaced in place. Anything else already

@@ -18,7 +18,7 @@ mod lock;
 mod verify;
 
 pub use error::MirrorError;
-pub use import::{import_bundle, recover, ImportReport, ImportRules};
+pub use import::{check_bundle, import_bundle, recover, trusted_state, Checked, ImportReport, Importer};
 pub use layout::{Mirror, RepoState};
 pub use verify::{verify_mirror, DirTransport, MirrorProblem};
 

@@ -1,43 +1,29 @@
 //! Mirror tests over the bundle test repository, with simple rules.
 
 use super::*;
-use crate::bundle::testrepo::{signer, t, target_file, Repo, ACME, FAR, INDEX, NOW};
+use crate::bundle::testrepo::{signer, t, target_file, Repo, ACME, FAR, INDEX, NOW, ROOT};
 use crate::bundle::{create_bundle, BundleError, BundleOptions};
-use airlock_core::metadata::{DelegatedRole, Metadata, TargetFile, Targets};
-use airlock_core::{registry_identity, Signer, Timestamp};
+use airlock_core::admission::AdmissionError;
+use airlock_core::metadata::{DelegatedRole, Metadata, Targets};
+use airlock_core::pins::Pins;
+use airlock_core::policy::Policy;
+use airlock_core::Signer;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-struct Rules {
-    identity: String,
-    root: Vec<u8>,
-    deny: Option<String>,
+/// Pins binding `namespaces` to the test repository (as "reg"), and a policy.
+fn importer_for(root: &[u8], namespaces: &[&str], policy: &str) -> Importer {
+    let map = serde_json::json!({
+        "repositories": {"reg": ["dvd://reg"]},
+        "mapping": [{"paths": namespaces, "repositories": ["reg"], "terminating": true, "threshold": 1}],
+    });
+    let roots = [("reg".to_owned(), root.to_vec())].into_iter().collect();
+    let pins = Pins::from_parts(&serde_json::to_vec(&map).unwrap(), roots).unwrap();
+    Importer { pins, policy: Policy::from_toml(policy).unwrap() }
 }
 
-impl ImportRules for Rules {
-    fn repository(&self, identity: &str) -> Option<String> {
-        (identity == self.identity).then(|| "reg".to_owned())
-    }
-    fn pinned_root(&self, _: &str) -> Option<Vec<u8>> {
-        Some(self.root.clone())
-    }
-    fn approve_target(&self, _: &str, target: &str, _: &TargetFile, _: &str) -> Result<(), String> {
-        match &self.deny {
-            Some(d) if target.starts_with(d.as_str()) => {
-                Err(format!("namespace {d} is not pinned to this registry"))
-            }
-            _ => Ok(()),
-        }
-    }
-    fn check_freshness(&self, _: Option<Timestamp>, _: Timestamp) -> Result<(), String> {
-        Ok(())
-    }
-}
-
-fn rules(repo: &Repo) -> Rules {
-    let root = repo.root();
-    let identity = registry_identity(&Metadata::from_bytes(&root).unwrap());
-    Rules { identity, root, deny: None }
+fn rules(repo: &Repo) -> Importer {
+    importer_for(&repo.root(), &["acme/*", "beta/*"], "")
 }
 
 fn bundle(repo: &Repo, since: Option<u64>) -> Vec<u8> {
@@ -65,8 +51,15 @@ fn setup() -> (tempfile::TempDir, Repo, Mirror) {
     (d, repo, m)
 }
 
-fn import(m: &Mirror, bytes: &[u8], r: &Rules) -> Result<ImportReport, MirrorError> {
-    import_bundle(m, &mut &bytes[..], "test.tar", r, t(NOW), &[])
+fn import(m: &Mirror, bytes: &[u8], r: &Importer) -> Result<ImportReport, MirrorError> {
+    import_bundle(m, &mut &bytes[..], "test.tar", r, t(NOW))
+}
+
+fn rule_of(e: &MirrorError) -> &'static str {
+    match e {
+        MirrorError::Admission(a) => a.rule(),
+        _ => "not an admission refusal",
+    }
 }
 
 fn audit_steps(m: &Mirror) -> Vec<String> {
@@ -81,7 +74,7 @@ fn import_publishes_and_verifies() {
     assert_eq!(report.snapshot_to, 1);
     assert_eq!(report.targets.len(), 2);
     assert!(m.served("reg").join("metadata/timestamp.json").exists());
-    assert!(verify_mirror(&m, &|_| Some(r.root.clone()), t(NOW)).unwrap().is_empty());
+    assert!(verify_mirror(&m, &r, t(NOW)).unwrap().is_empty());
     assert_eq!(audit_steps(&m), vec!["import accepted"]);
     assert!(!m.journal_path().exists());
     assert_eq!(std::fs::read_dir(m.staging()).unwrap().count(), 0);
@@ -94,7 +87,10 @@ fn replay_and_rollback_are_refused_and_change_nothing() {
     let old = bundle(&repo, None);
     import(&m, &old, &r).unwrap();
     let before = tree(m.dir());
-    assert!(matches!(import(&m, &old, &r), Err(MirrorError::NotNewer { trusted: 1, found: 1 })));
+    assert!(matches!(
+        import(&m, &old, &r),
+        Err(MirrorError::Admission(AdmissionError::NotNewer { trusted: 1, found: 1 }))
+    ));
     assert_eq!(tree(m.dir()), before);
     repo.publish("acme", ACME, 2, &[("acme/tool-2.0.tar.gz", b"two".as_slice())]);
     repo.snapshot();
@@ -111,16 +107,15 @@ fn replay_and_rollback_are_refused_and_change_nothing() {
 
 #[test]
 fn unpinned_registry_and_unpinned_namespace_are_refused() {
-    let (_d, repo, m) = setup();
-    let mut r = rules(&repo);
-    r.identity = "0".repeat(64);
+    let (d, repo, m) = setup();
+    let other = Repo::new_with_index(&d.path().join("other"), 7);
+    let r = importer_for(&other.root(), &["acme/*", "beta/*"], "");
     assert!(matches!(import(&m, &bundle(&repo, None), &r), Err(MirrorError::NotPinned(_))));
-    let mut r = rules(&repo);
-    r.deny = Some("beta/".into());
+    let r = importer_for(&repo.root(), &["acme/*"], "");
     let before = tree(m.dir());
     let e = import(&m, &bundle(&repo, None), &r).unwrap_err();
     assert!(
-        matches!(&e, MirrorError::Bundle(BundleError::Refused { target, .. }) if target == "beta/lib.txt"),
+        matches!(&e, MirrorError::Admission(AdmissionError::Pins { target, .. }) if target == "beta/lib.txt"),
         "{e:?}"
     );
     assert_eq!(tree(m.dir()), before);
@@ -134,41 +129,69 @@ fn delta_applies_only_to_its_base() {
     repo.snapshot();
     // The mirror is empty: a delta since snapshot 1 does not apply.
     let delta = bundle(&repo, Some(1));
-    assert!(matches!(import(&m, &delta, &r), Err(MirrorError::DeltaBaseMismatch { base: 1, trusted: 0 })));
+    assert!(matches!(
+        import(&m, &delta, &r),
+        Err(MirrorError::Admission(AdmissionError::DeltaBase { base: 1, trusted: 0 }))
+    ));
     // After importing snapshot 1 in full, it does.
     let d2 = tempfile::tempdir().unwrap();
     let repo1 = Repo::new(&d2.path().join("reg"));
     import(&m, &bundle(&repo1, None), &r).unwrap();
     let report = import(&m, &delta, &r).unwrap();
     assert_eq!(report.snapshot_to, 2);
-    assert!(verify_mirror(&m, &|_| Some(r.root.clone()), t(NOW)).unwrap().is_empty());
+    assert!(verify_mirror(&m, &r, t(NOW)).unwrap().is_empty());
 }
 
-#[test]
-fn changed_publisher_keys_are_refused_unless_accepted() {
-    let (_d, mut repo, m) = setup();
-    let r = rules(&repo);
-    import(&m, &bundle(&repo, None), &r).unwrap();
-    // A leaked index key re-delegates acme/* to the attacker's key 9.
+/// Top-level targets re-delegating acme/* to key 9, signed by `by`, with
+/// acme's next version (signed by 9) replacing its artifact.
+fn rekey_acme(repo: &mut Repo, by: u8) {
     let mut top = Metadata::<Targets>::from_bytes(&repo.roles["targets"].1).unwrap().signed().clone();
     top.version = 2;
     let d = top.delegations.as_mut().unwrap();
     d.keys.insert(signer(9).key_id(), signer(9).public_key().clone());
     let acme: &mut DelegatedRole = d.roles.iter_mut().find(|r| r.name == "acme").unwrap();
     acme.keyids = vec![signer(9).key_id()];
-    repo.put_role("targets", top, INDEX);
-    let mut evil = Targets::new(2, t(FAR));
-    evil.targets.insert("acme/tool-1.0.tar.gz".into(), target_file(b"evil"));
-    repo.put_role("acme", evil, 9);
-    let p =
-        repo.dir.join(format!("targets/acme/{}.tool-1.0.tar.gz", airlock_core::hash::sha256_hex(b"evil")));
-    std::fs::write(p, b"evil").unwrap();
+    repo.put_role("targets", top, by);
+    let mut next = Targets::new(2, t(FAR));
+    next.targets.insert("acme/tool-1.0.tar.gz".into(), target_file(b"new"));
+    repo.put_role("acme", next, 9);
+    let p = repo.dir.join(format!("targets/acme/{}.tool-1.0.tar.gz", airlock_core::hash::sha256_hex(b"new")));
+    std::fs::write(p, b"new").unwrap();
     repo.snapshot();
+}
+
+#[test]
+fn the_index_key_alone_cannot_change_a_publishers_keys() {
+    let (_d, mut repo, m) = setup();
+    let r = rules(&repo);
+    import(&m, &bundle(&repo, None), &r).unwrap();
+    rekey_acme(&mut repo, INDEX);
     let before = tree(m.dir());
-    let b = bundle(&repo, None);
-    assert!(matches!(import(&m, &b, &r), Err(MirrorError::DelegationChanged(role)) if role == "acme"));
+    let e = import(&m, &bundle(&repo, None), &r).unwrap_err();
+    assert!(matches!(&e, MirrorError::Bundle(BundleError::Update(_))), "{e:?}");
+    assert!(e.to_string().contains("role \"targets\" needs 1 valid signature"), "{e}");
     assert_eq!(tree(m.dir()), before);
-    import_bundle(&m, &mut &b[..], "b", &r, t(NOW), &["acme".to_owned()]).unwrap();
+}
+
+#[test]
+fn a_publisher_key_change_signed_offline_is_imported_and_recorded() {
+    let (_d, mut repo, m) = setup();
+    let r = rules(&repo);
+    import(&m, &bundle(&repo, None), &r).unwrap();
+    rekey_acme(&mut repo, ROOT);
+    let report = import(&m, &bundle(&repo, None), &r).unwrap();
+    let changed: Vec<_> = report.delegation_changes.iter().map(|c| (c.name.as_str(), c.change)).collect();
+    assert_eq!(changed, vec![("acme", "changed")]);
+    assert!(verify_mirror(&m, &r, t(NOW)).unwrap().is_empty());
+}
+
+#[test]
+fn an_online_key_that_may_sign_targets_is_refused_even_on_a_fresh_mirror() {
+    let d = tempfile::tempdir().unwrap();
+    let repo = Repo::new_with_targets_signer(&d.path().join("reg"), INDEX);
+    let m = Mirror::init(&d.path().join("mirror"), &[], None).unwrap();
+    let e = import(&m, &bundle(&repo, None), &rules(&repo)).unwrap_err();
+    assert_eq!(rule_of(&e), "offline-targets", "{e}");
 }
 
 #[test]
@@ -178,13 +201,13 @@ fn targets_signed_only_by_top_level_targets_are_refused() {
     let mut top = Metadata::<Targets>::from_bytes(&repo.roles["targets"].1).unwrap().signed().clone();
     top.version = 2;
     top.targets.insert("acme/injected".into(), target_file(b"x"));
-    repo.put_role("targets", top, INDEX);
+    repo.put_role("targets", top, ROOT);
     let p = repo.dir.join(format!("targets/acme/{}.injected", airlock_core::hash::sha256_hex(b"x")));
     std::fs::write(p, b"x").unwrap();
     repo.snapshot();
     let e = import(&m, &bundle(&repo, None), &r).unwrap_err();
     assert!(
-        matches!(&e, MirrorError::Bundle(BundleError::Refused { target, .. }) if target == "acme/injected"),
+        matches!(&e, MirrorError::Admission(AdmissionError::TopLevelTarget { target }) if target == "acme/injected"),
         "{e:?}"
     );
 }
@@ -200,12 +223,12 @@ fn a_live_lock_refuses_a_second_import() {
 }
 
 #[test]
-fn a_new_delegation_claiming_a_trusted_namespace_is_refused() {
+fn a_delegation_shadowing_a_trusted_namespace_breaks_served_metadata_and_is_refused() {
     let (_d, mut repo, m) = setup();
     let r = rules(&repo);
     import(&m, &bundle(&repo, None), &r).unwrap();
-    // The operator puts a new role for acme/* ahead of acme, so the search
-    // reaches it first: only the mirror's record of acme/* stops it.
+    // Even signed by the custodians: a new role for acme/* ahead of acme
+    // gives the search acme's paths, so acme's own listing is unreachable.
     let mut top = Metadata::<Targets>::from_bytes(&repo.roles["targets"].1).unwrap().signed().clone();
     top.version = 2;
     let d = top.delegations.as_mut().unwrap();
@@ -214,20 +237,36 @@ fn a_new_delegation_claiming_a_trusted_namespace_is_refused() {
     shadow.name = "shadow".into();
     shadow.keyids = vec![signer(9).key_id()];
     d.roles.insert(0, shadow);
-    repo.put_role("targets", top, INDEX);
+    repo.put_role("targets", top, ROOT);
     let mut evil = Targets::new(1, t(FAR));
     evil.targets.insert("acme/evil".into(), target_file(b"evil"));
-    // Copying acme's own target in, so every path still resolves.
-    evil.targets.insert("acme/tool-1.0.tar.gz".into(), target_file(b"acme tool one"));
     repo.put_role("shadow", evil, 9);
     let p = repo.dir.join(format!("targets/acme/{}.evil", airlock_core::hash::sha256_hex(b"evil")));
     std::fs::write(p, b"evil").unwrap();
     repo.snapshot();
     let before = tree(m.dir());
     let e = import(&m, &bundle(&repo, None), &r).unwrap_err();
+    // The carried artifact no longer resolves to the role that lists it.
     assert!(
-        matches!(&e, MirrorError::NamespaceClaimed { role, owner } if role == "shadow" && owner == "acme"),
+        matches!(&e, MirrorError::Bundle(BundleError::TargetNotSigned(t)) if t == "acme/tool-1.0.tar.gz"),
         "{e:?}"
     );
     assert_eq!(tree(m.dir()), before);
+}
+
+#[test]
+fn an_unreadable_trusted_state_refuses_everything() {
+    let (_d, mut repo, m) = setup();
+    let r = rules(&repo);
+    import(&m, &bundle(&repo, None), &r).unwrap();
+    std::fs::write(m.state_dir("reg").join("delegations.json"), b"{not json").unwrap();
+    repo.publish("acme", ACME, 2, &[("acme/tool-2.0.tar.gz", b"two".as_slice())]);
+    repo.snapshot();
+    let before = tree(m.dir());
+    let e = import(&m, &bundle(&repo, None), &r).unwrap_err();
+    assert!(matches!(&e, MirrorError::State(_)), "{e:?}");
+    assert!(!e.is_refusal());
+    assert_eq!(tree(m.dir()), before);
+    std::fs::remove_file(m.state_dir("reg").join("snapshot.json")).unwrap();
+    assert!(matches!(import(&m, &bundle(&repo, None), &r), Err(MirrorError::State(_))));
 }

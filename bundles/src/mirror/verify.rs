@@ -2,13 +2,15 @@
 //! importer, and report every problem rather than the first.
 
 use super::error::MirrorError;
+use super::import::{trusted_state, Importer, Served};
 use super::layout::Mirror;
-use airlock_core::client::{Client, Limits, Transport, TransportError};
-use airlock_core::metadata::{Metadata, Snapshot, Targets};
+use airlock_core::admission::{admit, Purpose, Rules, Update};
+use airlock_core::client::{Client, Limits, Transport, TransportError, UpdateError};
 use airlock_core::target::TargetVerifier;
 use airlock_core::Timestamp;
 use airlock_keyceremony::transcript;
 use serde::Serialize;
+use std::collections::BTreeSet;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -47,12 +49,15 @@ fn read_capped(path: &Path, max_len: u64) -> Result<Option<Vec<u8>>, TransportEr
     Ok(Some(b))
 }
 
-/// Checks every repository of the mirror from its pinned root, every
-/// target file, the trusted state against the served tree, and the audit
-/// log's hash chain. `pinned_root` gives each repository's pinned root.
+/// Checks every repository of the mirror from its pinned root: the served
+/// metadata as a TUF client reads it, every role reachable from top-level
+/// targets, the admission rules over everything served (as for an import,
+/// without freshness), every target file's bytes, the trusted state against
+/// the served tree, and the audit log's hash chain. A trusted state that
+/// does not read is an error, not a problem to list.
 pub fn verify_mirror(
     mirror: &Mirror,
-    pinned_root: &dyn Fn(&str) -> Option<Vec<u8>>,
+    importer: &Importer,
     now: Timestamp,
 ) -> Result<Vec<MirrorProblem>, MirrorError> {
     super::import::recover(mirror)?;
@@ -64,89 +69,89 @@ pub fn verify_mirror(
     }
     for repo in mirror.repos()? {
         let mut report = |p: String| problems.push(MirrorProblem { repo: repo.clone(), problem: p });
-        let state = mirror.state(&repo)?;
-        if state.timestamp.is_none() {
-            continue;
-        }
-        let Some(root) = pinned_root(&repo) else {
+        let Some(prior) = trusted_state(mirror, &repo)? else { continue };
+        let Some(root) = importer.pins.root(&repo) else {
             report("no pinned root".into());
             continue;
         };
         let served = mirror.served(&repo);
         let mut t = DirTransport(served.join("metadata"));
-        let mut client = match Client::new(&root, &mut t, now, Limits::default()) {
+        let mut client = match Client::new(root, &mut t, now, Limits::default()) {
             Ok(c) => c,
             Err(e) => {
                 report(format!("pinned root: {e}"));
                 continue;
             }
         };
-        if let Err(e) = client.refresh() {
+        if let Err(e) = client.refresh().and_then(|()| load_reachable(&mut client)) {
             report(format!("served metadata: {e}"));
             continue;
         }
-        let trusted = client.trusted().clone();
-        if trusted.timestamp.as_ref().map(|t| &t.bytes) != state.timestamp.as_ref() {
+        let trusted = client.into_trusted();
+        if trusted.timestamp.as_ref().map(|t| &t.bytes) != Some(&prior.timestamp.bytes) {
             report("served timestamp.json differs from the trusted state".into());
         }
-        if trusted.root.bytes != state.root.clone().unwrap_or_default() {
+        if trusted.root.bytes != prior.root.bytes {
             report("served root chain ends at another root than the trusted state".into());
         }
-        // Every role the snapshot lists and the mirror holds; every target they sign.
-        let snap: Option<Metadata<Snapshot>> = trusted.snapshot.as_ref().map(|s| s.metadata.clone());
-        for (file, meta) in snap.iter().flat_map(|s| s.signed().meta.clone()) {
-            let role = file.trim_end_matches(".json").to_owned();
-            let path = served.join(format!("metadata/{}.{file}", meta.version));
-            if !path.exists() {
-                continue;
-            }
-            let Ok(bytes) = std::fs::read(&path) else {
-                report(format!("{}: unreadable", path.display()));
-                continue;
-            };
-            let md = match Metadata::<Targets>::from_bytes(&bytes) {
-                Ok(m) => m,
-                Err(e) => {
-                    report(format!("{}: {e}", path.display()));
-                    continue;
-                }
-            };
-            if role != "targets" {
-                if let Err(e) =
-                    client.target_info(md.signed().targets.keys().next().map_or("", String::as_str))
-                {
-                    report(format!("role {role}: {e}"));
-                }
-            }
+        let carried = BTreeSet::new();
+        let update = Update { verified: &trusted, carried: &carried, base_snapshot_version: None };
+        let rules = Rules { repo: &repo, pins: &importer.pins, policy: &importer.policy, now };
+        if let Err(e) = admit(&update, Some(&prior), &Served(served.clone()), &rules, Purpose::Reverify) {
+            report(e.to_string());
+        }
+        for (role, md) in &trusted.targets {
             for (target, info) in &md.signed().targets {
                 let sha = info.hashes.get("sha256").cloned().unwrap_or_default();
                 let p = served.join(crate::registry::target_store_path(target, &sha));
-                match std::fs::File::open(&p) {
-                    Err(_) => {
-                        // Selective bundles may leave a publisher's targets out.
-                        if role == "targets" {
-                            report(format!("target {target}: missing"));
+                let Ok(mut f) = std::fs::File::open(&p) else {
+                    report(format!("target {target} (role {role}): missing"));
+                    continue;
+                };
+                let check = TargetVerifier::new(info).and_then(|mut v| {
+                    let mut buf = vec![0u8; 64 * 1024];
+                    loop {
+                        let n = f.read(&mut buf).unwrap_or(0);
+                        if n == 0 {
+                            break;
                         }
+                        v.update(&buf[..n])?;
                     }
-                    Ok(mut f) => {
-                        let check = TargetVerifier::new(info).and_then(|mut v| {
-                            let mut buf = vec![0u8; 64 * 1024];
-                            loop {
-                                let n = f.read(&mut buf).unwrap_or(0);
-                                if n == 0 {
-                                    break;
-                                }
-                                v.update(&buf[..n])?;
-                            }
-                            v.finish()
-                        });
-                        if let Err(e) = check {
-                            report(format!("target {target}: {e}"));
-                        }
-                    }
+                    v.finish()
+                });
+                if let Err(e) = check {
+                    report(format!("target {target}: {e}"));
                 }
             }
         }
     }
     Ok(problems)
+}
+
+/// Loads every targets role reachable from top-level targets that the
+/// snapshot lists, each through its delegator.
+pub(crate) fn load_reachable<T: Transport + ?Sized>(client: &mut Client<'_, T>) -> Result<(), UpdateError> {
+    let mut queue = vec!["targets".to_owned()];
+    let mut seen = BTreeSet::from(["targets".to_owned()]);
+    while let Some(parent) = queue.pop() {
+        let children: Vec<String> = client.trusted().targets[&parent]
+            .signed()
+            .delegations
+            .iter()
+            .flat_map(|d| d.roles.iter().map(|r| r.name.clone()))
+            .collect();
+        for child in children {
+            let listed = client
+                .trusted()
+                .snapshot
+                .as_ref()
+                .is_some_and(|s| s.signed().meta.contains_key(&format!("{child}.json")));
+            if !listed || !seen.insert(child.clone()) {
+                continue;
+            }
+            client.update_targets(&child, Some(&parent))?;
+            queue.push(child);
+        }
+    }
+    Ok(())
 }

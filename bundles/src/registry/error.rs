@@ -232,6 +232,50 @@ pub enum RegistryError {
     },
 
     // ---- configuration (exit 2) ----
+    /// A targets draft is not of the documented form.
+    #[error("targets draft {path}: {detail}")]
+    BadDraft {
+        /// The draft.
+        path: PathBuf,
+        /// What is wrong.
+        detail: String,
+    },
+    /// A targets draft was made on another top-level targets version than
+    /// the registry's current one.
+    #[error("the targets draft is version {draft}, but the registry's next targets version is {next}; propose it again")]
+    StaleDraft {
+        /// The draft's version.
+        draft: u64,
+        /// The version the registry needs.
+        next: u64,
+    },
+    /// Top-level targets (namespace ownership) is not signed by a threshold
+    /// of the offline keys root lists for it.
+    #[error("top-level targets version {version}: {source}")]
+    TargetsSignature {
+        /// Its version.
+        version: u64,
+        /// The count.
+        source: ThresholdError,
+    },
+    /// The root lets an online index key sign top-level targets.
+    #[error("root version {version} lets the index key {keyid} sign top-level targets; namespace ownership must be signed offline: rotate root first (airlock ceremony propose moves targets to the custodians)")]
+    OnlineTargetsKey {
+        /// The root version.
+        version: u64,
+        /// The key.
+        keyid: KeyId,
+    },
+    /// Top-level targets has expired or expires at once.
+    #[error("top-level targets version {version} expires {expires}, not after now ({now}); have the custodians sign a renewal (registry targets propose)")]
+    TargetsExpired {
+        /// Its version.
+        version: u64,
+        /// Its expiry.
+        expires: Timestamp,
+        /// The time of the check.
+        now: Timestamp,
+    },
     /// Another writer holds the lock.
     #[error(
         "{path} exists: another airlock process is writing this registry (if none is, an earlier one crashed; remove the file)"
@@ -369,6 +413,10 @@ impl RegistryError {
             | Rehearsal { .. }
             | NotConsistent { .. }
             | NamespaceOverlap { .. }
+            | StaleDraft { .. }
+            | TargetsSignature { .. }
+            | OnlineTargetsKey { .. }
+            | TargetsExpired { .. }
             | Corrupt { .. } => ErrorKind::Refused,
             Locked { .. }
             | NotEmpty { .. }
@@ -382,6 +430,7 @@ impl RegistryError {
             | BadArtifact { .. }
             | PreviousRole { .. }
             | OutputExists { .. }
+            | BadDraft { .. }
             | Provenance(_)
             | NothingToDo(_) => ErrorKind::Config,
             Io { .. } | Signer(_) | Internal(_) => ErrorKind::Io,

@@ -16,12 +16,15 @@
 
 mod error;
 mod fsio;
+mod ownership;
 mod state;
 mod submission;
 mod transport;
 mod verify;
 
 pub use error::{ErrorKind, IndexKeyProblem, RegistryError};
+pub use ownership::{describe as describe_targets_change, key_fingerprint, table as delegation_table};
+pub use ownership::{OwnershipChange, TargetsDraft, DRAFT_FORMAT};
 pub use state::{AcceptRecord, Accepted, PublisherState, State, STATE_FORMAT};
 pub use submission::{publish, ArtifactSpec, PublishReport, PublishRequest};
 pub use transport::DirTransport;
@@ -35,9 +38,10 @@ use airlock_core::hash::sha256_hex;
 use airlock_core::metadata::{
     DelegatedRole, Delegations, Role, Root, Snapshot, Targets, TimestampRole, TOP_LEVEL_ROLES,
 };
-use airlock_core::paths::{patterns_overlap, role_covers};
+use airlock_core::paths::role_covers;
 use airlock_core::rootchain::{trust_first_root, update_root, verify_chain};
 use airlock_core::{registry_identity, Authorization, KeyId, Metadata, PublicKey, Signer, Timestamp};
+use airlock_keyceremony::rotation::INDEX_ROLES;
 use fsio::{copy_verified, read_own, sync_dir, write_atomic, CopyError, Lock};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -246,12 +250,16 @@ pub(crate) type Hook<'a> = &'a mut dyn FnMut(&str) -> std::io::Result<()>;
 
 impl Registry {
     /// Creates a registry in `dir` (absent or an empty directory) from the
-    /// root files of a ceremony (`(path, bytes)`, any order): the chain must
+    /// root files of a ceremony (`(path, bytes)`, any order) and the first
+    /// top-level targets the custodians signed (`targets`): the chain must
     /// run from version 1 without gaps and verify at `now`; no root may be a
-    /// rehearsal; `signer` must be the active index key.
+    /// rehearsal; the newest root must keep the index key away from
+    /// targets; `targets` must meet that root's targets threshold; `signer`
+    /// must be the active index key.
     pub fn init(
         dir: &Path,
         roots: Vec<(PathBuf, Vec<u8>)>,
+        targets: (PathBuf, Vec<u8>),
         signer: &dyn Signer,
         now: Timestamp,
     ) -> Result<InitReport, RegistryError> {
@@ -306,10 +314,15 @@ impl Registry {
         let identity = registry_identity(&first);
         let days = expiry_days(newest)?;
 
-        // Build and sign everything before writing anything.
-        let targets = Targets::new(1, now.plus_secs(days.targets as i64 * DAY));
-        let (_, targets_bytes) = sign_role(newest, targets, "targets", signer, now)?;
-        let meta = [("targets.json".to_owned(), meta_file_for(&targets_bytes, 1))].into_iter().collect();
+        // Check and sign everything before writing anything.
+        let (targets_path, targets_bytes) = targets;
+        let targets_md = Metadata::<Targets>::from_bytes(&targets_bytes)
+            .map_err(|source| RegistryError::MalformedRole { role: "targets".into(), source })?;
+        check_offline_targets(newest)?;
+        check_targets(newest, &targets_md, now)?;
+        let tv = targets_md.signed().version;
+        let _ = targets_path;
+        let meta = [("targets.json".to_owned(), meta_file_for(&targets_bytes, tv))].into_iter().collect();
         let snapshot = Snapshot::new(1, now.plus_secs(days.snapshot as i64 * DAY), meta);
         let (_, snapshot_bytes) = sign_role(newest, snapshot, "snapshot", signer, now)?;
         let mut ts = TimestampRole::new(
@@ -338,7 +351,7 @@ impl Registry {
             for (m, bytes) in &parsed {
                 write_atomic(&md.join(format!("{}.root.json", m.signed().version)), bytes)?;
             }
-            write_atomic(&md.join("1.targets.json"), &targets_bytes)?;
+            write_atomic(&md.join(format!("{tv}.targets.json")), &targets_bytes)?;
             write_atomic(&md.join("1.snapshot.json"), &snapshot_bytes)?;
             write_atomic(&md.join("timestamp.json"), &ts_bytes)?;
             write_atomic(&md.join("root.json"), &parsed[parsed.len() - 1].1)?;
@@ -495,144 +508,96 @@ impl Registry {
         self.targets.signed().delegations.as_ref()
     }
 
-    /// Adds a publisher: a terminating delegation of its namespaces to its
-    /// keys in a new top-level targets version.
-    pub fn add_publisher(
+    /// A draft of the next top-level targets with `change` applied, for the
+    /// custodians to review and sign. Writes nothing.
+    pub fn propose_targets(
+        &self,
+        change: &OwnershipChange,
+        now: Timestamp,
+    ) -> Result<TargetsDraft, RegistryError> {
+        let days = self.days()?;
+        let next =
+            ownership::propose(self.targets.signed(), change, now.plus_secs(days.targets as i64 * DAY))?;
+        Ok(TargetsDraft { base: Some(self.targets.clone()), proposed: Metadata::new(next)? })
+    }
+
+    /// Publishes a targets draft the custodians signed: it must be the next
+    /// version, meet the newest root's targets threshold at `now` and not
+    /// have expired. The index key countersigns it with a new snapshot and
+    /// timestamp.
+    pub fn finalize_targets(
         &mut self,
-        p: &NewPublisher,
+        draft: &TargetsDraft,
         signer: &dyn Signer,
         now: Timestamp,
     ) -> Result<ChangeReport, RegistryError> {
-        check_publisher_name(&p.name)?;
-        if self.delegations().is_some_and(|d| d.role(&p.name).is_some()) {
-            return Err(RegistryError::PublisherExists { name: p.name.clone() });
+        let next = self.targets.signed().version + 1;
+        let proposed = &draft.proposed;
+        if proposed.signed().version != next {
+            return Err(RegistryError::StaleDraft { draft: proposed.signed().version, next });
         }
-        let mut keys: BTreeMap<KeyId, PublicKey> = BTreeMap::new();
-        let mut keyids = Vec::new();
-        for k in &p.keys {
-            let id = k.key_id();
-            if keys.insert(id.clone(), k.clone()).is_none() {
-                keyids.push(id);
-            }
+        check_offline_targets(self.newest_root())?;
+        check_targets(self.newest_root(), proposed, now)?;
+        check_index_key(&self.roots, &signer.key_id())?;
+        let old = self.targets.signed().clone();
+        let bytes = proposed.to_bytes();
+        let pending = self.resign(Some((next, bytes)), Vec::new(), signer, now)?;
+        let report = self.publish_pending(pending, &mut |_| Ok(()))?;
+        self.note_publishers(&old, now)?;
+        Ok(report)
+    }
+
+    /// Brings the state's publisher records in line with the delegations
+    /// of the newly published targets.
+    fn note_publishers(&mut self, old: &Targets, now: Timestamp) -> Result<(), RegistryError> {
+        let new = self.targets.signed().delegations.as_ref().map(|d| d.roles.clone()).unwrap_or_default();
+        for r in &new {
+            let accepted = self.state.publishers.get(&r.name).and_then(|s| s.accepted.clone());
+            let added_at = self
+                .state
+                .publishers
+                .get(&r.name)
+                .filter(|s| s.removed_at.is_none())
+                .map_or(now, |s| s.added_at);
+            self.state
+                .publishers
+                .insert(r.name.clone(), PublisherState { added_at, accepted, ..delegation_state(r, now) });
         }
-        if p.threshold == 0 || p.threshold > keyids.len() as u64 {
-            return Err(RegistryError::BadThreshold { threshold: p.threshold, keys: keyids.len() });
-        }
-        if p.namespaces.is_empty() {
-            return Err(RegistryError::BadNamespace {
-                pattern: String::new(),
-                reason: "give at least one namespace".into(),
-            });
-        }
-        let mut namespaces: Vec<String> = Vec::new();
-        for n in &p.namespaces {
-            check_namespace(n)?;
-            if !namespaces.contains(n) {
-                namespaces.push(n.clone());
-            }
-        }
-        if !p.allow_overlap {
-            for other in self.delegations().map(|d| d.roles.as_slice()).unwrap_or_default() {
-                for pattern in &namespaces {
-                    for op in other.paths.iter().flatten() {
-                        if patterns_overlap(pattern, op) {
-                            return Err(RegistryError::NamespaceOverlap {
-                                name: p.name.clone(),
-                                pattern: pattern.clone(),
-                                other: other.name.clone(),
-                                other_pattern: op.clone(),
-                            });
-                        }
-                    }
+        for r in old.delegations.iter().flat_map(|d| d.roles.iter()) {
+            if !new.iter().any(|n| n.name == r.name) {
+                if let Some(p) = self.state.publishers.get_mut(&r.name) {
+                    p.removed_at = Some(now);
                 }
             }
         }
-        check_index_key(&self.roots, &signer.key_id())?;
-        let mut targets = self.targets.signed().clone();
-        let d = targets.delegations.get_or_insert_with(|| Delegations {
-            keys: BTreeMap::new(),
-            roles: Vec::new(),
-            extra: BTreeMap::new(),
-        });
-        d.keys.extend(keys);
-        d.roles.push(DelegatedRole {
-            name: p.name.clone(),
-            keyids: keyids.clone(),
-            threshold: p.threshold,
-            terminating: true,
-            paths: Some(namespaces.clone()),
-            path_hash_prefixes: None,
-            extra: BTreeMap::new(),
-        });
-        let pending = self.resign(Some(targets), Vec::new(), signer, now)?;
-        let report = self.publish_pending(pending, &mut |_| Ok(()))?;
-        let accepted = self.state.publishers.get(&p.name).and_then(|s| s.accepted.clone());
-        self.state.publishers.insert(
-            p.name.clone(),
-            PublisherState {
-                namespaces,
-                keyids,
-                threshold: p.threshold,
-                added_at: now,
-                removed_at: None,
-                accepted,
-            },
-        );
-        self.save_state()?;
-        Ok(report)
-    }
-
-    /// Removes a publisher's delegation in a new top-level targets version.
-    /// Its last role stays pinned in the snapshot (TUF clients refuse a
-    /// snapshot that drops a role), unreachable without the delegation.
-    pub fn remove_publisher(
-        &mut self,
-        name: &str,
-        signer: &dyn Signer,
-        now: Timestamp,
-    ) -> Result<ChangeReport, RegistryError> {
-        if self.delegations().is_none_or(|d| d.role(name).is_none()) {
-            return Err(RegistryError::NoSuchPublisher { name: name.to_owned() });
-        }
-        check_index_key(&self.roots, &signer.key_id())?;
-        let mut targets = self.targets.signed().clone();
-        if let Some(d) = &mut targets.delegations {
-            d.roles.retain(|r| r.name != name);
-            let used: BTreeSet<KeyId> = d.roles.iter().flat_map(|r| r.keyids.iter().cloned()).collect();
-            d.keys.retain(|k, _| used.contains(k));
-            if d.roles.is_empty() {
-                targets.delegations = None;
-            }
-        }
-        let pending = self.resign(Some(targets), Vec::new(), signer, now)?;
-        let report = self.publish_pending(pending, &mut |_| Ok(()))?;
-        if let Some(p) = self.state.publishers.get_mut(name) {
-            p.removed_at = Some(now);
-        }
-        self.save_state()?;
-        Ok(report)
+        self.save_state()
     }
 
     /// Re-signs snapshot and timestamp with new versions and expiry, their
-    /// content unchanged; top-level targets too if it would expire before
-    /// the new snapshot does.
+    /// content unchanged. Top-level targets is the custodians' to renew
+    /// (a `Renew` draft); refreshing refuses once it has expired, since
+    /// clients would refuse the repository anyway.
     pub fn refresh(&mut self, signer: &dyn Signer, now: Timestamp) -> Result<ChangeReport, RegistryError> {
         check_index_key(&self.roots, &signer.key_id())?;
-        let days = self.days()?;
-        let snapshot_expires = now.plus_secs(days.snapshot as i64 * DAY);
-        let targets =
-            (self.targets.signed().expires <= snapshot_expires).then(|| self.targets.signed().clone());
-        let pending = self.resign(targets, Vec::new(), signer, now)?;
+        let t = self.targets.signed();
+        if t.expires <= now {
+            return Err(RegistryError::TargetsExpired { version: t.version, expires: t.expires, now });
+        }
+        let pending = self.resign(None, Vec::new(), signer, now)?;
         self.publish_pending(pending, &mut |_| Ok(()))
     }
 
     /// Takes in new root versions from a ceremony (`(path, bytes)`, any
     /// order; versions the registry has must be byte-identical), verifies
-    /// each against its predecessor, and re-signs targets, snapshot and
-    /// timestamp with the new root's active index key.
+    /// each against its predecessor, and re-signs snapshot and timestamp
+    /// with the new root's active index key. Top-level targets must meet
+    /// the new root's targets threshold: the current one, or `targets`, a
+    /// draft the custodians signed for the new root (needed when the new
+    /// root changes the targets keys, as when it first moves them offline).
     pub fn update_root(
         &mut self,
         roots: Vec<(PathBuf, Vec<u8>)>,
+        targets: Option<&TargetsDraft>,
         signer: &dyn Signer,
         now: Timestamp,
     ) -> Result<ChangeReport, RegistryError> {
@@ -676,8 +641,24 @@ impl Registry {
         }
         verify_chain(current.clone(), [], now).map_err(RegistryError::RootChain)?;
         check_index_key(&roots, &signer.key_id())?;
+        check_offline_targets(current.signed())?;
+        let new_targets = match targets {
+            Some(d) => {
+                let next = self.targets.signed().version + 1;
+                if d.proposed.signed().version != next {
+                    return Err(RegistryError::StaleDraft { draft: d.proposed.signed().version, next });
+                }
+                check_targets(current.signed(), &d.proposed, now)?;
+                Some((next, d.proposed.to_bytes()))
+            }
+            None => {
+                check_targets(current.signed(), &self.targets, now)?;
+                None
+            }
+        };
+        let old_targets = self.targets.signed().clone();
         let old_roots = std::mem::replace(&mut self.roots, roots);
-        let resigned = self.resign(Some(self.targets.signed().clone()), Vec::new(), signer, now);
+        let resigned = self.resign(new_targets, Vec::new(), signer, now);
         let mut pending = match resigned {
             Ok(p) => p,
             Err(e) => {
@@ -695,6 +676,7 @@ impl Registry {
         match self.publish_pending(pending, &mut |_| Ok(())) {
             Ok(mut r) => {
                 r.roots_added = new.iter().map(|(m, _)| m.signed().version).collect();
+                self.note_publishers(&old_targets, now)?;
                 Ok(r)
             }
             Err(e) => {
@@ -945,12 +927,12 @@ impl Registry {
         write_atomic(&self.dir.join(STATE_DIR).join(STATE_FILE), &state_bytes(&self.state))
     }
 
-    /// Signs new top-level metadata: `targets` if given (as the next
-    /// version), `roles` (publisher role bytes at their versions), then a
-    /// snapshot over everything and a timestamp over it.
+    /// Signs new top-level metadata over `targets` if given (the custodians'
+    /// signed bytes at their version) and `roles` (publisher role bytes at
+    /// their versions): a snapshot over everything and a timestamp over it.
     fn resign(
         &self,
-        targets: Option<Targets>,
+        targets: Option<(u64, Vec<u8>)>,
         roles: Vec<(String, u64, Vec<u8>)>,
         signer: &dyn Signer,
         now: Timestamp,
@@ -959,12 +941,7 @@ impl Registry {
         let root = self.newest_root();
         let mut pending = Pending::default();
         let mut meta = self.snapshot.signed().meta.clone();
-        if let Some(mut t) = targets {
-            let v = self.targets.signed().version + 1;
-            t.version = v;
-            t.expires = now.plus_secs(days.targets as i64 * DAY);
-            t.spec_version = airlock_core::metadata::SPEC_VERSION.into();
-            let (_, bytes) = sign_role(root, t, "targets", signer, now)?;
+        if let Some((v, bytes)) = targets {
             meta.insert("targets.json".into(), meta_file_for(&bytes, v));
             pending.files.push((format!("{v}.targets.json"), bytes));
             pending.targets_version = Some(v);
@@ -1112,7 +1089,7 @@ fn sign_role<T: Role>(
 }
 
 /// Checks that `keyid` is the active index key of the newest of `roots`:
-/// listed (and not retiring) for targets, snapshot and timestamp. Says
+/// listed (and not retiring) for snapshot and timestamp. Says
 /// whether a refused key is retiring, was revoked, or never was an index key.
 pub fn check_index_key(roots: &[Metadata<Root>], keyid: &KeyId) -> Result<(), RegistryError> {
     let Some(newest) = roots.last() else {
@@ -1128,16 +1105,13 @@ pub fn check_index_key(roots: &[Metadata<Root>], keyid: &KeyId) -> Result<(), Re
     {
         return Ok(());
     }
-    for r in ["targets", "snapshot", "timestamp"] {
+    for r in INDEX_ROLES {
         if let Some(deadline) = newest.role(r).and_then(|k| k.retiring.get(keyid)) {
             return refuse(IndexKeyProblem::Retiring { deadline: *deadline });
         }
     }
-    let listed = |root: &Root| {
-        ["targets", "snapshot", "timestamp"]
-            .iter()
-            .any(|r| root.role(r).is_some_and(|k| k.keyids.contains(keyid)))
-    };
+    let listed =
+        |root: &Root| INDEX_ROLES.iter().any(|r| root.role(r).is_some_and(|k| k.keyids.contains(keyid)));
     let mut was_listed = false;
     for md in roots {
         if listed(md.signed()) {
@@ -1147,6 +1121,37 @@ pub fn check_index_key(roots: &[Metadata<Root>], keyid: &KeyId) -> Result<(), Re
         }
     }
     refuse(IndexKeyProblem::NotListed)
+}
+
+/// Refuses a root that lets an index key (snapshot or timestamp, by
+/// decoded material) sign top-level targets.
+fn check_offline_targets(root: &Root) -> Result<(), RegistryError> {
+    let material = |id: &KeyId| root.keys.get(id).map(PublicKey::material_id);
+    let online: BTreeSet<String> = INDEX_ROLES
+        .iter()
+        .filter_map(|r| root.role(r))
+        .flat_map(|k| k.keyids.iter().filter_map(material))
+        .collect();
+    for id in root.role("targets").map(|k| k.keyids.as_slice()).unwrap_or_default() {
+        if material(id).is_some_and(|m| online.contains(&m)) {
+            return Err(RegistryError::OnlineTargetsKey { version: root.version, keyid: id.clone() });
+        }
+    }
+    Ok(())
+}
+
+/// Checks top-level targets against `root`: a threshold of its targets
+/// keys signed it, and it has not expired at `now`.
+fn check_targets(root: &Root, md: &Metadata<Targets>, now: Timestamp) -> Result<(), RegistryError> {
+    let version = md.signed().version;
+    Authorization::top_level(root, "targets")
+        .and_then(|a| a.verify(md.signatures(), &md.payload(), now))
+        .map_err(|source| RegistryError::TargetsSignature { version, source })?;
+    let expires = md.signed().expires;
+    if expires <= now {
+        return Err(RegistryError::TargetsExpired { version, expires, now });
+    }
+    Ok(())
 }
 
 #[cfg(test)]

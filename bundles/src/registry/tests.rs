@@ -1,6 +1,6 @@
 use super::*;
 use airlock_core::provenance::Provenance;
-use airlock_core::Ed25519Signer;
+use airlock_core::{Ed25519Signer, ThresholdError};
 use airlock_keyceremony::rotation::{initial_root, propose, Change, InitialRoot};
 
 fn key(seed: u8) -> Ed25519Signer {
@@ -47,7 +47,30 @@ fn root_v1(custodians: &[Ed25519Signer], index: &Ed25519Signer, rehearsal: bool)
     md.to_bytes()
 }
 
+/// The first top-level targets, signed by `custodians`.
+fn targets_v1(custodians: &[Ed25519Signer]) -> Vec<u8> {
+    let mut md = Metadata::new(Targets::new(1, now().plus_secs(365 * DAY))).unwrap();
+    for c in custodians {
+        md.sign(c).unwrap();
+    }
+    md.to_bytes()
+}
+
 impl Fixture {
+    fn targets1(&self) -> (PathBuf, Vec<u8>) {
+        (self.dir.join("1.targets.json"), targets_v1(&self.custodians))
+    }
+
+    /// Proposes `change`, has every custodian sign it, and publishes it.
+    fn change(&self, change: &OwnershipChange) -> Result<ChangeReport, RegistryError> {
+        let mut reg = self.open();
+        let mut draft = reg.propose_targets(change, now())?;
+        for c in &self.custodians {
+            draft.proposed.sign(c).unwrap();
+        }
+        reg.finalize_targets(&draft, &self.index, now())
+    }
+
     fn new() -> Fixture {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().to_path_buf();
@@ -55,7 +78,8 @@ impl Fixture {
         let index = key(10);
         let roots = vec![(dir.join("1.root.json"), root_v1(&custodians, &index, false))];
         let reg = dir.join("reg");
-        Registry::init(&reg, roots.clone(), &index, now()).unwrap();
+        let t1 = (dir.join("1.targets.json"), targets_v1(&custodians));
+        Registry::init(&reg, roots.clone(), t1, &index, now()).unwrap();
         Fixture { _tmp: tmp, dir, reg, custodians, index, roots }
     }
 
@@ -78,7 +102,7 @@ impl Fixture {
             threshold: 1,
             allow_overlap: false,
         };
-        self.open().add_publisher(&p, &self.index, now())
+        self.change(&OwnershipChange::Add(p))
     }
 
     /// Publishes `files` (target path, bytes) as `role` signed by `seed`,
@@ -186,29 +210,91 @@ fn init_refusals() {
     let f = Fixture::new();
     // Not empty.
     assert!(matches!(
-        Registry::init(&f.reg, f.roots.clone(), &f.index, now()),
+        Registry::init(&f.reg, f.roots.clone(), f.targets1(), &f.index, now()),
         Err(RegistryError::NotEmpty { .. })
     ));
     // A rehearsal root.
     let rehearsal = vec![(f.dir.join("r.json"), root_v1(&f.custodians, &f.index, true))];
     let reg2 = f.dir.join("reg2");
     assert!(matches!(
-        Registry::init(&reg2, rehearsal, &f.index, now()),
+        Registry::init(&reg2, rehearsal, f.targets1(), &f.index, now()),
         Err(RegistryError::Rehearsal { version: 1 })
     ));
     assert!(!reg2.exists());
     // A key that is no index key.
-    let err = Registry::init(&reg2, f.roots.clone(), &key(99), now()).unwrap_err();
+    let err = Registry::init(&reg2, f.roots.clone(), f.targets1(), &key(99), now()).unwrap_err();
     assert!(matches!(err, RegistryError::IndexKey { problem: IndexKeyProblem::NotListed, .. }), "{err}");
     // A root signed by one custodian only.
     let mut md = Metadata::<Root>::from_bytes(&f.roots[0].1).unwrap();
     md.remove_signature(&f.custodians[1].key_id());
-    let err = Registry::init(&reg2, vec![(f.dir.join("x"), md.to_bytes())], &f.index, now()).unwrap_err();
+    let err = Registry::init(&reg2, vec![(f.dir.join("x"), md.to_bytes())], f.targets1(), &f.index, now())
+        .unwrap_err();
     assert!(matches!(err, RegistryError::RootChain(_)), "{err}");
     // Expired at the time given.
-    let err = Registry::init(&reg2, f.roots.clone(), &f.index, t("2030-01-01T00:00:00Z")).unwrap_err();
+    let err = Registry::init(&reg2, f.roots.clone(), f.targets1(), &f.index, t("2030-01-01T00:00:00Z"))
+        .unwrap_err();
     assert!(matches!(err, RegistryError::RootChain(_)), "{err}");
     assert!(!reg2.exists());
+    // A first targets signed by the index key, not the custodians.
+    let mut by_index = Metadata::new(Targets::new(1, now().plus_secs(365 * DAY))).unwrap();
+    by_index.sign(&f.index).unwrap();
+    let err = Registry::init(&reg2, f.roots.clone(), (f.dir.join("t"), by_index.to_bytes()), &f.index, now())
+        .unwrap_err();
+    assert!(matches!(err, RegistryError::TargetsSignature { version: 1, .. }), "{err}");
+    assert!(!reg2.exists());
+}
+
+#[test]
+fn the_index_key_alone_cannot_change_namespace_ownership() {
+    let f = Fixture::with_publishers();
+    let mut reg = f.open();
+    let p = NewPublisher {
+        name: "mallory".into(),
+        keys: vec![key(66).public_key().clone()],
+        namespaces: vec!["acme/*".into()],
+        threshold: 1,
+        allow_overlap: true,
+    };
+    let mut draft = reg.propose_targets(&OwnershipChange::Add(p), now()).unwrap();
+    draft.proposed.sign(&f.index).unwrap();
+    draft.proposed.sign(&f.custodians[0]).unwrap();
+    let err = reg.finalize_targets(&draft, &f.index, now()).unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            RegistryError::TargetsSignature { source: ThresholdError::NotMet { counted: 1, .. }, .. }
+        ),
+        "{err}"
+    );
+    drop(reg);
+    // A draft made before another change was published is stale.
+    let old = f.open().propose_targets(&OwnershipChange::Renew, now()).unwrap();
+    f.change(&OwnershipChange::Renew).unwrap();
+    let mut old = old;
+    for c in &f.custodians {
+        old.proposed.sign(c).unwrap();
+    }
+    let err = f.open().finalize_targets(&old, &f.index, now()).unwrap_err();
+    assert!(matches!(err, RegistryError::StaleDraft { .. }), "{err}");
+    f.verify_ok();
+}
+
+#[test]
+fn a_publisher_rekey_replaces_its_keys() {
+    let f = Fixture::with_publishers();
+    let change = OwnershipChange::Rekey {
+        name: "acme".into(),
+        keys: vec![key(30).public_key().clone()],
+        threshold: 1,
+    };
+    f.change(&change).unwrap();
+    let sub = f.submit("acme", 20, None, &[("acme/x", b"x")]);
+    refused(&f, &sub, |e| matches!(e, RegistryError::Signature { .. }));
+    let sub = f.submit("acme", 30, None, &[("acme/x", b"x")]);
+    f.accept(&sub).unwrap();
+    let acme = f.open().publishers().into_iter().find(|p| p.name == "acme").unwrap();
+    assert_eq!(acme.keyids, vec![key(30).key_id()]);
+    f.verify_ok();
 }
 
 #[test]
@@ -228,11 +314,11 @@ fn publishers_and_overlap() {
         allow_overlap: true,
     };
     assert!(matches!(
-        f.open().add_publisher(&p, &f.index, now()),
+        f.change(&OwnershipChange::Add(p.clone())),
         Err(RegistryError::BadThreshold { threshold: 2, keys: 1 })
     ));
     let p = NewPublisher { threshold: 1, ..p };
-    f.open().add_publisher(&p, &f.index, now()).unwrap();
+    f.change(&OwnershipChange::Add(p)).unwrap();
     let names: Vec<String> = f.open().publishers().into_iter().map(|p| p.name).collect();
     assert_eq!(names, ["acme", "beta", "gamma"]);
     f.verify_ok();
@@ -402,9 +488,9 @@ fn refuses_retiring_and_revoked_index_keys() {
         }
         let roots = vec![f.roots[0].clone(), (f.dir.join("2.root.json"), v2.to_bytes())];
         // The old key may not take the new root in.
-        let err = f.open().update_root(roots.clone(), &f.index, now()).unwrap_err();
+        let err = f.open().update_root(roots.clone(), None, &f.index, now()).unwrap_err();
         assert!(matches!(err, RegistryError::IndexKey { .. }), "{err}");
-        let r = f.open().update_root(roots, &new_index, now()).unwrap();
+        let r = f.open().update_root(roots, None, &new_index, now()).unwrap();
         assert_eq!(r.roots_added, [2]);
         f.verify_ok();
         let sub = f.submit("acme", 20, None, &[("acme/x", b"x")]);
@@ -512,7 +598,7 @@ fn remove_refresh_and_readd() {
     let f = Fixture::with_publishers();
     let a = f.submit("acme", 20, None, &[("acme/x", b"x")]);
     f.accept(&a).unwrap();
-    let r = f.open().remove_publisher("acme", &f.index, now()).unwrap();
+    let r = f.change(&OwnershipChange::Remove("acme".into())).unwrap();
     assert!(r.targets_version.is_some());
     let reg = f.open();
     assert!(reg.snapshot().signed().meta.contains_key("acme.json"), "snapshot must keep the role");

@@ -1,4 +1,5 @@
 use super::*;
+use crate::keys::testing::{p256_key, p256_secret, P256Signer};
 use crate::keys::{Ed25519Signer, Signer};
 use crate::metadata::{DelegatedRole, Delegations, Metadata, Role, RoleKeys, Root, Targets};
 
@@ -170,4 +171,66 @@ fn same_rules_for_delegated_roles() {
     let md = signed_by(&[1, 2]);
     assert!(auth.verify(md.signatures(), &md.payload(), t(NOW)).is_ok());
     let _ = targets().version();
+}
+
+/// A root whose `targets` role lists `keys` under their own ids with `threshold`.
+fn root_listing(keys: &[&PublicKey], threshold: u64) -> Root {
+    let mut root = root_with(&[], threshold);
+    for k in keys {
+        root.keys.insert(k.key_id(), (*k).clone());
+    }
+    root.roles.get_mut("targets").unwrap().keyids = keys.iter().map(|k| k.key_id()).collect();
+    root
+}
+
+/// Two key objects for one P-256 key, each listed under its own id with
+/// threshold 2 and each making a valid signature: one key, counted once.
+fn one_p256_key_written_twice_counts_once(secret: &p256::SecretKey, a: PublicKey, b: PublicKey) {
+    assert_ne!(a.key_id(), b.key_id());
+    let root = root_listing(&[&a, &b], 2);
+    let auth = Authorization::top_level(&root, "targets").unwrap();
+    let mut md = Metadata::new(targets()).unwrap();
+    md.sign(&P256Signer::new(secret, a.clone())).unwrap();
+    md.sign(&P256Signer::new(secret, b.clone())).unwrap();
+    assert_eq!(md.signatures().len(), 2);
+    let err = auth.verify(md.signatures(), &md.payload(), t(NOW)).unwrap_err();
+    let ThresholdError::NotMet { required, counted, report, .. } = err else { panic!("{err:?}") };
+    assert_eq!((required, counted), (2, 1));
+    assert_eq!(report.counted, vec![a.key_id()]);
+    assert_eq!(report.duplicate, vec![b.key_id()]);
+    assert!(report.invalid.is_empty() && report.unauthorised.is_empty());
+    // A second, really different key does meet the threshold.
+    let other = p256_secret(8);
+    let c = p256_key(&other, "ecdsa", false);
+    let root = root_listing(&[&a, &c], 2);
+    let auth = Authorization::top_level(&root, "targets").unwrap();
+    let mut md = Metadata::new(targets()).unwrap();
+    md.sign(&P256Signer::new(secret, a)).unwrap();
+    md.sign(&P256Signer::new(&other, c)).unwrap();
+    assert_eq!(auth.verify(md.signatures(), &md.payload(), t(NOW)).unwrap().counted.len(), 2);
+}
+
+#[test]
+fn one_p256_key_compressed_and_uncompressed_counts_once() {
+    let secret = p256_secret(4);
+    one_p256_key_written_twice_counts_once(
+        &secret,
+        p256_key(&secret, "ecdsa", true),
+        p256_key(&secret, "ecdsa", false),
+    );
+}
+
+#[test]
+fn one_p256_key_under_both_keytype_spellings_counts_once() {
+    let secret = p256_secret(4);
+    one_p256_key_written_twice_counts_once(
+        &secret,
+        p256_key(&secret, "ecdsa", false),
+        p256_key(&secret, "ecdsa-sha2-nistp256", false),
+    );
+    one_p256_key_written_twice_counts_once(
+        &secret,
+        p256_key(&secret, "ecdsa", true),
+        p256_key(&secret, "ecdsa-sha2-nistp256", false),
+    );
 }

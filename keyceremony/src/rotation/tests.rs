@@ -33,7 +33,11 @@ fn initial_root_shape() {
     let r = v1_root();
     assert_eq!(r.version, 1);
     assert_eq!(r.roles["root"].threshold, 2);
-    assert_eq!(r.roles["targets"].keyids, vec![key(10).key_id()]);
+    // The custodians hold namespace ownership; the index key only snapshot and timestamp.
+    assert_eq!(r.roles["targets"].keyids, r.roles["root"].keyids);
+    assert_eq!(r.roles["targets"].threshold, 2);
+    assert_eq!(r.roles["timestamp"].keyids, vec![key(10).key_id()]);
+    assert_eq!(r.roles["snapshot"].keyids, vec![key(10).key_id()]);
     assert_eq!(RootExtension::of(&r).unwrap().custodians.len(), 3);
     assert_eq!(r.expires, t("2027-01-01T00:00:00Z"));
 }
@@ -79,7 +83,7 @@ fn rotate_index_marks_old_key_retiring_then_drops_it() {
     assert_eq!(err, RotationError::RotationInProgress(key(10).key_id()));
     // After the deadline the next root drops the old key entirely.
     let r3 = propose(&Metadata::new(r2.clone()).unwrap(), &[], t("2026-03-02T00:00:00Z")).unwrap();
-    assert_eq!(r3.roles["targets"].keyids, vec![key(11).key_id()]);
+    assert_eq!(r3.roles["timestamp"].keyids, vec![key(11).key_id()]);
     assert!(!r3.keys.contains_key(&key(10).key_id()));
 }
 
@@ -136,4 +140,19 @@ fn revoke_during_a_window_removes_every_earlier_index_key() {
         assert!(r3.roles[r].retiring.is_empty());
     }
     assert!(!r3.keys.contains_key(&key(10).key_id()) && !r3.keys.contains_key(&key(11).key_id()));
+}
+
+#[test]
+fn every_proposal_gives_targets_to_the_custodians() {
+    // A root made before namespace ownership was signed offline: the index
+    // key signs targets.
+    let mut old = v1_root();
+    old.roles.insert("targets".into(), old.roles["timestamp"].clone());
+    let next =
+        propose(&Metadata::new(old).unwrap(), &[Change::SetThreshold(3)], t("2026-02-01T00:00:00Z")).unwrap();
+    assert_eq!(next.roles["targets"].keyids, next.roles["root"].keyids);
+    assert_eq!(next.roles["targets"].threshold, 3);
+    assert!(!next.roles["targets"].keyids.contains(&key(10).key_id()));
+    let lines = describe_changes(&v1_root(), &next).join("\n");
+    assert!(lines.contains("targets: threshold 2 -> 3"), "{lines}");
 }

@@ -1,0 +1,178 @@
+//! The custodians' side of a namespace-ownership change: review and sign a
+//! targets draft (`airlock ceremony sign|add-signature` on a targets draft).
+//!
+//! A custodian sees the change (publishers, namespaces, key fingerprints,
+//! thresholds, search order) against the base the draft carries, whether
+//! that base is signed by the custodians of the root given, and the whole
+//! resulting delegation list; confirms a short hash of the exact payload;
+//! signs; and the signature is checked at once. Every step is recorded in
+//! the ceremony transcript.
+
+use super::ceremony::{banner, confirm_hash, dir_of, short_hash, AddSignatureArgs, SignArgs};
+use crate::cmd::root::load_root;
+use crate::exit::{refused, usage};
+use crate::io::{read_input, write_atomic};
+use crate::secrets::load_signer;
+use crate::steps::{check_airgap, transcript_step, StepLog};
+use airlock_bundles::registry::{delegation_table, describe_targets_change, TargetsDraft};
+use airlock_core::extension::RootExtension;
+use airlock_core::hash::sha256_hex;
+use airlock_core::metadata::{Root, Signature};
+use airlock_core::{Authorization, KeyId, Metadata, PublicKey, Signer, Timestamp};
+use anyhow::Result;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// Reads a targets draft, mapping its errors to exit codes.
+pub fn load_draft(path: &Path) -> Result<TargetsDraft> {
+    TargetsDraft::from_bytes(path, &read_input(path)?).map_err(|e| usage(e.to_string()))
+}
+
+/// The key `id` of `root`'s targets role.
+fn targets_key(root: &Root, id: &KeyId) -> Option<PublicKey> {
+    root.role("targets").filter(|k| k.keyids.contains(id)).and_then(|_| root.keys.get(id).cloned())
+}
+
+/// Prints the review: the change against the base, and the whole result.
+fn review(root: &Metadata<Root>, draft: &TargetsDraft, now: Timestamp) {
+    let ext = RootExtension::of(root.signed()).ok();
+    banner(ext.as_ref().is_some_and(|e| e.rehearsal));
+    println!(
+        "registry {} (root version {}): namespace ownership change",
+        ext.as_ref().map_or("(unnamed)", |e| e.registry.as_str()),
+        root.signed().version
+    );
+    match &draft.base {
+        Some(b) => {
+            let auth = Authorization::top_level(root.signed(), "targets");
+            match auth.and_then(|a| a.verify(b.signatures(), &b.payload(), now)) {
+                Ok(r) => println!(
+                    "base: targets version {}, signed by {} of this root's targets keys ({} needed)",
+                    b.signed().version,
+                    r.counted.len(),
+                    r.threshold
+                ),
+                Err(e) => println!(
+                    "base: targets version {} is NOT signed by this root's targets keys ({e}); do not rely on the change list, review the whole list below",
+                    b.signed().version
+                ),
+            }
+        }
+        None => println!("base: none given; review the whole list below"),
+    }
+    let base = draft.base.as_ref().map(|b| b.signed());
+    println!("changes:");
+    for line in describe_targets_change(base, draft.proposed.signed()) {
+        println!("  {line}");
+    }
+    println!("publishers after the change, in search order:");
+    for line in delegation_table(draft.proposed.signed()) {
+        println!("  {line}");
+    }
+}
+
+/// How many of `root`'s targets keys have signed the proposal.
+fn count(root: &Root, draft: &TargetsDraft, now: Timestamp) -> (usize, u64) {
+    Authorization::top_level(root, "targets")
+        .map(|a| {
+            let r = a.count(draft.proposed.signatures(), &draft.proposed.payload(), now);
+            (r.counted.len(), r.threshold)
+        })
+        .unwrap_or((0, 0))
+}
+
+/// `ceremony sign` on a targets draft.
+pub fn sign(a: SignArgs) -> Result<()> {
+    let now = super::now_or(a.common.at.as_deref())?;
+    check_airgap(a.common.allow_online)?;
+    let root = load_root(&a.root)?;
+    let mut draft = load_draft(&a.draft)?;
+    if draft.proposed.signed().expires <= now {
+        return Err(refused(format!(
+            "{}: the proposal expires {}, not after now",
+            a.draft.display(),
+            draft.proposed.signed().expires
+        )));
+    }
+    review(&root, &draft, now);
+    let payload = draft.proposed.payload();
+    let hash = short_hash(&payload);
+    println!("payload hash: {hash}");
+    confirm_hash(a.confirm.as_deref(), &hash)?;
+    let signer = load_signer(&a.key, &a.passphrase)?;
+    let id = signer.key_id();
+    let key = targets_key(root.signed(), &id).ok_or_else(|| {
+        usage(format!(
+            "{}: key {} is not a targets key of root version {}",
+            a.key.display(),
+            id.short(),
+            root.signed().version
+        ))
+    })?;
+    draft.proposed.sign(signer.as_ref()).map_err(|e| anyhow::anyhow!("{}: {e}", a.key.display()))?;
+    let sig =
+        draft.proposed.signatures().iter().find(|s| s.keyid == id).map(|s| s.sig.clone()).unwrap_or_default();
+    key.verify(&payload, &sig).map_err(|e| anyhow::anyhow!("the new signature does not verify: {e}"))?;
+    write_atomic(&a.draft, &draft.to_bytes())?;
+    let who = RootExtension::of(root.signed()).ok().and_then(|e| e.custodians.get(&id).cloned());
+    println!("signed by {} ({}); signature checked", who.as_deref().unwrap_or("(unnamed)"), id.grouped());
+    let (counted, threshold) = count(root.signed(), &draft, now);
+    println!("valid targets signatures now: {counted} of {threshold} needed");
+    transcript_step(StepLog {
+        transcript: a.common.transcript.unwrap_or_else(|| dir_of(&a.draft).join("transcript.jsonl")),
+        step: "ceremony sign targets",
+        now,
+        rehearsal: RootExtension::of(root.signed()).is_ok_and(|e| e.rehearsal),
+        allow_online: a.common.allow_online,
+        key_ids: vec![id],
+        files: vec![a.draft.clone()],
+        details: serde_json::json!({
+            "targets_version": draft.proposed.signed().version,
+            "payload_sha256": sha256_hex(&payload),
+            "changes": describe_targets_change(draft.base.as_ref().map(|b| b.signed()), draft.proposed.signed()),
+        }),
+    })
+}
+
+/// `ceremony add-signature` on a targets draft.
+pub fn add_signature(a: AddSignatureArgs) -> Result<()> {
+    let now = super::now_or(a.common.at.as_deref())?;
+    check_airgap(a.common.allow_online)?;
+    let root = load_root(&a.root)?;
+    let mut draft = load_draft(&a.draft)?;
+    let id = KeyId(a.keyid.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_ascii_lowercase());
+    let key = targets_key(root.signed(), &id).ok_or_else(|| {
+        usage(format!("key {} is not a targets key of root version {}", id.short(), root.signed().version))
+    })?;
+    let raw = read_input(&a.signature)?;
+    let text = std::str::from_utf8(&raw)
+        .ok()
+        .map(str::trim)
+        .filter(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_hexdigit()));
+    let sig_hex = match text {
+        Some(t) => t.to_ascii_lowercase(),
+        None => hex::encode(&raw),
+    };
+    key.verify(&draft.proposed.payload(), &sig_hex).map_err(|e| {
+        refused(format!(
+            "{}: signature by {} over {}: {e}",
+            a.signature.display(),
+            id.short(),
+            a.draft.display()
+        ))
+    })?;
+    draft.proposed.add_signature(Signature { keyid: id.clone(), sig: sig_hex, extra: BTreeMap::new() });
+    write_atomic(&a.draft, &draft.to_bytes())?;
+    let (counted, threshold) = count(root.signed(), &draft, now);
+    println!("added signature by {}; signature checked; {counted} of {threshold} needed", id.grouped());
+    transcript_step(StepLog {
+        transcript: a.common.transcript.unwrap_or_else(|| dir_of(&a.draft).join("transcript.jsonl")),
+        step: "ceremony add-signature targets",
+        now,
+        rehearsal: RootExtension::of(root.signed()).is_ok_and(|e| e.rehearsal),
+        allow_online: a.common.allow_online,
+        key_ids: vec![id],
+        files: vec![a.draft.clone()],
+        details: serde_json::json!({"targets_version": draft.proposed.signed().version}),
+    })
+}
