@@ -11,7 +11,7 @@
 //! on a network (the air-gap check has its own test).
 
 use crate::support::{edit_json, t, write_unsigned, Run, Sandbox, FAR, PASS_FILE};
-use airlock_core::metadata::{Root, Targets};
+use airlock_core::metadata::{Root, Snapshot};
 use airlock_core::{Metadata, PublicKey};
 use serde_json::Value;
 use std::path::Path;
@@ -664,9 +664,10 @@ fn root_verify_ignores_an_expired_intermediate_but_not_an_expired_newest() {
 // ---------------------------------------------------------------------------
 // The transition window and revocation
 
-/// Writes `FILE`, unsigned targets metadata expiring at `FAR`.
+/// Writes `FILE`, unsigned snapshot metadata expiring at `FAR` (a role the
+/// index key signs; top-level targets is the custodians').
 fn write_targets(c: &Ceremony, file: &str) {
-    write_unsigned(&c.sb, file, Targets::new(1, t(FAR)));
+    write_unsigned(&c.sb, file, Snapshot::new(1, t(FAR), Default::default()));
 }
 
 /// `metadata sign FILE --key KEY --root ROOT --passphrase-file PASS`.
@@ -696,7 +697,7 @@ fn transition_window_old_index_key_verifies_until_the_deadline() {
     run.ok();
     assert!(
         run.stdout
-            .contains(&format!("targets: key {} RETIRING, stops verifying at {deadline}", grouped(&old))),
+            .contains(&format!("timestamp: key {} RETIRING, stops verifying at {deadline}", grouped(&old))),
         "{}",
         run.stdout
     );
@@ -705,7 +706,8 @@ fn transition_window_old_index_key_verifies_until_the_deadline() {
 
     // Root 2 lists both keys for every index role, the old one retiring.
     let r2 = c.root_json(2);
-    for role in ["targets", "snapshot", "timestamp"] {
+    assert_eq!(r2["signed"]["roles"]["targets"]["keyids"], serde_json::json!([c.id("alice")]));
+    for role in ["snapshot", "timestamp"] {
         let r = &r2["signed"]["roles"][role];
         let mut ids: Vec<&str> =
             r["keyids"].as_array().unwrap().iter().map(|k| k.as_str().unwrap()).collect();
@@ -754,7 +756,7 @@ fn transition_window_old_index_key_verifies_until_the_deadline() {
     c.rotate(2, &later, &[], &["alice"]);
     let r3 = c.root_json(3);
     assert!(!r3["signed"]["keys"].as_object().unwrap().contains_key(&old));
-    for role in ["targets", "snapshot", "timestamp"] {
+    for role in ["snapshot", "timestamp"] {
         assert_eq!(r3["signed"]["roles"][role]["keyids"], serde_json::json!([new]), "{role}");
         assert!(r3["signed"]["roles"][role]
             .get("x-airlock-retiring")
@@ -776,7 +778,7 @@ fn revocation_removes_the_old_index_key_at_once() {
     let (draft, hash) = c.propose(1, &day(1), &["--revoke-index", "index2.pub"]);
     let run = c.sign(&draft, 1, "alice", &hash, &day(1));
     run.ok();
-    assert!(run.stdout.contains(&format!("targets: REMOVE key {}", grouped(&old))), "{}", run.stdout);
+    assert!(run.stdout.contains(&format!("snapshot: REMOVE key {}", grouped(&old))), "{}", run.stdout);
     c.sign(&draft, 1, "bob", &hash, &day(1)).ok();
     c.finalize(&draft, 1, &day(1)).ok();
     c.chain_ok(&day(1), 2);
@@ -790,7 +792,7 @@ fn revocation_removes_the_old_index_key_at_once() {
         assert_eq!(run.json()["signatures"]["unauthorised"][0], old.as_str(), "at {at}");
     }
     write_targets(&c, "t2.json");
-    metadata_sign(&c, "t2.json", "index", &c.root(2)).fails(2).mentions(&["not a targets key"]);
+    metadata_sign(&c, "t2.json", "index", &c.root(2)).fails(2).mentions(&["not a snapshot key"]);
     metadata_sign(&c, "t2.json", "index2", &c.root(2)).ok();
     metadata_verify(&c, "t2.json", &c.root(2), &day(1)).ok();
 }
@@ -817,7 +819,7 @@ fn emergency_revocation_during_a_transition_window() {
     // From version 3 on only the replacement signs for the registry.
     let r3 = c.root_json(3);
     let index3 = c.id("index3");
-    for role in ["targets", "snapshot", "timestamp"] {
+    for role in ["snapshot", "timestamp"] {
         assert_eq!(r3["signed"]["roles"][role]["keyids"], serde_json::json!([index3]), "{role}: {r3}");
     }
     assert!(!r3["signed"].to_string().contains(&c.id("index2")), "the revoked key is still in root 3");
@@ -912,12 +914,13 @@ fn a_tampered_draft_is_refused() {
     c.sign_all(&draft, 1, &["alice", "bob"], &hash, &day(1));
     let good = c.sb.read_string(&draft);
 
-    for (what, from, to) in [
-        ("expiry", "2027-01-01T00:00:00Z", "2037-01-01T00:00:00Z"),
-        ("custodian name", "\"carol\"", "\"mallory\""),
-        ("threshold", "\"threshold\": 2", "\"threshold\": 1"),
+    // The custodians' threshold appears twice: for root and for targets.
+    for (what, from, to, n) in [
+        ("expiry", "2027-01-01T00:00:00Z", "2037-01-01T00:00:00Z", 1),
+        ("custodian name", "\"carol\"", "\"mallory\"", 1),
+        ("threshold", "\"threshold\": 2", "\"threshold\": 1", 2),
     ] {
-        assert_eq!(good.matches(from).count(), 1, "{what}: {from:?} in\n{good}");
+        assert_eq!(good.matches(from).count(), n, "{what}: {from:?} in\n{good}");
         c.sb.write(&draft, good.replace(from, to));
         let before = c.sb.tree_hash();
         c.finalize(&draft, 1, &day(1)).fails(1).mentions(&["draft-2.json", "found 0"]);

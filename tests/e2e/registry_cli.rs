@@ -2,7 +2,7 @@
 //! publishers, each bad submission refused with the repository unchanged,
 //! python-tuf downloading through the delegations, and `airlock demo`.
 
-use crate::support::{ngclient_fetch, show, tree_hash, Sandbox, PASSPHRASE};
+use crate::support::{change_ownership, ngclient_fetch, show, tree_hash, Sandbox, PASSPHRASE};
 
 const AT: &str = "2026-11-23T12:00:00Z";
 
@@ -35,26 +35,9 @@ fn registry() -> Sandbox {
     run(&sb, &["registry", "init", "reg", "--root-dir", "c", "--key", "c/keys/index.key", "--at", AT]).ok();
     for (name, ns) in [("acme", "acme/*"), ("beta", "beta/*")] {
         run(&sb, &["key", "generate", "--out", name]).ok();
-        run(
-            &sb,
-            &[
-                "registry",
-                "publisher",
-                "add",
-                name,
-                "--key",
-                &format!("{name}.pub"),
-                "--namespace",
-                ns,
-                "--repo",
-                "reg",
-                "--index-key",
-                "c/keys/index.key",
-                "--at",
-                AT,
-            ],
-        )
-        .ok();
+        let key = format!("{name}.pub");
+        let add = ["registry", "publisher", "add", name, "--key", &key, "--namespace", ns, "--repo", "reg"];
+        change_ownership(&sb, &add, "c", &["alice"], "reg", AT);
     }
     sb
 }

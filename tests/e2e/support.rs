@@ -10,6 +10,7 @@
 // Not every test module uses every helper.
 #![allow(dead_code)]
 
+use airlock_core::hash::sha256_hex;
 use airlock_core::metadata::{RoleKeys, Root, TargetFile, Targets, TOP_LEVEL_ROLES};
 use airlock_core::{KeyId, Metadata, PublicKey, Timestamp};
 use std::collections::BTreeMap;
@@ -464,4 +465,107 @@ pub fn show(out: &std::process::Output) -> String {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     )
+}
+
+/// A namespace-ownership change as custodians make it, with
+/// `AIRLOCK_PASSPHRASE` set to [`PASSPHRASE`]: `propose` (a `registry
+/// publisher add|remove|rekey` or `registry targets propose` command line,
+/// without `--out` and `--at`) writes a draft; each of `custodians` signs it
+/// offline with `CEREMONY/keys/NAME.key` against the newest root of
+/// `ceremony`; the registry `repo` publishes it with the ceremony's index key.
+#[track_caller]
+pub fn change_ownership(
+    sb: &Sandbox,
+    propose: &[&str],
+    ceremony: &str,
+    custodians: &[&str],
+    repo: &str,
+    at: &str,
+) {
+    let env = [("AIRLOCK_PASSPHRASE", PASSPHRASE)];
+    let draft = format!("draft-{}.json", &sha256_hex(propose.join(" ").as_bytes())[..12]);
+    let _ = std::fs::remove_file(sb.path(&draft));
+    let out = sb.run_env(&[propose, &["--out", &draft, "--at", at]].concat(), &env);
+    out.ok();
+    let hash = out
+        .stdout
+        .lines()
+        .find_map(|l| l.split_once("payload hash ").map(|(_, h)| h.trim().to_owned()))
+        .expect("the proposal prints its payload hash");
+    let root = newest_root(&sb.path(ceremony));
+    for who in custodians {
+        let key = format!("{ceremony}/keys/{who}.key");
+        sb.run_env(
+            &[
+                "ceremony",
+                "sign",
+                &draft,
+                "--root",
+                &root,
+                "--key",
+                &key,
+                "--confirm",
+                &hash,
+                "--allow-online",
+                "--at",
+                at,
+            ],
+            &env,
+        )
+        .ok();
+    }
+    let index = format!("{ceremony}/keys/index.key");
+    sb.run_env(
+        &["registry", "targets", "finalize", &draft, "--repo", repo, "--key", &index, "--at", at],
+        &env,
+    )
+    .ok();
+}
+
+/// The path of the newest `N.root.json` in `dir`.
+pub fn newest_root(dir: &Path) -> String {
+    let mut best = (0u64, String::new());
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if let Some(v) = name.strip_suffix(".root.json").and_then(|v| v.parse::<u64>().ok()) {
+            if v > best.0 {
+                best = (v, e.path().display().to_string());
+            }
+        }
+    }
+    best.1
+}
+
+/// After an accepted import: python-tuf's ngclient, trusting `root` and
+/// reading at `at`, downloads and verifies every target that the served
+/// metadata under `served` (a mirror's `served/<repo>`) lists in any
+/// targets role the served snapshot names. Skips outside CI without Python.
+#[track_caller]
+pub fn assert_served_targets_download(served: &Path, root: &Path, at: &str) {
+    let Some(py) = python() else { return };
+    let meta = served.join("metadata");
+    let read = |name: &str| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(meta.join(name)).unwrap_or_else(|e| panic!("{name}: {e}")))
+            .unwrap()
+    };
+    let ts = read("timestamp.json");
+    let sv = ts["signed"]["meta"]["snapshot.json"]["version"].as_u64().unwrap();
+    let snap = read(&format!("{sv}.snapshot.json"));
+    let mut targets = Vec::new();
+    for (file, m) in snap["signed"]["meta"].as_object().unwrap() {
+        let name = format!("{}.{file}", m["version"]);
+        if !meta.join(&name).exists() {
+            continue; // a role no delegation reaches is not served
+        }
+        targets.extend(read(&name)["signed"]["targets"].as_object().unwrap().keys().cloned());
+    }
+    let work = tempfile::tempdir().unwrap();
+    let url = format!("file://{}", served.display());
+    let refs: Vec<&str> = targets.iter().map(String::as_str).collect();
+    let out = ngclient_fetch(&py, at, &url, root, work.path(), &refs);
+    assert!(
+        out.status.success(),
+        "python-tuf could not download every served target {refs:?}:\n{}",
+        show(&out)
+    );
 }

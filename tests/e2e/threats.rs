@@ -3,7 +3,7 @@
 //! mirror's served tree and trusted state are byte-for-byte unchanged and
 //! that the audit log recorded the refusal.
 
-use crate::support::{ngclient_fetch, show, tree_hash, Sandbox, PASSPHRASE};
+use crate::support::{change_ownership, ngclient_fetch, show, tree_hash, Sandbox, PASSPHRASE};
 use airlock_core::archive::ArchivePath;
 use airlock_core::bundle::{sha256sums, BundleManifest, EntryKind, MANIFEST_PATH, SUMS_PATH};
 use airlock_core::hash::sha256_hex;
@@ -80,26 +80,11 @@ impl World {
         if !self.sb.exists(&format!("{name}.key")) {
             self.ok(&["key", "generate", "--out", name]);
         }
-        let idx = format!("{ceremony}/keys/index.key");
         let pubf = format!("{name}.pub");
-        let mut args = vec![
-            "registry",
-            "publisher",
-            "add",
-            name,
-            "--key",
-            &pubf,
-            "--namespace",
-            ns,
-            "--repo",
-            repo,
-            "--index-key",
-            &idx,
-            "--at",
-            AT,
-        ];
+        let mut args =
+            vec!["registry", "publisher", "add", name, "--key", &pubf, "--namespace", ns, "--repo", repo];
         args.extend_from_slice(extra);
-        self.ok(&args);
+        change_ownership(&self.sb, &args, ceremony, &["alice"], repo, AT);
     }
 
     fn release(&self, repo: &str, ceremony: &str, role: &str, target: &str, bytes: &[u8]) {
@@ -288,82 +273,74 @@ fn compromised_mirror_or_cache_serves_other_bytes() {
     w.refused("bad.tar", "signed length", &[]);
 }
 
+/// The registry's side of a key it holds trying to change namespace
+/// ownership: the draft is written, but nothing the index key can sign gets
+/// it published, and the registry is unchanged. (Forged bundles that carry
+/// such a change to a mirror are in tests/e2e/ownership.rs.)
+#[track_caller]
+fn ownership_change_needs_custodians(w: &World, propose: &[&str]) {
+    let before = tree_hash(&w.sb.path("reg"));
+    let mut args = propose.to_vec();
+    args.extend_from_slice(&["--repo", "reg", "--out", "steal.json", "--at", AT]);
+    w.ok(&args);
+    // The index key is no targets key: it cannot even sign the draft.
+    w.run(&[
+        "ceremony",
+        "sign",
+        "steal.json",
+        "--root",
+        "ceremony/1.root.json",
+        "--key",
+        "ceremony/keys/index.key",
+        "--confirm",
+        "0000",
+        "--allow-online",
+        "--at",
+        AT,
+    ])
+    .fails(2);
+    w.run(&[
+        "registry",
+        "targets",
+        "finalize",
+        "steal.json",
+        "--repo",
+        "reg",
+        "--key",
+        "ceremony/keys/index.key",
+        "--at",
+        AT,
+    ])
+    .fails(1)
+    .mentions(&["role \"targets\" needs 1 valid signature"]);
+    assert_eq!(tree_hash(&w.sb.path("reg")), before, "the registry changed");
+}
+
 #[test]
 fn registry_signing_key_leaked_cannot_swap_publisher_keys() {
     let w = World::new();
-    // With the index key, an attacker re-delegates acme/* to their own key.
     w.ok(&["key", "generate", "--out", "evil"]);
-    w.ok(&[
-        "registry",
-        "publisher",
-        "remove",
-        "acme",
-        "--repo",
-        "reg",
-        "--index-key",
-        "ceremony/keys/index.key",
-        "--at",
-        AT,
-    ]);
-    w.ok(&[
-        "registry",
-        "publisher",
-        "add",
-        "acme",
-        "--key",
-        "evil.pub",
-        "--namespace",
-        "acme/*",
-        "--repo",
-        "reg",
-        "--index-key",
-        "ceremony/keys/index.key",
-        "--at",
-        AT,
-    ]);
-    w.sb.write("evil.bin", b"trojan\n");
-    let current = latest_role(&w.sb.path("reg/metadata"), "acme").unwrap();
-    w.ok(&[
-        "publish",
-        "--role",
-        "acme",
-        "--key",
-        "evil.key",
-        "--current",
-        &current,
-        "--artifact",
-        "evil.bin=acme/tool-1.1.tar.gz",
-        "--out",
-        "sub-evil",
-        "--at",
-        AT,
-    ]);
-    w.ok(&[
-        "registry",
-        "accept",
-        "sub-evil",
-        "--repo",
-        "reg",
-        "--key",
-        "ceremony/keys/index.key",
-        "--at",
-        AT,
-    ]);
-    w.bundle("reg", "evil.tar");
-    w.refused("evil.tar", "changed", &[]);
+    ownership_change_needs_custodians(&w, &["registry", "publisher", "rekey", "acme", "--key", "evil.pub"]);
 }
 
 #[test]
 fn rogue_registry_operator_cannot_shadow_a_namespace() {
     let w = World::new();
-    // The operator adds a second delegation over acme/* for a key they hold.
     w.ok(&["key", "generate", "--out", "rogue"]);
-    w.publisher("reg", "ceremony", "rogue", "acme/*", &["--allow-overlap"]);
-    w.release("reg", "ceremony", "rogue", "acme/tool-9.tar.gz", b"rogue\n");
-    w.bundle("reg", "rogue.tar");
-    // Behind acme's terminating delegation the shadow role is never reached,
-    // so its artifact is signed by no role the client trusts for the path.
-    w.refused("rogue.tar", "not signed by any role", &[]);
+    ownership_change_needs_custodians(
+        &w,
+        &[
+            "registry",
+            "publisher",
+            "add",
+            "rogue",
+            "--key",
+            "rogue.pub",
+            "--namespace",
+            "acme/*",
+            "--allow-overlap",
+        ],
+    );
 }
 
 #[test]
