@@ -1,39 +1,19 @@
 //! `airlock-import`: pins compiled in at build time, none taken at run time.
 //!
 //! The binary cargo builds for the test suite has no pins (no
-//! `AIRLOCK_PINS_DIR`), and must refuse to do anything but say so. A second
-//! build with pins takes minutes, so it runs only with `AIRLOCK_SLOW_TESTS=1`
-//! or `CI=true`; it uses its own target directory, `target/pinned-import`,
-//! kept between runs so that the build is incremental.
+//! `AIRLOCK_PINS_DIR`), and must refuse to do anything but say so. The
+//! threat-table world's build with its pins compiled in (`pinned.rs`, built
+//! on every run) shows what it prints, that it takes no pins at run time, and
+//! that it follows a publisher key rotation the custodians signed.
 
-use crate::support::{t, Run, Sandbox, FAR, NOW};
-use airlock_core::client::meta_file_for;
-use airlock_core::hash::sha256_hex;
-use airlock_core::metadata::{RoleKeys, Root, Snapshot, TargetFile, Targets, TimestampRole, TOP_LEVEL_ROLES};
-use airlock_core::{registry_identity, Ed25519Signer, Metadata, Signer};
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use crate::pinned::run;
+use crate::support::{assert_served_targets_download, change_ownership, Run, Sandbox};
+use crate::threats::World;
+use airlock_core::{registry_identity, Metadata};
+use std::path::Path;
 
 const PREFIX: &str = "airlock-import: error:";
-
-/// Runs `bin ARGS` in `dir` with every `AIRLOCK_*` variable removed.
-fn run(bin: &Path, dir: &Path, args: &[&str]) -> Run {
-    let mut cmd = Command::new(bin);
-    cmd.args(args).current_dir(dir).stdin(Stdio::null());
-    for (k, _) in std::env::vars_os() {
-        if k.to_string_lossy().starts_with("AIRLOCK_") {
-            cmd.env_remove(&k);
-        }
-    }
-    let out = cmd.output().expect("run airlock-import");
-    Run {
-        args: args.iter().map(|a| a.to_string()).collect(),
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
+const AT: &str = "2026-11-23T12:00:00Z";
 
 /// Asserts exit `code` and a single error line, the last on stderr, that
 /// mentions every needle.
@@ -68,176 +48,96 @@ fn unpinned_build_refuses_everything_and_takes_no_runtime_pins() {
     assert!(!help.stdout.contains("--pins"), "{help:?}");
 }
 
-fn signer(seed: u8) -> Ed25519Signer {
-    Ed25519Signer::new(ed25519_dalek::SigningKey::from_bytes(&[seed; 32]))
-}
-
-fn sign<R: airlock_core::metadata::Role>(r: R, seed: u8) -> Vec<u8> {
-    let mut md = Metadata::new(r).expect("valid metadata");
-    md.sign(&signer(seed)).expect("sign");
-    md.to_bytes()
-}
-
-/// Root version 1: root key `root_seed`, every other role key `index_seed`.
-fn root_v1(root_seed: u8, index_seed: u8) -> Vec<u8> {
-    let mut keys = BTreeMap::new();
-    for s in [root_seed, index_seed] {
-        keys.insert(signer(s).key_id(), signer(s).public_key().clone());
-    }
-    let role = |s: u8| RoleKeys {
-        keyids: vec![signer(s).key_id()],
-        threshold: 1,
-        retiring: BTreeMap::new(),
-        extra: BTreeMap::new(),
-    };
-    let root = Root {
-        type_: "root".into(),
-        spec_version: "1.0.31".into(),
-        consistent_snapshot: Some(true),
-        version: 1,
-        expires: t(FAR),
-        keys,
-        roles: TOP_LEVEL_ROLES
-            .iter()
-            .map(|n| (n.to_string(), role(if *n == "root" { root_seed } else { index_seed })))
-            .collect(),
-        extra: BTreeMap::new(),
-    };
-    sign(root, root_seed)
-}
-
-/// A one-version registry tree: top-level targets signs `files` itself.
-fn registry(dir: &Path, root: &[u8], index_seed: u8, files: &[(&str, &[u8])]) {
-    std::fs::create_dir_all(dir.join("metadata")).expect("mkdir");
-    std::fs::write(dir.join("metadata/1.root.json"), root).expect("write root");
-    let mut targets = Targets::new(1, t(FAR));
-    for (path, bytes) in files {
-        let sha = sha256_hex(bytes);
-        let (d, name) = path.rsplit_once('/').expect("namespaced path");
-        let p = dir.join(format!("targets/{d}/{sha}.{name}"));
-        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
-        std::fs::write(&p, bytes).expect("write target");
-        targets.targets.insert(
-            path.to_string(),
-            TargetFile {
-                length: bytes.len() as u64,
-                hashes: [("sha256".to_owned(), sha)].into_iter().collect(),
-                custom: None,
-                extra: BTreeMap::new(),
-            },
-        );
-    }
-    let targets = sign(targets, index_seed);
-    std::fs::write(dir.join("metadata/1.targets.json"), &targets).expect("write targets");
-    let meta = [("targets.json".to_owned(), meta_file_for(&targets, 1))].into_iter().collect();
-    let snapshot = sign(Snapshot::new(1, t(FAR), meta), index_seed);
-    std::fs::write(dir.join("metadata/1.snapshot.json"), &snapshot).expect("write snapshot");
-    let ts = sign(TimestampRole::new(1, t(FAR), meta_file_for(&snapshot, 1)), index_seed);
-    std::fs::write(dir.join("metadata/timestamp.json"), ts).expect("write timestamp");
-}
-
-fn slow_tests_enabled() -> bool {
-    std::env::var("AIRLOCK_SLOW_TESTS").is_ok_and(|v| v == "1")
-        || std::env::var("CI").is_ok_and(|v| v == "true")
-}
-
-/// Builds `airlock-import` with `pins` compiled in; returns the binary.
-fn build_pinned(pins: &Path) -> PathBuf {
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf();
-    let target = workspace.join("target/pinned-import");
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let out = Command::new(cargo)
-        .args(["build", "--offline", "--bin", "airlock-import"])
-        .current_dir(&workspace)
-        .env("AIRLOCK_PINS_DIR", pins)
-        .env("CARGO_TARGET_DIR", &target)
-        // The compiler runs on the real clock: under the shifted-clock pass
-        // of scripts/test, rustc with libfaketime preloaded deadlocks.
-        .env_remove("LD_PRELOAD")
-        .env_remove("FAKETIME")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run cargo build");
-    assert!(out.status.success(), "pinned build failed:\n{}", String::from_utf8_lossy(&out.stderr));
-    target.join("debug/airlock-import")
-}
-
 #[test]
-fn pinned_build_prints_its_pins_verifies_and_refuses_other_registries_namespaces() {
-    if !slow_tests_enabled() {
-        eprintln!(
-            "SKIPPED: building a pinned airlock-import takes minutes; set AIRLOCK_SLOW_TESTS=1 to run it"
-        );
-        return;
-    }
-    let sb = Sandbox::empty();
-    let main_root = root_v1(1, 2);
-    let other_root = root_v1(3, 4);
-    for (name, root) in [("main", &main_root), ("other", &other_root)] {
-        std::fs::create_dir_all(sb.path(&format!("pins/{name}"))).expect("mkdir");
-        sb.write(&format!("pins/{name}/root.json"), root);
-    }
-    sb.write(
-        "pins/map.json",
-        serde_json::to_vec_pretty(&serde_json::json!({
-            "repositories": {"main": [], "other": []},
-            "mapping": [
-                {"paths": ["acme/*"], "repositories": ["main"], "terminating": true, "threshold": 1},
-                {"paths": ["beta/*"], "repositories": ["other"], "terminating": true, "threshold": 1},
-            ],
-        }))
-        .expect("encode"),
-    );
-    let bin = build_pinned(&sb.path("pins"));
-
+fn pinned_build_prints_its_pins_verifies_and_takes_no_runtime_pins() {
+    let w = World::new();
+    let bin = w.importer.clone();
     // What it has compiled in, as an operator compares it with a ceremony record.
-    let pins = run(&bin, sb.root(), &["pins"]);
+    let pins = run(&bin, w.sb.root(), &["pins"]);
     assert_eq!(pins.code, 0, "{pins:?}");
-    let id = registry_identity(&Metadata::from_bytes(&main_root).expect("root"));
+    let root = w.sb.read("ceremony/1.root.json");
+    let id = registry_identity(&Metadata::from_bytes(&root).expect("root"));
     assert!(pins.stdout.contains(&airlock_core::identity::grouped(&id)), "{pins:?}");
     assert!(pins.stdout.contains(&airlock_core::identity::words(&id).expect("words")), "{pins:?}");
-    assert!(pins.stdout.contains("mapping 0: acme/* -> main (terminating, threshold 1)"), "{pins:?}");
+    assert!(
+        pins.stdout.contains("mapping 0: acme/*, beta/* -> example (terminating, threshold 1)"),
+        "{pins:?}"
+    );
 
     // Run-time pins do not exist.
-    fails(&run(&bin, sb.root(), &["--pins", "pins", "pins"]), 2, &["--pins"]);
-    fails(&run(&bin, sb.root(), &["verify", "--pins", "pins", "x.tar"]), 2, &["--pins"]);
+    fails(&run(&bin, w.sb.root(), &["--pins", "pins", "pins"]), 2, &["--pins"]);
+    fails(&run(&bin, w.sb.root(), &["verify", "--pins", "pins", "b1.tar"]), 2, &["--pins"]);
 
-    // A bundle of the main registry's own namespace verifies.
-    registry(
-        &sb.path("repo"),
-        &main_root,
-        2,
-        &[("acme/tool-1.0.tar.gz", b"acme tool"), ("beta/lib.txt", b"not main's to give")],
-    );
-    sb.run(&[
-        "bundle",
-        "create",
-        "--repo",
-        "repo",
-        "--out",
-        "acme.tar",
-        "--namespace",
-        "acme/*",
-        "--at",
-        NOW,
-    ])
-    .ok();
-    let ok = run(&bin, sb.root(), &["verify", "acme.tar", "--at", NOW, "--json"]);
+    // The world's first bundle, judged as a fresh mirror would.
+    let ok = run(&bin, w.sb.root(), &["verify", "b1.tar", "--at", AT, "--json"]);
     assert_eq!(ok.code, 0, "{ok:?}");
     let report: serde_json::Value = serde_json::from_str(&ok.stdout).expect("JSON report");
     assert_eq!(report["verified"], true);
-    assert_eq!(report["repository"], "main");
-    assert_eq!(report["targets"][0]["path"], "acme/tool-1.0.tar.gz");
-    assert_eq!(report["targets"][0]["mapping"], 0);
+    assert_eq!(report["against"], "fresh mirror");
+    assert_eq!(report["repository"], "example");
+    assert_eq!(report["served_targets"], 2);
+    let paths: Vec<&str> =
+        report["targets"].as_array().unwrap().iter().map(|t| t["path"].as_str().unwrap()).collect();
+    assert_eq!(paths, ["acme/tool-1.0.tar.gz", "beta/lib.txt"]);
+    // Against the mirror that imported it already, it is a replay.
+    fails(
+        &run(&bin, w.sb.root(), &["verify", "b1.tar", "--mirror", "mirror", "--at", AT]),
+        1,
+        &["rule newer"],
+    );
+    // A mirror made for other pins is refused.
+    w.sb.write("pins2-map.json", "{}");
+    std::fs::create_dir_all(w.sb.path("pins2/example")).unwrap();
+    std::fs::copy(w.sb.path("pins/example/root.json"), w.sb.path("pins2/example/root.json")).unwrap();
+    w.sb.write("pins2/map.json", r#"{"repositories": {"example": []}, "mapping": [{"paths": ["acme/*"], "repositories": ["example"], "terminating": true, "threshold": 1}]}"#);
+    w.sb.run(&["mirror", "init", "other-mirror", "--pins", "pins2"]).ok();
+    fails(&run(&bin, w.sb.root(), &["import", "other-mirror", "b1.tar", "--at", AT]), 2, &["other pins"]);
+}
 
-    // Dependency confusion: main signed beta/lib.txt, but beta/* is pinned to other.
-    sb.run(&["bundle", "create", "--repo", "repo", "--out", "all.tar", "--at", NOW]).ok();
-    let refused = run(&bin, sb.root(), &["verify", "all.tar", "--at", NOW]);
-    fails(&refused, 1, &["beta/lib.txt", "\"main\"", "other"]);
-    assert!(!refused.stdout.contains("bundle verified"), "{refused:?}");
-
-    // A registry pinned for nothing at all.
-    registry(&sb.path("stranger"), &root_v1(5, 6), 6, &[("acme/tool-1.0.tar.gz", b"impostor")]);
-    sb.run(&["bundle", "create", "--repo", "stranger", "--out", "stranger.tar", "--at", NOW]).ok();
-    fails(&run(&bin, sb.root(), &["verify", "stranger.tar", "--at", NOW]), 1, &["not pinned"]);
+#[test]
+fn pinned_build_follows_a_publisher_key_rotation_the_custodians_signed() {
+    let w = World::new();
+    let env = [("AIRLOCK_PASSPHRASE", crate::support::PASSPHRASE)];
+    w.sb.run_env(&["key", "generate", "--out", "acme2"], &env).ok();
+    let rekey = ["registry", "publisher", "rekey", "acme", "--key", "acme2.pub", "--repo", "reg"];
+    change_ownership(&w.sb, &rekey, "ceremony", &["alice"], "reg", AT);
+    w.sb.write("tool2", b"acme tool 2.0 under the new key\n");
+    let current = crate::threats::latest_role(&w.sb.path("reg/metadata"), "acme").unwrap();
+    for (key, sub) in [("acme.key", "sub-old"), ("acme2.key", "sub-new")] {
+        w.sb.run_env(
+            &[
+                "publish",
+                "--role",
+                "acme",
+                "--key",
+                key,
+                "--current",
+                &current,
+                "--artifact",
+                "tool2=acme/tool-2.0.tar.gz",
+                "--out",
+                sub,
+                "--at",
+                AT,
+            ],
+            &env,
+        )
+        .ok();
+    }
+    // The retired key's release is refused by the registry...
+    let idx = ["--repo", "reg", "--key", "ceremony/keys/index.key", "--at", AT];
+    w.sb.run_env(&[&["registry", "accept", "sub-old"][..], &idx].concat(), &env).fails(1).mentions(&["acme"]);
+    // ... and the new key's is accepted, bundled and imported by the pinned importer.
+    w.sb.run_env(&[&["registry", "accept", "sub-new"][..], &idx].concat(), &env).ok();
+    w.sb.run(&["bundle", "create", "--repo", "reg", "--out", "b2.tar", "--at", AT]).ok();
+    let v = run(&w.importer, w.sb.root(), &["verify", "b2.tar", "--mirror", "mirror", "--at", AT]);
+    assert_eq!(v.code, 0, "{v:?}");
+    let i = run(&w.importer, w.sb.root(), &["import", "mirror", "b2.tar", "--at", AT]);
+    assert_eq!(i.code, 0, "{i:?}");
+    assert!(i.stdout.contains("delegation targets -> acme changed"), "{i:?}");
+    assert_served_targets_download(
+        &w.sb.path("mirror/served/example"),
+        &w.sb.path("pins/example/root.json"),
+        AT,
+    );
 }

@@ -2,32 +2,83 @@
 //! build the attack, run the import, assert the reason, and assert that the
 //! mirror's served tree and trusted state are byte-for-byte unchanged and
 //! that the audit log recorded the refusal.
+//!
+//! Every verdict is given three times and must agree: by `airlock mirror
+//! import`, and by an `airlock-import` built with the world's pins compiled
+//! in, both `verify --mirror` (writing nothing) and `import`. The world is
+//! made once (keys, ceremony, registries, pins, a mirror that imported the
+//! first bundle, and the pinned build) and copied for each test.
 
-use crate::support::{change_ownership, ngclient_fetch, show, tree_hash, Sandbox, PASSPHRASE};
+use crate::support::{
+    assert_served_targets_download, change_ownership, ngclient_fetch, show, tree_hash, Sandbox, PASSPHRASE,
+};
 use airlock_core::archive::ArchivePath;
 use airlock_core::bundle::{sha256sums, BundleManifest, EntryKind, MANIFEST_PATH, SUMS_PATH};
 use airlock_core::hash::sha256_hex;
 use std::io::Read;
+use std::path::PathBuf;
+use std::sync::OnceLock;
 
 const AT: &str = "2026-11-23T12:00:00Z";
 
 /// A ceremony, a registry with publishers acme and beta, one release each,
 /// pins for the registry, and a mirror that imported the first bundle.
-struct World {
-    sb: Sandbox,
+pub(crate) struct World {
+    pub(crate) sb: Sandbox,
+    /// `airlock-import` with this world's pins compiled in.
+    pub(crate) importer: PathBuf,
 }
 
+/// The world every test starts from, made once per test run.
+struct Template {
+    sb: Sandbox,
+    importer: PathBuf,
+}
+
+static TEMPLATE: OnceLock<Template> = OnceLock::new();
+
 impl World {
+    /// A copy of the template world.
+    pub(crate) fn new() -> Self {
+        let t = TEMPLATE.get_or_init(|| {
+            let w = World::build();
+            let importer = crate::pinned::build_pinned(&w.sb.path("pins"));
+            Template { sb: w.sb, importer }
+        });
+        let sb = Sandbox::empty();
+        copy_dir(t.sb.root(), sb.root());
+        World { sb, importer: t.importer.clone() }
+    }
+
+    /// Runs the pinned `airlock-import ARGS` in the world.
+    pub(crate) fn import_tool(&self, args: &[&str]) -> crate::support::Run {
+        crate::pinned::run(&self.importer, self.sb.root(), args)
+    }
+
+    /// Imports `bundle` (expecting success) through `airlock-import verify
+    /// --mirror`, then `airlock mirror import`, then checks that python-tuf
+    /// downloads every target the mirror serves.
+    pub(crate) fn import_ok(&self, bundle: &str) {
+        let v = self.import_tool(&["verify", bundle, "--mirror", "mirror", "--at", AT]);
+        assert_eq!(v.code, 0, "airlock-import verify refused what the import accepts: {v:?}");
+        self.ok(&["mirror", "import", "mirror", bundle, "--at", AT]);
+        assert_served_targets_download(
+            &self.sb.path("mirror/served/example"),
+            &self.sb.path("pins/example/root.json"),
+            AT,
+        );
+    }
+
     fn run(&self, args: &[&str]) -> crate::support::Run {
         self.sb.run_env(args, &[("AIRLOCK_PASSPHRASE", PASSPHRASE)])
     }
 
-    fn ok(&self, args: &[&str]) {
+    pub(crate) fn ok(&self, args: &[&str]) {
         self.run(args).ok();
     }
 
-    fn new() -> Self {
-        let w = World { sb: Sandbox::new() };
+    fn build() -> Self {
+        let w = World { sb: Sandbox::new(), importer: PathBuf::new() };
         w.registry("example", "ceremony", "reg");
         for (name, ns) in [("acme", "acme/*"), ("beta", "beta/*")] {
             w.publisher("reg", "ceremony", name, ns, &[]);
@@ -44,6 +95,11 @@ impl World {
         w.ok(&["mirror", "init", "mirror", "--pins", "pins"]);
         w.bundle("reg", "b1.tar");
         w.ok(&["mirror", "import", "mirror", "b1.tar", "--at", AT]);
+        assert_served_targets_download(
+            &w.sb.path("mirror/served/example"),
+            &w.sb.path("pins/example/root.json"),
+            AT,
+        );
         w
     }
 
@@ -152,9 +208,23 @@ impl World {
         if !extra.contains(&"--at") {
             args.extend_from_slice(&["--at", AT]);
         }
-        self.run(&args).fails(1).mentions(&[needle]);
+        let refusal = self.run(&args);
+        refusal.fails(1).mentions(&[needle]);
+        let reason = refusal.error_line().trim_start_matches("airlock: error: ").to_owned();
+        // The pinned importer gives the same verdict, verifying and importing.
+        let mut tool_args = vec!["verify", bundle, "--mirror", "mirror"];
+        tool_args.extend_from_slice(&args[4..]);
+        let v = self.import_tool(&tool_args);
+        assert_eq!(v.code, 1, "airlock-import verify: {v:?}");
+        let v_reason = v.stderr.trim().trim_start_matches("airlock-import: error: ").to_owned();
+        assert!(reason.starts_with(&v_reason), "verify says {v_reason:?}, import says {reason:?}");
+        let mut tool_args = vec!["import", "mirror", bundle];
+        tool_args.extend_from_slice(&args[4..]);
+        let i = self.import_tool(&tool_args);
+        assert_eq!(i.code, 1, "airlock-import import: {i:?}");
+        assert_eq!(i.stderr.trim().trim_start_matches("airlock-import: error: "), reason);
         assert_eq!(self.mirror_state(), before, "the mirror changed");
-        assert_eq!(self.audit_steps(), logged + 1, "the refusal was not logged");
+        assert_eq!(self.audit_steps(), logged + 2, "the refusals were not logged");
         let last = std::fs::read_to_string(self.sb.path("mirror/state/audit.jsonl")).unwrap();
         assert!(last.lines().last().unwrap().contains("import refused"));
         self.run(&["mirror", "verify", "mirror", "--at", AT]).ok();
@@ -162,7 +232,7 @@ impl World {
 }
 
 /// The newest `N.role.json` in a metadata directory.
-fn latest_role(meta: &std::path::Path, role: &str) -> Option<String> {
+pub(crate) fn latest_role(meta: &std::path::Path, role: &str) -> Option<String> {
     let mut best: Option<(u64, String)> = None;
     for e in std::fs::read_dir(meta).ok()?.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
@@ -444,7 +514,7 @@ fn dependency_confusion_same_name_other_registry() {
 fn rollback_to_an_older_bundle() {
     let w = World::new();
     new_release(&w);
-    w.ok(&["mirror", "import", "mirror", "b2.tar", "--at", AT]);
+    w.import_ok("b2.tar");
     w.refused("b1.tar", "rollback", &[]);
 }
 
@@ -542,7 +612,7 @@ fn a_crash_at_any_point_of_an_import_leaves_the_old_or_the_new_state() {
     new_release(&w);
     let old = w.mirror_state();
     copy_dir(&w.sb.path("mirror"), &w.sb.path("pristine"));
-    w.ok(&["mirror", "import", "mirror", "b2.tar", "--at", AT]);
+    w.import_ok("b2.tar");
     let new = w.mirror_state();
     assert_ne!(old, new);
     let state = |dir: &str| {
@@ -604,7 +674,7 @@ fn fast_forward_by_a_leaked_key_is_undone_by_rotation() {
         t["signed"]["meta"]["snapshot.json"] = serde_json::json!({"version": 1000, "length": snap.len(), "hashes": {"sha256": sha256_hex(&snap)}});
     });
     w.bundle("ff", "ff.tar");
-    w.ok(&["mirror", "import", "mirror", "ff.tar", "--at", AT]);
+    w.import_ok("ff.tar");
     // Now the registry's honest next version is refused as a rollback from 1000.
     w.release("reg", "ceremony", "beta", "beta/lib2.txt", b"lib2\n");
     w.bundle("reg", "honest.tar");
@@ -674,8 +744,13 @@ fn fast_forward_by_a_leaked_key_is_undone_by_rotation() {
         AT,
     ]);
     w.bundle("reg", "recovered.tar");
-    w.ok(&["mirror", "import", "mirror", "recovered.tar", "--at", AT]);
+    w.import_ok("recovered.tar");
     w.ok(&["mirror", "verify", "mirror", "--at", AT]);
+    let log = w.sb.read_string("mirror/state/audit.jsonl");
+    assert!(
+        log.lines().last().unwrap().contains("fast_forward_recovery"),
+        "the recovery is not in the audit log"
+    );
 }
 
 #[test]
