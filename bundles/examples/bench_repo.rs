@@ -68,7 +68,7 @@ fn root_v1(expires: Timestamp) -> Root {
         keys,
         roles: TOP_LEVEL_ROLES
             .iter()
-            .map(|n| (n.to_string(), role_keys(if *n == "root" { ROOT } else { INDEX })))
+            .map(|n| (n.to_string(), role_keys(if matches!(*n, "root" | "targets") { ROOT } else { INDEX })))
             .collect(),
         extra: Default::default(),
     }
@@ -160,7 +160,8 @@ fn generate(out: &Path, count: u64, total: u64) -> Result<(), Error> {
     }
 
     let mut signed: BTreeMap<String, (u64, Vec<u8>)> = BTreeMap::new();
-    signed.insert("targets".into(), (1, sign(top, INDEX)?));
+    // Namespace ownership is the custodians' (offline) key, as airlock requires.
+    signed.insert("targets".into(), (1, sign(top, ROOT)?));
     for (md, &(name, seed)) in roles.into_iter().zip(PUBLISHERS.iter()) {
         signed.insert(name.into(), (md.version, sign(md, seed)?));
     }

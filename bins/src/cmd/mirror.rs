@@ -2,8 +2,7 @@
 
 use crate::exit::{refused, usage};
 use crate::rules::{read_pins_dir, read_policy};
-use airlock_bundles::mirror::{verify_mirror, Importer, Mirror, MirrorError};
-use airlock_core::metadata::{Metadata, Root, Snapshot, TimestampRole};
+use airlock_bundles::mirror::{trusted_state, verify_mirror, Importer, Mirror, MirrorError};
 use airlock_keyceremony::transcript;
 use anyhow::Result;
 use clap::{Args, Subcommand};
@@ -138,10 +137,10 @@ fn status(a: DirArgs) -> Result<()> {
     let (m, _) = open(&a.dir)?;
     let mut repos = Vec::new();
     for repo in m.repos().map_err(mirror_error)? {
-        let s = m.state(&repo).map_err(mirror_error)?;
-        let root = s.root.as_deref().and_then(|b| Metadata::<Root>::from_bytes(b).ok());
-        let ts = s.timestamp.as_deref().and_then(|b| Metadata::<TimestampRole>::from_bytes(b).ok());
-        let snap = s.snapshot.as_deref().and_then(|b| Metadata::<Snapshot>::from_bytes(b).ok());
+        // Read strictly: a state that does not read is an error, never "empty".
+        let Some(s) = trusted_state(&m, &repo).map_err(mirror_error)? else { continue };
+        let (root, ts, snap) =
+            (Some(&s.root.metadata), Some(&s.timestamp.metadata), Some(&s.snapshot.metadata));
         repos.push(json!({
             "repo": repo,
             "root_version": root.as_ref().map(|r| r.signed().version),

@@ -218,6 +218,9 @@ pub fn verify(dir: &Path, now: Timestamp) -> VerifyReport {
     let root_name = format!("{}.root.json", root.signed().version);
     report.root_version = Some(root.signed().version);
     w.expiry(&root_name, &root);
+    if let Err(e) = super::check_offline_targets(root.signed()) {
+        w.problem(format!("metadata/{root_name}"), e);
+    }
     match RootExtension::of(root.signed()) {
         Ok(ext) if ext.rehearsal => w.problem(format!("metadata/{root_name}"), "a rehearsal root"),
         Ok(_) => {}
