@@ -461,18 +461,34 @@ fn role_materials(root: &Root, role: &str) -> BTreeMap<String, String> {
         .collect()
 }
 
-fn check_offline_targets(root: &Root, v: &Trusted) -> Result<(), AdmissionError> {
-    let mut online: BTreeMap<String, &'static str> = BTreeMap::new();
+/// Key materials of snapshot and timestamp (the online index key), with
+/// the first role that lists each.
+fn online_materials(root: &Root) -> BTreeMap<String, &'static str> {
+    let mut online = BTreeMap::new();
     for role in ["snapshot", "timestamp"] {
         for m in role_materials(root, role).into_keys() {
             online.entry(m).or_insert(role);
         }
     }
+    online
+}
+
+/// Refuses a root whose `targets` role lists a key (by decoded material)
+/// that snapshot or timestamp also lists: that online key alone could then
+/// sign namespace ownership.
+pub fn check_root_offline_targets(root: &Root) -> Result<(), AdmissionError> {
+    let online = online_materials(root);
     for (m, id) in role_materials(root, "targets") {
         if let Some(r) = online.get(&m) {
             return Err(AdmissionError::OnlineKeySignsTargets { role: "targets".into(), key: id, online: r });
         }
     }
+    Ok(())
+}
+
+fn check_offline_targets(root: &Root, v: &Trusted) -> Result<(), AdmissionError> {
+    check_root_offline_targets(root)?;
+    let online = online_materials(root);
     for (delegator, md) in &v.targets {
         let Some(d) = &md.signed().delegations else { continue };
         for r in &d.roles {

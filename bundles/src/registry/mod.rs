@@ -44,7 +44,7 @@ use airlock_core::{registry_identity, Authorization, KeyId, Metadata, PublicKey,
 use airlock_keyceremony::rotation::INDEX_ROLES;
 use fsio::{copy_verified, read_own, sync_dir, write_atomic, CopyError, Lock};
 use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -1124,20 +1124,15 @@ pub fn check_index_key(roots: &[Metadata<Root>], keyid: &KeyId) -> Result<(), Re
 }
 
 /// Refuses a root that lets an index key (snapshot or timestamp, by
-/// decoded material) sign top-level targets.
+/// decoded material) sign top-level targets: the admission rule
+/// offline-targets, applied before the registry signs anything.
 fn check_offline_targets(root: &Root) -> Result<(), RegistryError> {
-    let material = |id: &KeyId| root.keys.get(id).map(PublicKey::material_id);
-    let online: BTreeSet<String> = INDEX_ROLES
-        .iter()
-        .filter_map(|r| root.role(r))
-        .flat_map(|k| k.keyids.iter().filter_map(material))
-        .collect();
-    for id in root.role("targets").map(|k| k.keyids.as_slice()).unwrap_or_default() {
-        if material(id).is_some_and(|m| online.contains(&m)) {
-            return Err(RegistryError::OnlineTargetsKey { version: root.version, keyid: id.clone() });
+    airlock_core::admission::check_root_offline_targets(root).map_err(|e| match e {
+        airlock_core::admission::AdmissionError::OnlineKeySignsTargets { key, .. } => {
+            RegistryError::OnlineTargetsKey { version: root.version, keyid: KeyId(key) }
         }
-    }
-    Ok(())
+        other => RegistryError::Internal(other.to_string()),
+    })
 }
 
 /// Checks top-level targets against `root`: a threshold of its targets
