@@ -335,6 +335,16 @@ pub enum AdmissionError {
         /// What the search finds instead.
         resolved: String,
     },
+    /// A role reached through a delegator whose keys did not sign it.
+    #[error("rule delegation: role {role} is not signed as {delegator} delegates it: {detail}")]
+    DelegatedSignature {
+        /// The role.
+        role: String,
+        /// The delegator it does not verify through.
+        delegator: String,
+        /// The threshold report.
+        detail: String,
+    },
     /// A target without a SHA-256.
     #[error("rule complete-metadata: target {target} (role {role}) has no sha256 hash")]
     NoSha256 {
@@ -371,9 +381,9 @@ impl AdmissionError {
             AdmissionError::NotNewer { .. } => "newer",
             AdmissionError::HistoryRewritten { .. } => "history",
             AdmissionError::DeltaBase { .. } => "delta-base",
-            AdmissionError::DelegationUnauthorised { .. } | AdmissionError::TargetNotDelegated { .. } => {
-                "delegation"
-            }
+            AdmissionError::DelegationUnauthorised { .. }
+            | AdmissionError::TargetNotDelegated { .. }
+            | AdmissionError::DelegatedSignature { .. } => "delegation",
             AdmissionError::RoleNotServed { .. }
             | AdmissionError::TargetNotServed { .. }
             | AdmissionError::NoSha256 { .. } => "complete-metadata",
@@ -391,15 +401,20 @@ impl AdmissionError {
 /// 1. offline-targets: no key of snapshot or timestamp may sign top-level
 ///    targets or any delegated role (by decoded key material).
 /// 2. delta-base, newer, no-rollback, history: against the trusted state;
-///    timestamp and snapshot may go down only in a fast-forward recovery,
-///    when every key that signed the trusted version is no longer listed
-///    for its role (revoked, not retiring) in the new root.
+///    snapshot may go down only in a fast-forward recovery, when every key
+///    that signed the trusted snapshot is no longer listed for snapshot
+///    (revoked, not retiring) in the new root; timestamp likewise, or when
+///    the snapshot recovers (a timestamp names a snapshot, TUF 5.3.11).
+///    Role versions never go down (roles are signed by their own keys),
+///    except for roles the revoked snapshot listed that no verified
+///    delegation reached.
 /// 3. delegation: each delegation is identified by (delegator, name) and
 ///    compared whole; every difference must come with a new signed version
 ///    of its delegator.
 /// 4. complete-metadata, delegation, publisher-signed, namespace-pins,
 ///    policy: every role reachable from top-level targets is verified and
-///    served, and every target it lists is given to it by the delegation
+///    served, verifies against every delegator that reaches it, and every
+///    target it lists is given to it by the delegation
 ///    search, carried or held, signed by a publisher, allowed by the pins
 ///    and by the policy.
 /// 5. policy freshness (imports only).
@@ -585,9 +600,16 @@ fn check_versions(
         return Err(AdmissionError::NotNewer { trusted: os, found: ns });
     }
     // Roles are signed by their own (offline or publisher) keys, so a
-    // revoked snapshot key never excuses a role going back.
+    // revoked snapshot key never excuses a role going back. But in a
+    // recovery, entries of the revoked key's snapshot that no verified
+    // delegation reached (a role listed and never checked) vouch for
+    // nothing; as TUF forgets that snapshot (5.3.11), so does this check.
+    let verified_role = |role: &str| role == "targets" || p.delegations.iter().any(|d| d.name == role);
     for (file, m) in &p.snapshot.signed().meta {
         let role = file.trim_end_matches(".json");
+        if recovering && !verified_role(role) {
+            continue;
+        }
         let Some(n) = snapshot.signed().meta.get(file) else {
             return Err(AdmissionError::RoleDropped { role: role.to_owned() });
         };
@@ -707,18 +729,35 @@ fn check_served(
     while let Some(parent) = queue.pop() {
         let Some(md) = v.targets.get(&parent) else { continue };
         for child in md.signed().delegations.iter().flat_map(|d| d.roles.iter()) {
-            if !seen.insert(child.name.clone()) {
+            if child.name == "targets" {
                 continue;
             }
             // A delegation to a role that never published is not served and
             // lists nothing; clients find nothing there.
             let Some(meta) = snapshot.get(&format!("{}.json", child.name)) else { continue };
-            if !v.targets.contains_key(&child.name) {
+            let Some(loaded) = v.targets.get(&child.name) else {
                 return Err(AdmissionError::RoleNotServed {
                     role: child.name.clone(),
                     delegator: parent.clone(),
                     version: meta.version,
                 });
+            };
+            // A role reached through several delegators must verify against
+            // each: a client's search may reach it through any of them.
+            let d = md.signed().delegations.as_ref().ok_or_else(|| AdmissionError::RoleNotServed {
+                role: child.name.clone(),
+                delegator: parent.clone(),
+                version: meta.version,
+            })?;
+            crate::threshold::Authorization::delegated(d, child)
+                .verify(loaded.metadata.signatures(), &loaded.metadata.payload(), rules.now)
+                .map_err(|e| AdmissionError::DelegatedSignature {
+                    role: child.name.clone(),
+                    delegator: parent.clone(),
+                    detail: e.to_string(),
+                })?;
+            if !seen.insert(child.name.clone()) {
+                continue;
             }
             queue.push(child.name.clone());
         }

@@ -260,12 +260,15 @@ fn show(a: ShowArgs) -> Result<()> {
                 "scheme": key.scheme,
                 "public": key.keyval.public,
                 "public_pem": pem,
+                "fingerprint": airlock_bundles::registry::key_fingerprint(&key),
             }))?
         );
     } else {
         println!("file:    {} ({kind})", a.file.display());
         println!("key id:  {}", id.grouped());
         println!("type:    {} / {}", key.keytype, key.scheme);
+        // What a custodian reviewing a namespace-ownership change compares.
+        println!("fingerprint: {}", airlock_bundles::registry::key_fingerprint(&key));
         println!("public:  {}", key.keyval.public);
         print!("{pem}");
     }

@@ -550,6 +550,9 @@ impl<'s> State<'s> {
                 .collect();
             for child in children {
                 if loaded.contains(&child) {
+                    // Loaded through another delegator: it must verify
+                    // through this one too.
+                    client.update_targets(&child, Some(&parent))?;
                     continue;
                 }
                 let Some(m) = snapshot_meta.get(&format!("{child}.json")) else { continue };

@@ -208,14 +208,15 @@ pub struct Checked {
 
 /// Verifies a bundle and decides its admission against `mirror`'s trusted
 /// state (or, with `None`, against a fresh mirror), streaming artifacts into
-/// `staging` when given. Writes nothing else.
+/// `staging` when given. Writes nothing else. Also returns the pinned
+/// repository the manifest named, if it got that far (for the audit log).
 fn check(
     mirror: Option<&Mirror>,
     input: &mut dyn Read,
     importer: &Importer,
     now: Timestamp,
     staging: Option<PathBuf>,
-) -> Result<Checked, MirrorError> {
+) -> (Result<Checked, MirrorError>, Option<String>) {
     let chosen: Shared<Chosen> = Rc::new(RefCell::new(Chosen::default()));
     let select_failure: Shared<Option<MirrorError>> = Rc::new(RefCell::new(None));
     let mut select = |m: &BundleManifest| -> Result<TrustedStart, BundleError> {
@@ -274,18 +275,19 @@ fn check(
     let opts = VerifyOptions::at(importer.policy.effective_now(now));
     let result = verify_bundle_from(input, &mut select, &opts, &mut sink);
     let failure = sink.failure.borrow_mut().take().or_else(|| select_failure.borrow_mut().take());
-    let bundle = match result {
-        Ok(b) => b,
-        Err(e) => return Err(failure.unwrap_or(MirrorError::Bundle(e))),
-    };
-    let admitted = sink.admitted.take().ok_or_else(|| MirrorError::Io("admission was not decided".into()))?;
     let c = chosen.borrow();
-    Ok(Checked {
-        bundle,
-        admitted,
-        repo: c.repo.clone(),
-        previous: c.prior.as_ref().map(|p| p.snapshot.signed().version),
-    })
+    let repo = (!c.repo.is_empty()).then(|| c.repo.clone());
+    let checked = match (result, sink.admitted.take()) {
+        (Ok(bundle), Some(admitted)) => Ok(Checked {
+            bundle,
+            admitted,
+            repo: c.repo.clone(),
+            previous: c.prior.as_ref().map(|p| p.snapshot.signed().version),
+        }),
+        (Ok(_), None) => Err(MirrorError::Io("admission was not decided".into())),
+        (Err(e), _) => Err(failure.unwrap_or(MirrorError::Bundle(e))),
+    };
+    (checked, repo)
 }
 
 /// Verifies a bundle and decides whether `mirror` (or, with `None`, a fresh
@@ -297,7 +299,7 @@ pub fn check_bundle(
     importer: &Importer,
     now: Timestamp,
 ) -> Result<Checked, MirrorError> {
-    check(mirror, input, importer, now, None)
+    check(mirror, input, importer, now, None).0
 }
 
 /// Imports one bundle into the mirror. On refusal nothing in the served
@@ -317,11 +319,12 @@ pub fn import_bundle(
     let staging = mirror.staging().join(&id);
     fs::create_dir_all(&staging).map_err(|e| io(&staging, e))?;
     let mut hashing = Hashing { inner: input, hash: Sha256::new(), len: 0 };
-    let result = check(Some(mirror), &mut hashing, importer, now, Some(staging.clone()));
+    let (result, chosen_repo) = check(Some(mirror), &mut hashing, importer, now, Some(staging.clone()));
     let bundle_sha256 = hex::encode(hashing.hash.clone().finalize());
     let bytes_read = hashing.len;
     let mut audit = json!({
         "import_id": id, "bundle": label, "bundle_sha256": bundle_sha256, "bytes_read": bytes_read,
+        "repo": chosen_repo.unwrap_or_default(),
     });
     let checked = match result {
         Ok(c) => c,
@@ -337,7 +340,6 @@ pub fn import_bundle(
         }
     };
     let Checked { bundle: verified, admitted, repo, previous } = checked;
-    audit["repo"] = json!(repo);
     // Stage the metadata and the new trusted state next to the artifacts.
     let served_meta = staging.join("served/metadata");
     fs::create_dir_all(&served_meta).map_err(|e| io(&served_meta, e))?;

@@ -146,11 +146,15 @@ pub(crate) fn load_reachable<T: Transport + ?Sized>(client: &mut Client<'_, T>) 
                 .snapshot
                 .as_ref()
                 .is_some_and(|s| s.signed().meta.contains_key(&format!("{child}.json")));
-            if !listed || !seen.insert(child.clone()) {
+            if !listed {
                 continue;
             }
+            // Through every delegator: a role loaded once is checked again
+            // against each delegation that reaches it.
             client.update_targets(&child, Some(&parent))?;
-            queue.push(child);
+            if seen.insert(child.clone()) {
+                queue.push(child);
+            }
         }
     }
     Ok(())
