@@ -14,6 +14,7 @@ mod http_server;
 mod import_pins;
 mod keys;
 mod metadata;
+mod ownership;
 mod pinned;
 mod registry_cli;
 mod roots;

@@ -104,13 +104,23 @@ type Shared<T> = Rc<RefCell<T>>;
 /// an error (never "no state") when it does not read.
 pub fn trusted_state(mirror: &Mirror, repo: &str) -> Result<Option<TrustedState>, MirrorError> {
     let s = mirror.state(repo)?;
-    TrustedState::from_files(
+    let state = TrustedState::from_files(
         s.root.as_deref(),
         s.timestamp.as_deref(),
         s.snapshot.as_deref(),
         s.delegations.as_deref(),
     )
-    .map_err(|e| MirrorError::State(format!("{}: {e}", mirror.state_dir(repo).display())))
+    .map_err(|e| MirrorError::State(format!("{}: {e}", mirror.state_dir(repo).display())))?;
+    // No state is a fresh repository only if nothing is served for it: a
+    // lost state must not turn off the rollback and history rules.
+    if state.is_none() && mirror.served(repo).exists() {
+        return Err(MirrorError::State(format!(
+            "{}: no trusted state, but the mirror serves {}: the trusted state was lost",
+            mirror.state_dir(repo).display(),
+            mirror.served(repo).display()
+        )));
+    }
+    Ok(state)
 }
 
 struct Sink<'a> {

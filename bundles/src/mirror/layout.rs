@@ -114,15 +114,19 @@ impl Mirror {
         Lock::take(&self.dir.join("state/lock"))
     }
 
-    /// Repositories the mirror has state for.
+    /// Repositories the mirror has state for or serves.
     pub fn repos(&self) -> Result<Vec<String>, MirrorError> {
-        let d = self.dir.join("state/repos");
-        let mut out: Vec<String> = fs::read_dir(&d)
-            .map_err(|e| io(&d, e))?
-            .filter_map(|e| e.ok())
-            .filter_map(|e| e.file_name().into_string().ok())
-            .collect();
+        let mut out = Vec::new();
+        for d in [self.dir.join("state/repos"), self.dir.join("served")] {
+            for e in fs::read_dir(&d).map_err(|e| io(&d, e))? {
+                let e = e.map_err(|e| io(&d, e))?;
+                if let Ok(name) = e.file_name().into_string() {
+                    out.push(name);
+                }
+            }
+        }
         out.sort();
+        out.dedup();
         Ok(out)
     }
 
