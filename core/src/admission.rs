@@ -412,11 +412,10 @@ impl AdmissionError {
 ///    compared whole; every difference must come with a new signed version
 ///    of its delegator.
 /// 4. complete-metadata, delegation, publisher-signed, namespace-pins,
-///    policy: every role reachable from top-level targets is verified and
-///    served, verifies against every delegator that reaches it, and every
-///    target it lists is given to it by the delegation
-///    search, carried or held, signed by a publisher, allowed by the pins
-///    and by the policy.
+///    policy: every role reachable from top-level targets is verified,
+///    served, and verifies through every delegator that reaches it; every
+///    target it lists is given to it by the delegation search, carried or
+///    held, signed by a publisher, allowed by the pins and by the policy.
 /// 5. policy freshness (imports only).
 pub fn admit(
     update: &Update<'_>,

@@ -600,6 +600,24 @@ fn sign(a: SignArgs) -> Result<()> {
     })
 }
 
+/// A `--keyid` as printed (whitespace, such as the grouped form, ignored).
+pub(crate) fn keyid_arg(s: &str) -> KeyId {
+    KeyId(s.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_ascii_lowercase())
+}
+
+/// A detached signature file: hex text, or the raw signature bytes.
+pub(crate) fn read_signature(path: &Path) -> Result<String> {
+    let raw = read_input(path)?;
+    let text = std::str::from_utf8(&raw)
+        .ok()
+        .map(str::trim)
+        .filter(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_hexdigit()));
+    Ok(match text {
+        Some(t) => t.to_ascii_lowercase(),
+        None => hex::encode(&raw),
+    })
+}
+
 /// Whether `path` holds a targets draft rather than a root draft.
 fn is_targets_draft(path: &Path) -> Result<bool> {
     Ok(airlock_bundles::registry::TargetsDraft::is_draft(&read_input(path)?))
@@ -623,19 +641,11 @@ fn add_signature(a: AddSignatureArgs) -> Result<()> {
     let now = super::now_or(a.common.at.as_deref())?;
     check_airgap(a.common.allow_online)?;
     let (current, mut draft) = load_pair(&a.root, &a.draft)?;
-    let id = KeyId(a.keyid.trim().to_ascii_lowercase());
+    let id = keyid_arg(&a.keyid);
     let key = root_signing_key(current.signed(), draft.signed(), &id).ok_or_else(|| {
         usage(format!("key {} is not a root key of the current root or the draft", id.short()))
     })?;
-    let raw = read_input(&a.signature)?;
-    let text = std::str::from_utf8(&raw)
-        .ok()
-        .map(str::trim)
-        .filter(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_hexdigit()));
-    let sig_hex = match text {
-        Some(t) => t.to_ascii_lowercase(),
-        None => hex::encode(&raw),
-    };
+    let sig_hex = read_signature(&a.signature)?;
     key.verify(&draft.payload(), &sig_hex).map_err(|e| {
         refused(format!(
             "{}: signature by {} over {}: {e}",

@@ -8,7 +8,9 @@
 //! signs; and the signature is checked at once. Every step is recorded in
 //! the ceremony transcript.
 
-use super::ceremony::{banner, confirm_hash, dir_of, short_hash, AddSignatureArgs, SignArgs};
+use super::ceremony::{
+    banner, confirm_hash, dir_of, keyid_arg, read_signature, short_hash, AddSignatureArgs, SignArgs,
+};
 use crate::cmd::root::load_root;
 use crate::exit::{refused, usage};
 use crate::io::{read_input, write_atomic};
@@ -140,19 +142,11 @@ pub fn add_signature(a: AddSignatureArgs) -> Result<()> {
     check_airgap(a.common.allow_online)?;
     let root = load_root(&a.root)?;
     let mut draft = load_draft(&a.draft)?;
-    let id = KeyId(a.keyid.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_ascii_lowercase());
+    let id = keyid_arg(&a.keyid);
     let key = targets_key(root.signed(), &id).ok_or_else(|| {
         usage(format!("key {} is not a targets key of root version {}", id.short(), root.signed().version))
     })?;
-    let raw = read_input(&a.signature)?;
-    let text = std::str::from_utf8(&raw)
-        .ok()
-        .map(str::trim)
-        .filter(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_hexdigit()));
-    let sig_hex = match text {
-        Some(t) => t.to_ascii_lowercase(),
-        None => hex::encode(&raw),
-    };
+    let sig_hex = read_signature(&a.signature)?;
     key.verify(&draft.proposed.payload(), &sig_hex).map_err(|e| {
         refused(format!(
             "{}: signature by {} over {}: {e}",
