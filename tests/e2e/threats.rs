@@ -785,6 +785,7 @@ fn freshness_policy_bounds_metadata_age_by_the_signed_issue_time() {
     w.ok(&["mirror", "init", "m2", "--pins", "pins", "--policy", "fresh.toml"]);
     // Thirty minutes after the registry signed: fresh enough.
     w.ok(&["mirror", "import", "m2", "b1.tar", "--at", "2026-11-23T12:30:00Z"]);
+    assert_served_targets_download(&w.sb.path("m2/served/example"), &w.sb.path("pins/example/root.json"), AT);
     // Two hours after: the timestamp has not expired, but policy refuses it.
     w.ok(&["mirror", "init", "m3", "--pins", "pins", "--policy", "fresh.toml"]);
     w.run(&["mirror", "import", "m3", "b1.tar", "--at", "2026-11-23T14:00:00Z"])
