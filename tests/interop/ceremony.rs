@@ -103,25 +103,18 @@ fn rotate(dir: &Path, from: u64, at: &str, changes: &[&str], signers: &[&str]) {
     ok(dir, &["ceremony", "finalize", &draft, "--root", &root, "--out", &next, "--at", at, "--allow-online"]);
 }
 
-/// Writes `signed` unsigned as `path` and signs it with the index key
-/// `index3` as authorised by root version 4; returns the signed bytes.
-fn write_signed<T: Role>(dir: &Path, path: &str, signed: T) -> Vec<u8> {
+/// Writes `signed` unsigned as `path` and signs it with each of `signers`
+/// (key base names) as authorised by root version 4; returns the bytes.
+fn write_signed<T: Role>(dir: &Path, path: &str, signed: T, signers: &[&str]) -> Vec<u8> {
     let md = Metadata::new(signed).expect("valid metadata");
     std::fs::write(dir.join(path), md.to_bytes()).expect("write metadata");
-    ok(
-        dir,
-        &[
-            "metadata",
-            "sign",
-            path,
-            "--key",
-            "index3.key",
-            "--root",
-            "c/4.root.json",
-            "--passphrase-file",
-            "pp/index3",
-        ],
-    );
+    for name in signers {
+        let (key, pass) = (key_file(dir, name), format!("pp/{name}"));
+        ok(
+            dir,
+            &["metadata", "sign", path, "--key", &key, "--root", "c/4.root.json", "--passphrase-file", &pass],
+        );
+    }
     std::fs::read(dir.join(path)).expect("read signed metadata")
 }
 
@@ -237,17 +230,20 @@ fn ngclient_follows_an_airlock_root_chain_through_three_rotations() {
             extra: BTreeMap::new(),
         },
     );
-    let targets_bytes = write_signed(d, "repo/metadata/1.targets.json", targets);
+    // Top-level targets is the custodians' (2 of dave, erin, frank); the
+    // index key signs only snapshot and timestamp.
+    let targets_bytes = write_signed(d, "repo/metadata/1.targets.json", targets, &["dave", "frank"]);
     let snapshot = Snapshot::new(
         1,
         expires,
         [("targets.json".to_owned(), meta_file_for(&targets_bytes, 1))].into_iter().collect(),
     );
-    let snapshot_bytes = write_signed(d, "repo/metadata/1.snapshot.json", snapshot);
+    let snapshot_bytes = write_signed(d, "repo/metadata/1.snapshot.json", snapshot, &["index3"]);
     write_signed(
         d,
         "repo/metadata/timestamp.json",
         TimestampRole::new(1, expires, meta_file_for(&snapshot_bytes, 1)),
+        &["index3"],
     );
 
     // The repository is read at READ_AT, after the last rotation.
