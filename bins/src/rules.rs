@@ -49,18 +49,21 @@ pub fn read_policy(path: Option<&Path>) -> Result<(Policy, Option<Vec<u8>>)> {
 }
 
 /// Imports bundles in order with `rules`, printing a report for each and
-/// stopping at the first refusal. Shared by `airlock mirror import` and
+/// stopping at the first refusal; each waits up to `wait` seconds for
+/// another writer's lock. Shared by `airlock mirror import` and
 /// `airlock-import import`.
 pub fn import_all(
     mirror: &Mirror,
     importer: &Importer,
     bundles: &[PathBuf],
     now: Timestamp,
+    wait: u64,
     json: bool,
 ) -> Result<()> {
     for b in bundles {
         let mut input = open_volumes(b).map_err(|e| usage(format!("{}: {e}", b.display())))?;
-        match import_bundle(mirror, &mut input, &b.display().to_string(), importer, now) {
+        let label = b.display().to_string();
+        match import_bundle(mirror, &mut input, &label, importer, now, std::time::Duration::from_secs(wait)) {
             Ok(r) => {
                 if json {
                     println!(

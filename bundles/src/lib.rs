@@ -1,4 +1,5 @@
 //! airlock-bundles
 pub mod bundle;
+pub mod filelock;
 pub mod mirror;
 pub mod registry;

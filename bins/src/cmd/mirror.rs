@@ -45,6 +45,10 @@ pub struct ImportArgs {
     /// Bundle files (or volume base names), imported in order.
     #[arg(required = true)]
     pub bundles: Vec<PathBuf>,
+    /// Wait up to this many seconds for another command's lock on the
+    /// mirror (default: refuse at once, exit 2).
+    #[arg(long, value_name = "SECONDS", default_value_t = 0)]
+    pub wait: u64,
     /// The time of the import (YYYY-MM-DDTHH:MM:SSZ) instead of now.
     #[arg(long)]
     pub at: Option<String>,
@@ -106,7 +110,7 @@ fn init(a: InitArgs) -> Result<()> {
 fn import(a: ImportArgs) -> Result<()> {
     let (m, rules) = open(&a.dir)?;
     let now = super::now_or(a.at.as_deref())?;
-    crate::rules::import_all(&m, &rules, &a.bundles, now, a.json)
+    crate::rules::import_all(&m, &rules, &a.bundles, now, a.wait, a.json)
 }
 
 fn verify(a: DirArgs) -> Result<()> {

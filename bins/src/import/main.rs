@@ -73,6 +73,10 @@ struct ImportArgs {
     /// The bundles (files, or base names of volumes), imported in order.
     #[arg(required = true)]
     bundles: Vec<PathBuf>,
+    /// Wait up to this many seconds for another command's lock on the
+    /// mirror (default: refuse at once, exit 2).
+    #[arg(long, value_name = "SECONDS", default_value_t = 0)]
+    wait: u64,
     /// Check at this instant (YYYY-MM-DDTHH:MM:SSZ) instead of now.
     #[arg(long)]
     at: Option<String>,
@@ -138,7 +142,7 @@ fn run(cmd: Command) -> Result<()> {
             let mut r = importer()?;
             let now = now_or(a.at.as_deref())?;
             let mirror = open_mirror(&a.mirror, &mut r)?;
-            rules::import_all(&mirror, &r, &a.bundles, now, a.json)
+            rules::import_all(&mirror, &r, &a.bundles, now, a.wait, a.json)
         }
     }
 }

@@ -25,13 +25,13 @@ pub enum MirrorError {
         /// Its version.
         version: u64,
     },
-    /// Another import holds the lock.
-    #[error("the mirror is locked by another import (pid {pid}); if none is running, remove {path}")]
+    /// Another command holds the mirror's lock.
+    #[error("another airlock command is writing this mirror (it holds the lock on {path}); waited {waited}s: try again when it has finished, or pass --wait SECONDS")]
     Locked {
-        /// The holder.
-        pid: String,
         /// The lock file.
         path: String,
+        /// How long this command waited.
+        waited: u64,
     },
     /// The directory is not a mirror or is damaged.
     #[error("{0}")]

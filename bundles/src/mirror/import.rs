@@ -312,20 +312,20 @@ pub fn check_bundle(
     check(mirror, input, importer, now, None).0
 }
 
-/// Imports one bundle into the mirror. On refusal nothing in the served
-/// tree or the trusted state changes, and the refusal is logged.
+/// Imports one bundle into the mirror, waiting up to `wait` for another
+/// writer's lock. On refusal nothing in the served tree or the trusted state
+/// changes, and the refusal is logged.
 pub fn import_bundle(
     mirror: &Mirror,
     input: &mut dyn Read,
     label: &str,
     importer: &Importer,
     now: Timestamp,
+    wait: std::time::Duration,
 ) -> Result<ImportReport, MirrorError> {
-    let _lock = mirror.lock()?;
+    let _lock = mirror.lock(wait)?;
     recover_locked(mirror)?;
-    // Unique under the lock: the audit record this import will become.
-    let seq = transcript::read(&mirror.audit_path()).map_or(0, |r| r.len()) + 1;
-    let id = format!("import-{seq}");
+    let id = attempt_id();
     let staging = mirror.staging().join(&id);
     fs::create_dir_all(&staging).map_err(|e| io(&staging, e))?;
     let mut hashing = Hashing { inner: input, hash: Sha256::new(), len: 0 };
@@ -517,8 +517,19 @@ fn append_audit(mirror: &Mirror, now: Timestamp, step: &str, details: Value) -> 
 /// Finishes an import interrupted after its journal was written, and
 /// discards staging left by one interrupted before.
 pub fn recover(mirror: &Mirror) -> Result<(), MirrorError> {
-    let _lock = mirror.lock()?;
+    let _lock = mirror.lock(std::time::Duration::ZERO)?;
     recover_locked(mirror)
+}
+
+/// A name no other import attempt has: its staging directory and journal
+/// id. Time and process id, with a counter for attempts in one process.
+fn attempt_id() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNT: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("import-{nanos:x}-{}-{}", std::process::id(), COUNT.fetch_add(1, Ordering::Relaxed))
 }
 
 fn recover_locked(mirror: &Mirror) -> Result<(), MirrorError> {

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 /// DIR/state/repos/<repo>/       trusted root.json, timestamp.json, snapshot.json, delegations.json
 /// DIR/state/audit.jsonl         hash-chained log of every import attempt
 /// DIR/state/journal.json        present only while an import publishes
-/// DIR/state/lock                present only while a command writes
+/// DIR/state/lock                the writer lock (a kernel lock on this file)
 /// DIR/staging/<id>/             an import's verified files before publishing
 /// ```
 #[derive(Debug, Clone)]
@@ -110,8 +110,8 @@ impl Mirror {
     pub(crate) fn staging(&self) -> PathBuf {
         self.dir.join("staging")
     }
-    pub(crate) fn lock(&self) -> Result<Lock, MirrorError> {
-        Lock::take(&self.dir.join("state/lock"))
+    pub(crate) fn lock(&self, wait: std::time::Duration) -> Result<Lock, MirrorError> {
+        Lock::take(&self.dir.join("state/lock"), wait)
     }
 
     /// Repositories the mirror has state for or serves.

@@ -52,7 +52,7 @@ fn setup() -> (tempfile::TempDir, Repo, Mirror) {
 }
 
 fn import(m: &Mirror, bytes: &[u8], r: &Importer) -> Result<ImportReport, MirrorError> {
-    import_bundle(m, &mut &bytes[..], "test.tar", r, t(NOW))
+    import_bundle(m, &mut &bytes[..], "test.tar", r, t(NOW), std::time::Duration::ZERO)
 }
 
 fn rule_of(e: &MirrorError) -> &'static str {
@@ -213,12 +213,16 @@ fn targets_signed_only_by_top_level_targets_are_refused() {
 }
 
 #[test]
-fn a_live_lock_refuses_a_second_import() {
+fn a_held_lock_refuses_a_second_import_and_a_lock_file_alone_does_not() {
     let (_d, repo, m) = setup();
+    let held = m.lock(std::time::Duration::ZERO).unwrap();
+    let e = import(&m, &bundle(&repo, None), &rules(&repo)).unwrap_err();
+    assert!(matches!(e, MirrorError::Locked { waited: 0, .. }), "{e:?}");
+    assert!(!e.is_refusal());
+    drop(held);
+    // What a lock file says (a pid, anything) means nothing: only the
+    // kernel's lock on it counts, and a dead holder holds none.
     std::fs::write(m.dir().join("state/lock"), format!("{}\n", std::process::id())).unwrap();
-    assert!(matches!(import(&m, &bundle(&repo, None), &rules(&repo)), Err(MirrorError::Locked { .. })));
-    // A lock left by a process that is gone is taken over.
-    std::fs::write(m.dir().join("state/lock"), "999999999\n").unwrap();
     import(&m, &bundle(&repo, None), &rules(&repo)).unwrap();
 }
 

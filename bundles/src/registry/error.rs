@@ -277,9 +277,7 @@ pub enum RegistryError {
         now: Timestamp,
     },
     /// Another writer holds the lock.
-    #[error(
-        "{path} exists: another airlock process is writing this registry (if none is, an earlier one crashed; remove the file)"
-    )]
+    #[error("another airlock command is writing this registry (it holds the lock on {path}); try again when it has finished")]
     Locked {
         /// The lock file.
         path: PathBuf,

@@ -4,7 +4,7 @@
 use super::error::RegistryError;
 use airlock_core::metadata::TargetFile;
 use airlock_core::target::{TargetError, TargetVerifier};
-use airlock_core::Timestamp;
+use crate::filelock::{FileLock, LockError};
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -83,29 +83,19 @@ pub fn read_own(path: &Path) -> Result<Vec<u8>, RegistryError> {
     }
 }
 
-/// The writer lock: `REG/registry/lock`, created exclusively, removed on drop.
+/// The registry's writer lock, held by the kernel ([`crate::filelock`]):
+/// a crashed writer (even one killed) leaves no lock behind.
 #[derive(Debug)]
-pub struct Lock {
-    path: PathBuf,
-}
+pub struct Lock(#[allow(dead_code)] FileLock);
 
 impl Lock {
-    /// Takes the lock or refuses with [`RegistryError::Locked`].
-    pub fn acquire(path: PathBuf, now: Timestamp) -> Result<Lock, RegistryError> {
-        match OpenOptions::new().write(true).create_new(true).open(&path) {
-            Ok(mut f) => {
-                let _ = writeln!(f, "pid {}\nsince {now}", std::process::id());
-                Ok(Lock { path })
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(RegistryError::Locked { path }),
-            Err(e) => Err(RegistryError::io(&path, e)),
+    /// Takes the lock or refuses at once with [`RegistryError::Locked`].
+    pub fn acquire(path: PathBuf) -> Result<Lock, RegistryError> {
+        match FileLock::take(&path, std::time::Duration::ZERO) {
+            Ok(l) => Ok(Lock(l)),
+            Err(LockError::Held) => Err(RegistryError::Locked { path }),
+            Err(LockError::Io(e)) => Err(RegistryError::io(&path, e)),
         }
-    }
-}
-
-impl Drop for Lock {
-    fn drop(&mut self) {
-        let _ = fs::remove_file(&self.path);
     }
 }
 

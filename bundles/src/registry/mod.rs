@@ -347,7 +347,7 @@ impl Registry {
             for d in [&md, &dir.join(TARGETS_DIR), &st] {
                 fs::create_dir_all(d).map_err(|e| RegistryError::io(d, e))?;
             }
-            let _lock = Lock::acquire(st.join(LOCK_FILE), now)?;
+            let _lock = Lock::acquire(st.join(LOCK_FILE))?;
             for (m, bytes) in &parsed {
                 write_atomic(&md.join(format!("{}.root.json", m.signed().version)), bytes)?;
             }
@@ -392,7 +392,7 @@ impl Registry {
                 detail: format!("no {STATE_DIR}/{STATE_FILE}"),
             });
         }
-        let lock = Lock::acquire(st.join(LOCK_FILE), now)?;
+        let lock = Lock::acquire(st.join(LOCK_FILE))?;
         let staging = st.join(STAGING_DIR);
         if staging.exists() {
             fs::remove_dir_all(&staging).map_err(|e| RegistryError::io(&staging, e))?;
