@@ -162,3 +162,24 @@ pub struct VolumeIndex {
 
 /// The `format` of volume indexes.
 pub const VOLUMES_FORMAT: &str = "airlock-volumes-v1";
+
+impl VolumeIndex {
+    /// Parses a volume index (`BASE.volumes.json`): its format must be
+    /// [`VOLUMES_FORMAT`] and every volume name a plain file name.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, ManifestError> {
+        let value = crate::canonical::parse_strict(bytes).map_err(|e| ManifestError::Malformed(e.0))?;
+        let index: VolumeIndex =
+            serde_json::from_value(value).map_err(|e| ManifestError::Malformed(e.to_string()))?;
+        if index.format != VOLUMES_FORMAT {
+            return Err(ManifestError::UnknownFormat(index.format));
+        }
+        let plain = |n: &str| !n.is_empty() && !n.contains(['/', '\\', '\0']) && !n.starts_with('.');
+        if let Some(v) = index.volumes.iter().find(|v| !plain(&v.name)) {
+            return Err(ManifestError::Malformed(format!(
+                "volume name {:?} is not a plain file name",
+                v.name
+            )));
+        }
+        Ok(index)
+    }
+}

@@ -22,24 +22,36 @@ pub enum CanonicalError {
 /// Encodes `value` as canonical JSON bytes.
 pub fn to_canonical_bytes(value: &Value) -> Result<Vec<u8>, CanonicalError> {
     let mut out = Vec::with_capacity(256);
-    write_value(value, &mut out)?;
+    write_value(value, &mut out, false)?;
     Ok(out)
 }
 
-fn write_value(value: &Value, out: &mut Vec<u8>) -> Result<(), CanonicalError> {
+/// One line of a log (transcript, audit log): canonical JSON as
+/// [`to_canonical_bytes`] writes it, except that control characters in
+/// strings (U+0000 to U+001F and U+007F) are written as `\u00XX`. A log
+/// line then never holds a raw newline or terminal escape, and whatever
+/// text a record carries reads back exactly. For text without control
+/// characters the two encodings are the same bytes.
+pub fn to_log_line(value: &Value) -> Result<Vec<u8>, CanonicalError> {
+    let mut out = Vec::with_capacity(256);
+    write_value(value, &mut out, true)?;
+    Ok(out)
+}
+
+fn write_value(value: &Value, out: &mut Vec<u8>, log: bool) -> Result<(), CanonicalError> {
     match value {
         Value::Null => out.extend_from_slice(b"null"),
         Value::Bool(true) => out.extend_from_slice(b"true"),
         Value::Bool(false) => out.extend_from_slice(b"false"),
         Value::Number(n) => write_number(n, out)?,
-        Value::String(s) => write_string(s, out),
+        Value::String(s) => write_string(s, out, log),
         Value::Array(items) => {
             out.push(b'[');
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
                     out.push(b',');
                 }
-                write_value(item, out)?;
+                write_value(item, out, log)?;
             }
             out.push(b']');
         }
@@ -54,9 +66,9 @@ fn write_value(value: &Value, out: &mut Vec<u8>) -> Result<(), CanonicalError> {
                 if i > 0 {
                     out.push(b',');
                 }
-                write_string(k, out);
+                write_string(k, out, log);
                 out.push(b':');
-                write_value(v, out)?;
+                write_value(v, out, log)?;
             }
             out.push(b'}');
         }
@@ -75,9 +87,13 @@ fn write_number(n: &Number, out: &mut Vec<u8>) -> Result<(), CanonicalError> {
     Ok(())
 }
 
-fn write_string(s: &str, out: &mut Vec<u8>) {
+fn write_string(s: &str, out: &mut Vec<u8>, log: bool) {
     out.push(b'"');
     for b in s.bytes() {
+        if log && (b < 0x20 || b == 0x7f) {
+            out.extend_from_slice(format!("\\u{b:04x}").as_bytes());
+            continue;
+        }
         if b == b'\\' || b == b'"' {
             out.push(b'\\');
         }

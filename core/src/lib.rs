@@ -27,10 +27,11 @@ pub mod policy;
 pub mod provenance;
 pub mod rootchain;
 pub mod target;
+pub mod text;
 pub mod threshold;
 pub mod time;
 
-pub use canonical::{parse_strict, to_canonical_bytes, CanonicalError, JsonError};
+pub use canonical::{parse_strict, to_canonical_bytes, to_log_line, CanonicalError, JsonError};
 pub use keys::{Ed25519Signer, KeyError, KeyId, PublicKey, SignatureError, Signer, SignerError};
 pub use metadata::{Metadata, MetadataError};
 pub use rootchain::{registry_identity, RootChainError, RootStep};

@@ -21,7 +21,7 @@
 //! Appends are not locked against a concurrent writer: one ceremony step
 //! runs at a time, on one machine.
 
-use airlock_core::canonical::{parse_strict, to_canonical_bytes};
+use airlock_core::canonical::{parse_strict, to_log_line};
 use airlock_core::hash::sha256_hex;
 use airlock_core::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -259,7 +259,74 @@ fn hash_file(path: &Path) -> io::Result<String> {
 /// not the files. A missing transcript is an error.
 pub fn read(path: &Path) -> Result<Vec<Record>, TranscriptError> {
     let bytes = fs::read(path).map_err(|e| io_error(path, e))?;
-    check_chain(&bytes).map(|(records, _)| records)
+    parse(&bytes)
+}
+
+/// Parses and chain-checks transcript bytes (what [`read`] reads).
+pub fn parse(bytes: &[u8]) -> Result<Vec<Record>, TranscriptError> {
+    check_chain(bytes).map(|(records, _)| records)
+}
+
+/// A log read without stopping at damage: every record that parses, and
+/// what is wrong, line by line.
+#[derive(Debug, Default)]
+pub struct Scan {
+    /// The records that parse, in order.
+    pub records: Vec<Record>,
+    /// Every problem found: unparseable lines, numbering gaps, broken links.
+    pub damage: Vec<TranscriptError>,
+    /// How many lines the log has (a final line without newline included).
+    pub lines: usize,
+    /// The hash of the last line's bytes (the next record's `prev`).
+    pub last_hash: String,
+}
+
+/// Reads log bytes line by line, keeping every record that parses and
+/// reporting each damaged line instead of stopping at the first. The chain
+/// is followed over the raw bytes of each line, damaged or not, as
+/// [`append_to_log`] extends it.
+pub fn scan(bytes: &[u8]) -> Scan {
+    let mut out = Scan { last_hash: GENESIS_PREV.to_owned(), ..Scan::default() };
+    if bytes.is_empty() {
+        return out;
+    }
+    let body = match bytes.strip_suffix(b"\n") {
+        Some(b) => b,
+        None => {
+            let line = bytes.split(|b| *b == b'\n').count();
+            out.damage.push(TranscriptError::Malformed {
+                line,
+                reason: "last line has no newline (an interrupted write?)".into(),
+            });
+            bytes
+        }
+    };
+    for (i, line) in body.split(|b| *b == b'\n').enumerate() {
+        let n = i + 1;
+        out.lines = n;
+        match parse_line(n, line) {
+            Ok(record) => {
+                if record.seq != n as u64 {
+                    out.damage.push(TranscriptError::SeqGap {
+                        line: n,
+                        expected: n as u64,
+                        found: record.seq,
+                    });
+                }
+                if record.prev != out.last_hash {
+                    out.damage.push(TranscriptError::ChainBroken {
+                        seq: record.seq,
+                        expected: out.last_hash.clone(),
+                        found: record.prev.clone(),
+                    });
+                }
+                out.records.push(record);
+            }
+            Err(e) => out.damage.push(e),
+        }
+        out.last_hash = sha256_hex(line);
+    }
+    out
 }
 
 /// Parses and chain-checks transcript bytes; returns the records and the
@@ -311,7 +378,7 @@ fn parse_line(n: usize, line: &[u8]) -> Result<Record, TranscriptError> {
 fn encode(record: &Record) -> Result<Vec<u8>, TranscriptError> {
     let value =
         serde_json::to_value(record).map_err(|e| TranscriptError::BadDetails { reason: e.to_string() })?;
-    to_canonical_bytes(&value).map_err(|e| TranscriptError::BadDetails { reason: e.to_string() })
+    to_log_line(&value).map_err(|e| TranscriptError::BadDetails { reason: e.to_string() })
 }
 
 /// Appends `entry` to the transcript at `path`, creating it if absent.
@@ -320,6 +387,20 @@ fn encode(record: &Record) -> Result<Vec<u8>, TranscriptError> {
 /// tampered transcript is never made to look continued. The line is
 /// written with one append and synced to disk before this returns.
 pub fn append(path: &Path, entry: NewRecord) -> Result<Record, TranscriptError> {
+    append_inner(path, entry, false)
+}
+
+/// Appends `entry` to the log at `path` even when earlier lines are
+/// damaged: the record continues the chain from the raw bytes of the last
+/// line and numbers itself after every line, so a damaged line stays
+/// visible to [`scan`] (and to whoever checks the log) and never stops the
+/// work the log records. For logs of routine work (the mirror's audit
+/// log); a ceremony transcript uses [`append`].
+pub fn append_to_log(path: &Path, entry: NewRecord) -> Result<Record, TranscriptError> {
+    append_inner(path, entry, true)
+}
+
+fn append_inner(path: &Path, entry: NewRecord, after_damage: bool) -> Result<Record, TranscriptError> {
     let details = match entry.details {
         Value::Object(m) => m,
         other => {
@@ -333,10 +414,18 @@ pub fn append(path: &Path, entry: NewRecord) -> Result<Record, TranscriptError> 
         OpenOptions::new().read(true).append(true).create(true).open(path).map_err(|e| io_error(path, e))?;
     let mut bytes = Vec::new();
     file.read_to_end(&mut bytes).map_err(|e| io_error(path, e))?;
-    let (records, prev) = check_chain(&bytes)?;
+    let (count, prev) = if after_damage {
+        let s = scan(&bytes);
+        (s.lines, s.last_hash)
+    } else {
+        let (records, prev) = check_chain(&bytes)?;
+        (records.len(), prev)
+    };
+    // An interrupted write left a line without its newline: end it first.
+    let lead: &[u8] = if bytes.is_empty() || bytes.ends_with(b"\n") { b"" } else { b"\n" };
 
     let record = Record {
-        seq: records.len() as u64 + 1,
+        seq: count as u64 + 1,
         time: entry.time,
         step: entry.step,
         rehearsal: entry.rehearsal,
@@ -349,7 +438,8 @@ pub fn append(path: &Path, entry: NewRecord) -> Result<Record, TranscriptError> 
     if let Some(f) = record.files.iter().find(|f| !is_safe_listed(&f.path)) {
         return Err(TranscriptError::UnsafePath { seq: record.seq, path: f.path.clone() });
     }
-    let mut line = encode(&record)?;
+    let mut line = lead.to_vec();
+    line.extend(encode(&record)?);
     line.push(b'\n');
     if let Err(e) = file.write_all(&line).and_then(|()| file.sync_all()) {
         // Leave no half line behind: it would make the transcript unreadable.

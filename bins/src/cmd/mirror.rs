@@ -183,12 +183,13 @@ fn status(a: DirArgs) -> Result<()> {
 
 fn log(a: DirArgs) -> Result<()> {
     let m = Mirror::open(&a.dir).map_err(mirror_error)?;
-    let records = if m.audit_path().exists() {
-        transcript::read(&m.audit_path())
-            .map_err(|e| refused(format!("{}: {e}", m.audit_path().display())))?
-    } else {
-        Vec::new()
+    let scan = match std::fs::read(m.audit_path()) {
+        Ok(b) => transcript::scan(&b),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => transcript::Scan::default(),
+        Err(e) => return Err(anyhow::anyhow!("{}: {e}", m.audit_path().display())),
     };
+    let records = &scan.records;
+    let damage: Vec<String> = scan.damage.iter().map(ToString::to_string).collect();
     if a.json {
         let out: Vec<_> = records
             .iter()

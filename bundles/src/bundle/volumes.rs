@@ -153,23 +153,8 @@ impl VolumeReader {
     pub fn open(index_file: &Path) -> Result<Self, BundleError> {
         let bytes = std::fs::read(index_file)
             .map_err(|e| BundleError::Io(format!("{}: {e}", index_file.display())))?;
-        let index: VolumeIndex = serde_json::from_slice(&bytes)
+        let index = VolumeIndex::from_bytes(&bytes)
             .map_err(|e| BundleError::Malformed(format!("{}: {e}", index_file.display())))?;
-        if index.format != VOLUMES_FORMAT {
-            return Err(BundleError::Malformed(format!(
-                "{}: unknown format {:?}",
-                index_file.display(),
-                index.format
-            )));
-        }
-        for v in &index.volumes {
-            if v.name.contains('/') || v.name.starts_with('.') {
-                return Err(BundleError::Malformed(format!(
-                    "volume name {:?} is not a plain file name",
-                    v.name
-                )));
-            }
-        }
         let dir = index_file.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
         Ok(VolumeReader { dir, index, next: 0, current: None })
     }

@@ -485,9 +485,9 @@ fn apply(mirror: &Mirror, journal: &Journal) -> Result<(), MirrorError> {
         crash_point(&format!("move-{i}"));
     }
     crash_point("state");
-    let logged = transcript::read(&mirror.audit_path())
+    let logged = fs::read(mirror.audit_path())
         .ok()
-        .and_then(|r| r.last().and_then(|l| l.details.get("import_id").cloned()))
+        .and_then(|b| transcript::scan(&b).records.last().and_then(|l| l.details.get("import_id").cloned()))
         .is_some_and(|v| v == json!(journal.id));
     if !logged {
         append_audit(mirror, journal.time, "import accepted", journal.audit.clone())?;
@@ -509,7 +509,8 @@ fn append_audit(mirror: &Mirror, now: Timestamp, step: &str, details: Value) -> 
         files: Vec::new(),
         details,
     };
-    transcript::append(&mirror.audit_path(), rec)
+    // A damaged earlier line never stops the log (or the import) going on.
+    transcript::append_to_log(&mirror.audit_path(), rec)
         .map(|_| ())
         .map_err(|e| MirrorError::Io(format!("audit log: {e}")))
 }
@@ -526,9 +527,8 @@ pub fn recover(mirror: &Mirror) -> Result<(), MirrorError> {
 fn attempt_id() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static COUNT: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
     format!("import-{nanos:x}-{}-{}", std::process::id(), COUNT.fetch_add(1, Ordering::Relaxed))
 }
 

@@ -16,7 +16,9 @@ impl Lock {
     pub fn take(path: &Path, wait: Duration) -> Result<Self, MirrorError> {
         match FileLock::take(path, wait) {
             Ok(l) => Ok(Lock(l)),
-            Err(LockError::Held) => Err(MirrorError::Locked { path: path.display().to_string(), waited: wait.as_secs() }),
+            Err(LockError::Held) => {
+                Err(MirrorError::Locked { path: path.display().to_string(), waited: wait.as_secs() })
+            }
             Err(LockError::Io(e)) => Err(io(path, e)),
         }
     }

@@ -2,9 +2,9 @@
 //! capped reads, the writer lock, and copying an artifact while checking it.
 
 use super::error::RegistryError;
+use crate::filelock::{FileLock, LockError};
 use airlock_core::metadata::TargetFile;
 use airlock_core::target::{TargetError, TargetVerifier};
-use crate::filelock::{FileLock, LockError};
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
