@@ -3,6 +3,7 @@
 use crate::exit::{refused, usage};
 use crate::rules::{read_pins_dir, read_policy};
 use airlock_bundles::mirror::{trusted_state, verify_mirror, Importer, Mirror, MirrorError};
+use airlock_core::text::for_terminal;
 use airlock_keyceremony::transcript;
 use anyhow::Result;
 use clap::{Args, Subcommand};
@@ -190,25 +191,41 @@ fn log(a: DirArgs) -> Result<()> {
     };
     let records = &scan.records;
     let damage: Vec<String> = scan.damage.iter().map(ToString::to_string).collect();
+    let intact = damage.is_empty();
     if a.json {
         let out: Vec<_> = records
             .iter()
             .map(|r| json!({"seq": r.seq, "time": r.time.to_string(), "step": r.step, "details": r.details}))
             .collect();
-        println!("{}", serde_json::to_string_pretty(&json!({"records": out, "chain": "intact"}))?);
+        let chain = if intact { "intact" } else { "damaged" };
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({"records": out, "chain": chain, "damage": damage}))?
+        );
     } else {
-        for r in &records {
+        for r in records {
             let d = &r.details;
+            let text = |k: &str| d.get(k).and_then(|v| v.as_str()).map(|s| for_terminal(s).into_owned());
             println!(
                 "{:>4} {} {:<16} {} {}",
                 r.seq,
                 r.time,
-                r.step,
-                d.get("bundle").and_then(|v| v.as_str()).unwrap_or(""),
-                d.get("reason").and_then(|v| v.as_str()).map(|s| format!("({s})")).unwrap_or_default()
+                for_terminal(&r.step),
+                text("bundle").unwrap_or_default(),
+                text("reason").map(|s| format!("({s})")).unwrap_or_default()
             );
         }
-        println!("{} record(s); hash chain intact", records.len());
+        for d in &damage {
+            println!("DAMAGED  {}", for_terminal(d));
+        }
+        println!("{} record(s); hash chain {}", records.len(), if intact { "intact" } else { "DAMAGED" });
+    }
+    if !intact {
+        return Err(refused(format!(
+            "{}: {} damaged line(s); see docs/FORMAT.md (audit log) for repair",
+            m.audit_path().display(),
+            damage.len()
+        )));
     }
     Ok(())
 }
