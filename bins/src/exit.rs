@@ -5,6 +5,31 @@
 //! 3 I/O or internal error. Anything not marked otherwise is 3.
 
 use std::fmt;
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Whether standard output was closed by its reader (a pipe into `head`).
+static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
+
+/// Writes to standard output for `println!`/`print!` (shadowed in each
+/// binary's root). When the reader has gone (`| head -1`), the rest of the
+/// output is dropped and the work goes on to its end, so a ceremony or an
+/// import is never cut off half way by a closed pipe; the exit code is the
+/// work's own. Other write errors are reported on stderr once.
+pub fn out(args: fmt::Arguments<'_>, newline: bool) {
+    if STDOUT_CLOSED.load(Ordering::Relaxed) {
+        return;
+    }
+    let mut stdout = std::io::stdout().lock();
+    let written =
+        stdout.write_fmt(args).and_then(|()| if newline { stdout.write_all(b"\n") } else { Ok(()) });
+    if let Err(e) = written {
+        STDOUT_CLOSED.store(true, Ordering::Relaxed);
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("airlock: warning: standard output: {e}; the rest of the output is dropped");
+        }
+    }
+}
 
 /// The documented exit codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,7 +104,8 @@ pub fn finish(prog: &str, result: anyhow::Result<()>) -> std::process::ExitCode 
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("{prog}: error: {}", one_line(&e));
+            // Error text carries names and paths from untrusted input.
+            eprintln!("{prog}: error: {}", airlock_core::text::for_terminal(&one_line(&e)));
             std::process::ExitCode::from(code_of(&e) as u8)
         }
     }

@@ -7,6 +7,7 @@ use airlock_bundles::bundle::open_volumes;
 use airlock_bundles::mirror::{import_bundle, Importer, Mirror, MirrorError};
 use airlock_core::pins::Pins;
 use airlock_core::policy::Policy;
+use airlock_core::text::for_terminal as safe;
 use airlock_core::Timestamp;
 use anyhow::Result;
 use serde_json::json;
@@ -85,12 +86,16 @@ pub fn import_all(
                         println!("  new root version(s): {:?}", r.new_roots);
                     }
                     if !r.omitted_roles.is_empty() {
-                        println!("  roles not carried: {}", r.omitted_roles.join(", "));
+                        println!("  roles not carried: {}", safe(&r.omitted_roles.join(", ")));
                     }
                     for c in &r.delegation_changes {
                         println!(
                             "  delegation {} -> {} {} (signed in {} version {})",
-                            c.delegator, c.name, c.change, c.delegator, c.by_version
+                            safe(&c.delegator),
+                            safe(&c.name),
+                            c.change,
+                            safe(&c.delegator),
+                            c.by_version
                         );
                     }
                     for rec in &r.recoveries {

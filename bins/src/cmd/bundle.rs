@@ -6,6 +6,7 @@ use airlock_bundles::bundle::{
     create_bundle, index_path, inspect_bundle, open_volumes, verify_bundle, BundleError, BundleOptions,
     NoSink, VerifyOptions, VolumeWriter,
 };
+use airlock_core::text::for_terminal as safe;
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use serde_json::json;
@@ -164,7 +165,7 @@ fn report(out: &Path, m: &airlock_core::bundle::BundleManifest) {
         println!("  delta since snapshot version {b}");
     }
     if !m.omitted_roles.is_empty() {
-        println!("  roles left out: {}", m.omitted_roles.join(", "));
+        println!("  roles left out: {}", safe(&m.omitted_roles.join(", ")));
     }
 }
 
@@ -192,7 +193,7 @@ fn verify(a: VerifyArgs) -> Result<()> {
                 );
             } else {
                 for c in v.checks() {
-                    println!("ok  {:<24} {}", c.check, c.detail);
+                    println!("ok  {:<24} {}", c.check, safe(&c.detail));
                 }
                 println!(
                     "bundle verified: {} artifact(s) from registry {}",
@@ -226,18 +227,30 @@ fn inspect(a: InspectArgs) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&json!({"verified": false, "inspection": i}))?);
         return Ok(());
     }
+    // Everything below comes from the unverified bundle: rendered for the
+    // terminal, so no name in it can move the cursor or forge a line.
     println!("NOTHING HERE IS VERIFIED: this lists what the bundle claims. Use `airlock bundle verify`.");
     let m = &i.manifest;
-    println!("registry {}  snapshot version {}  created {}", m.registry, m.snapshot_version, m.created);
+    println!(
+        "registry {}  snapshot version {}  created {}",
+        safe(&m.registry),
+        m.snapshot_version,
+        m.created
+    );
     if let Some(b) = m.base_snapshot_version {
         println!("delta since snapshot version {b}");
     }
     if let Some(ns) = &m.namespaces {
-        println!("namespaces: {}", ns.join(", "));
+        println!("namespaces: {}", safe(&ns.join(", ")));
     }
     println!("metadata:");
     for (name, ty, version, expires) in &i.metadata {
-        println!("  {name:<28} {ty:<10} v{version:<5} expires {expires}");
+        println!(
+            "  {:<28} {:<10} v{version:<5} expires {}",
+            safe(name),
+            safe(ty),
+            safe(&expires.to_string())
+        );
     }
     println!("targets:");
     for (path, len, role, custom) in &i.targets {
@@ -247,7 +260,7 @@ fn inspect(a: InspectArgs) -> Result<()> {
             .and_then(|c| c.get("provenance"))
             .map(|p| format!("  provenance {p}"))
             .unwrap_or_default();
-        println!("  {path}  {len} bytes  (role {role}){prov}");
+        println!("  {}  {len} bytes  (role {}){}", safe(path), safe(role), safe(&prov));
     }
     Ok(())
 }

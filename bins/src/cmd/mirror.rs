@@ -3,7 +3,7 @@
 use crate::exit::{refused, usage};
 use crate::rules::{read_pins_dir, read_policy};
 use airlock_bundles::mirror::{trusted_state, verify_mirror, Importer, Mirror, MirrorError};
-use airlock_core::text::for_terminal;
+use airlock_core::text::for_terminal as safe;
 use airlock_keyceremony::transcript;
 use anyhow::Result;
 use clap::{Args, Subcommand};
@@ -125,7 +125,7 @@ fn verify(a: DirArgs) -> Result<()> {
         );
     } else {
         for p in &problems {
-            println!("PROBLEM  {}: {}", p.repo, p.problem);
+            println!("PROBLEM  {}: {}", safe(&p.repo), safe(&p.problem));
         }
         if problems.is_empty() {
             println!("mirror verified: every repository, file and signature checks out; the audit log chain is intact");
@@ -205,18 +205,18 @@ fn log(a: DirArgs) -> Result<()> {
     } else {
         for r in records {
             let d = &r.details;
-            let text = |k: &str| d.get(k).and_then(|v| v.as_str()).map(|s| for_terminal(s).into_owned());
+            let text = |k: &str| d.get(k).and_then(|v| v.as_str()).map(|s| safe(s).into_owned());
             println!(
                 "{:>4} {} {:<16} {} {}",
                 r.seq,
                 r.time,
-                for_terminal(&r.step),
+                safe(&r.step),
                 text("bundle").unwrap_or_default(),
                 text("reason").map(|s| format!("({s})")).unwrap_or_default()
             );
         }
         for d in &damage {
-            println!("DAMAGED  {}", for_terminal(d));
+            println!("DAMAGED  {}", safe(d));
         }
         println!("{} record(s); hash chain {}", records.len(), if intact { "intact" } else { "DAMAGED" });
     }

@@ -20,6 +20,7 @@ use airlock_bundles::registry::{delegation_table, describe_targets_change, Targe
 use airlock_core::extension::RootExtension;
 use airlock_core::hash::sha256_hex;
 use airlock_core::metadata::{Root, Signature};
+use airlock_core::text::for_terminal as safe;
 use airlock_core::{Authorization, KeyId, Metadata, PublicKey, Signer, Timestamp};
 use anyhow::Result;
 use std::collections::BTreeMap;
@@ -41,7 +42,7 @@ fn review(root: &Metadata<Root>, draft: &TargetsDraft, now: Timestamp) {
     banner(ext.as_ref().is_some_and(|e| e.rehearsal));
     println!(
         "registry {} (root version {}): namespace ownership change",
-        ext.as_ref().map_or("(unnamed)", |e| e.registry.as_str()),
+        safe(ext.as_ref().map_or("(unnamed)", |e| e.registry.as_str())),
         root.signed().version
     );
     match &draft.base {
@@ -64,12 +65,13 @@ fn review(root: &Metadata<Root>, draft: &TargetsDraft, now: Timestamp) {
     }
     let base = draft.base.as_ref().map(|b| b.signed());
     println!("changes:");
+    // Names and namespaces come from the draft: rendered for the terminal.
     for line in describe_targets_change(base, draft.proposed.signed()) {
-        println!("  {line}");
+        println!("  {}", safe(&line));
     }
     println!("publishers after the change, in search order:");
     for line in delegation_table(draft.proposed.signed()) {
-        println!("  {line}");
+        println!("  {}", safe(&line));
     }
 }
 
@@ -117,7 +119,11 @@ pub fn sign(a: SignArgs) -> Result<()> {
     key.verify(&payload, &sig).map_err(|e| anyhow::anyhow!("the new signature does not verify: {e}"))?;
     write_atomic(&a.draft, &draft.to_bytes())?;
     let who = RootExtension::of(root.signed()).ok().and_then(|e| e.custodians.get(&id).cloned());
-    println!("signed by {} ({}); signature checked", who.as_deref().unwrap_or("(unnamed)"), id.grouped());
+    println!(
+        "signed by {} ({}); signature checked",
+        safe(who.as_deref().unwrap_or("(unnamed)")),
+        id.grouped()
+    );
     let (counted, threshold) = count(root.signed(), &draft, now);
     println!("valid targets signatures now: {counted} of {threshold} needed");
     transcript_step(StepLog {

@@ -11,6 +11,7 @@ use airlock_bundles::registry::{
     PublishRequest, Registry, RegistryError,
 };
 use airlock_core::provenance::Provenance;
+use airlock_core::text::for_terminal as safe;
 use airlock_core::{KeyId, PublicKey, Timestamp};
 use anyhow::Result;
 use clap::{Args, Subcommand};
@@ -289,7 +290,7 @@ pub fn run(cmd: RegistryCommand) -> Result<()> {
             let targets = (targets_path.clone(), read_input(&targets_path)?);
             let signer = load_signer(&a.key, &a.passphrase)?;
             let r = Registry::init(&a.dir, roots, targets, signer.as_ref(), now).map_err(registry_error)?;
-            println!("registry {} created at {}", r.registry, a.dir.display());
+            println!("registry {} created at {}", safe(&r.registry), a.dir.display());
             println!("  identity {}", airlock_core::identity::grouped(&r.identity));
             println!("  root version {}, index key {}", r.root_version, r.index_key.short());
             Ok(())
@@ -409,7 +410,11 @@ pub fn run(cmd: RegistryCommand) -> Result<()> {
             if a.json {
                 println!("{}", serde_json::to_string_pretty(&s)?);
             } else {
-                println!("registry {} ({})", s.registry, airlock_core::identity::grouped(&s.identity[..16]));
+                println!(
+                    "registry {} ({})",
+                    safe(&s.registry),
+                    airlock_core::identity::grouped(&s.identity[..16])
+                );
                 for r in &s.roles {
                     println!("  {r:?}");
                 }
@@ -443,7 +448,7 @@ fn propose(a: &DraftArgs, change: &OwnershipChange) -> Result<()> {
     let draft = reg.propose_targets(change, now).map_err(registry_error)?;
     let changes = describe_targets_change(draft.base.as_ref().map(|b| b.signed()), draft.proposed.signed());
     for line in &changes {
-        println!("  {line}");
+        println!("  {}", safe(line));
     }
     write_new(&a.out, &draft.to_bytes())?;
     println!(

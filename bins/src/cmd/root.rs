@@ -5,6 +5,7 @@ use crate::io::read_input;
 use airlock_core::extension::RootExtension;
 use airlock_core::metadata::Root;
 use airlock_core::rootchain::{trust_first_root, update_root, RootStep};
+use airlock_core::text::for_terminal as safe;
 use airlock_core::{registry_identity, Metadata, RootChainError};
 use anyhow::Result;
 use clap::{Args, Subcommand};
@@ -153,8 +154,9 @@ fn verify(a: VerifyArgs) -> Result<()> {
         }
         let names = airlock_core::extension::custodian_names(roots_seen.iter().map(|r| r.signed()));
         for (p, s) in &steps {
-            let name =
-                |id: &airlock_core::KeyId| names.get(id).map(|n| format!(" ({n})")).unwrap_or_default();
+            let name = |id: &airlock_core::KeyId| {
+                names.get(id).map(|n| format!(" ({})", safe(n))).unwrap_or_default()
+            };
             println!("root version {} ({}), expires {}", s.version, p.display(), s.expires);
             if let Some(prev) = &s.by_previous {
                 println!(
@@ -173,7 +175,7 @@ fn verify(a: VerifyArgs) -> Result<()> {
             }
         }
         if let Some(id) = &identity {
-            println!("registry identity: {}", airlock_core::keys::group4(id));
+            println!("registry identity: {}", safe(&airlock_core::keys::group4(id)));
             println!("read aloud:        {}", airlock_core::identity::words(id).unwrap_or_default());
         }
         match &failure {
@@ -181,7 +183,7 @@ fn verify(a: VerifyArgs) -> Result<()> {
                 "root chain verified: newest version {} valid until {}",
                 newest.version, newest.expires
             ),
-            Some(e) => println!("root chain REFUSED: {e}"),
+            Some(e) => println!("root chain REFUSED: {}", safe(&e.to_string())),
         }
     }
     failure.map_or(Ok(()), Err)

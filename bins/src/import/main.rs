@@ -8,6 +8,19 @@
 
 #![forbid(unsafe_code)]
 
+/// `println!` and `print!` through `exit::out`: a closed standard output
+/// (a pipe whose reader has gone) never panics or cuts the work short.
+macro_rules! println {
+    () => { $crate::exit::out(format_args!(""), true) };
+    ($($arg:tt)*) => { $crate::exit::out(format_args!($($arg)*), true) };
+}
+
+/// See `println!` above.
+#[allow(unused_macros)]
+macro_rules! print {
+    ($($arg:tt)*) => { $crate::exit::out(format_args!($($arg)*), false) };
+}
+
 mod compiled;
 #[path = "../exit.rs"]
 mod exit;

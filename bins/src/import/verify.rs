@@ -6,6 +6,7 @@
 use crate::exit::{refused, usage};
 use airlock_bundles::bundle::open_volumes;
 use airlock_bundles::mirror::{check_bundle, Importer, Mirror, MirrorError};
+use airlock_core::text::for_terminal as safe;
 use airlock_core::Timestamp;
 use anyhow::Result;
 use serde_json::json;
@@ -51,7 +52,7 @@ pub fn run(
                 );
             } else {
                 for ch in v.checks() {
-                    println!("ok  {:<24} {}", ch.check, ch.detail);
+                    println!("ok  {:<24} {}", ch.check, safe(&ch.detail));
                 }
                 println!(
                     "ok  {:<24} every rule holds against {}; {} target(s) would be served",
