@@ -52,6 +52,19 @@ pub struct StepLog {
     pub details: serde_json::Value,
 }
 
+impl StepLog {
+    /// The same record with the files under `from` named under `to` (after
+    /// a staging directory was renamed into place).
+    pub fn rebase(mut self, from: &Path, to: &Path) -> Self {
+        for f in &mut self.files {
+            if let Ok(rest) = f.strip_prefix(from) {
+                *f = to.join(rest);
+            }
+        }
+        self
+    }
+}
+
 /// Appends a record of `log` to its transcript.
 pub fn transcript_step(log: StepLog) -> Result<()> {
     let base = match log.transcript.parent() {

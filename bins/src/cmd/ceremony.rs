@@ -316,27 +316,44 @@ fn init(a: InitArgs) -> Result<()> {
         return Err(usage(format!("{}: already exists and is not empty", a.out.display())));
     }
     banner(a.rehearsal);
-    let created_out = !a.out.exists();
-    let result = init_into(&a, registry, custodians, threshold, index_key, expiry_days, now);
-    if result.is_err() && created_out {
+    // Everything is written into a staging directory beside the output and
+    // renamed into place at the end: an interruption at any moment leaves
+    // the output absent (or empty) or complete, never half a ceremony.
+    let name = a.out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "ceremony".into());
+    let stage = dir_of(&a.out).join(format!(".{name}.partial-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&stage);
+    let result = init_into(&a, &stage, registry, custodians, threshold, index_key, expiry_days, now)
+        .and_then(|log| {
+            // The default transcript is part of the ceremony directory; one
+            // elsewhere is written once the ceremony is in place.
+            let custom = a.common.transcript.is_some();
+            let log = if custom { Some(log) } else { transcript_step(log).map(|()| None)? };
+            std::fs::rename(&stage, &a.out)
+                .with_context(|| format!("{}: cannot move the finished ceremony into place", a.out.display()))?;
+            log.map_or(Ok(()), |l| transcript_step(l.rebase(&stage, &a.out)))
+        });
+    if result.is_err() {
         // A failed ceremony leaves nothing behind, not even half the keys.
-        let _ = std::fs::remove_dir_all(&a.out);
+        let _ = std::fs::remove_dir_all(&stage);
     }
     result
 }
 
+/// Writes a first ceremony into `dir` and returns its transcript record
+/// (files named under `dir`), for the caller to log once it is in place.
 #[allow(clippy::too_many_arguments)]
 fn init_into(
     a: &InitArgs,
+    dir: &Path,
     registry: String,
     custodians: Vec<String>,
     threshold: u64,
     index_key: Option<PublicKey>,
     expiry_days: ExpiryDays,
     now: Timestamp,
-) -> Result<()> {
+) -> Result<StepLog> {
     let opts = key_file_options()?;
-    let keys_dir = a.out.join("keys");
+    let keys_dir = dir.join("keys");
     std::fs::create_dir_all(&keys_dir).with_context(|| format!("{}: cannot create", keys_dir.display()))?;
     let mut general =
         if a.passphrase_dir.is_none() { Some(source(&PassphraseArgs::default())?) } else { None };
@@ -393,23 +410,23 @@ fn init_into(
     for (name, s) in &signers {
         targets.sign(s).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
     }
-    let root_path = a.out.join("1.root.json");
+    let root_path = dir.join("1.root.json");
     write_new(&root_path, &md.to_bytes())?;
-    let targets_path = a.out.join("1.targets.json");
+    let targets_path = dir.join("1.targets.json");
     write_new(&targets_path, &targets.to_bytes())?;
     written.push(targets_path.clone());
-    println!("wrote {} (no publishers yet; signed by every custodian)", targets_path.display());
-    let id_path = a.out.join("identity.txt");
+    println!("wrote {} (no publishers yet; signed by every custodian)", a.out.join("1.targets.json").display());
+    let id_path = dir.join("identity.txt");
     write_new(&id_path, format!("{identity}\n").as_bytes())?;
     written.push(root_path.clone());
     written.push(id_path);
-    println!("wrote {}", root_path.display());
+    println!("wrote {}", a.out.join("1.root.json").display());
     println!("index key: {}", index_key.key_id().grouped());
     println!("registry identity: {}", group4(&identity));
     println!("read aloud:        {}", airlock_core::identity::words(&identity).unwrap_or_default());
     let keyids: Vec<KeyId> = md.signed().keys.keys().cloned().collect();
-    transcript_step(StepLog {
-        transcript: a.common.transcript.clone().unwrap_or_else(|| a.out.join("transcript.jsonl")),
+    Ok(StepLog {
+        transcript: a.common.transcript.clone().unwrap_or_else(|| dir.join("transcript.jsonl")),
         step: "ceremony init",
         now,
         rehearsal: a.rehearsal,
