@@ -1,5 +1,6 @@
 //! airlock-bundles
 pub mod bundle;
+mod fault;
 pub mod filelock;
 pub mod mirror;
 pub mod registry;

@@ -569,3 +569,18 @@ pub fn assert_served_targets_download(served: &Path, root: &Path, at: &str) {
         show(&out)
     );
 }
+
+/// Whether the binaries under test have crash points (the `fault-injection`
+/// feature, which `scripts/test` turns on). Outside CI a build without
+/// them skips the kill tests with a message; in CI it fails them.
+pub fn fault_injection() -> bool {
+    if cfg!(feature = "fault-injection") {
+        return true;
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "the kill tests need --features airlock-cli/fault-injection (scripts/test passes it)"
+    );
+    eprintln!("SKIPPED: built without the fault-injection feature (run scripts/test)");
+    false
+}

@@ -319,7 +319,8 @@ fn init(a: InitArgs) -> Result<()> {
     // Everything is written into a staging directory beside the output and
     // renamed into place at the end: an interruption at any moment leaves
     // the output absent (or empty) or complete, never half a ceremony.
-    let name = a.out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "ceremony".into());
+    let name =
+        a.out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "ceremony".into());
     let stage = dir_of(&a.out).join(format!(".{name}.partial-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&stage);
     let result = init_into(&a, &stage, registry, custodians, threshold, index_key, expiry_days, now)
@@ -328,8 +329,9 @@ fn init(a: InitArgs) -> Result<()> {
             // elsewhere is written once the ceremony is in place.
             let custom = a.common.transcript.is_some();
             let log = if custom { Some(log) } else { transcript_step(log).map(|()| None)? };
-            std::fs::rename(&stage, &a.out)
-                .with_context(|| format!("{}: cannot move the finished ceremony into place", a.out.display()))?;
+            std::fs::rename(&stage, &a.out).with_context(|| {
+                format!("{}: cannot move the finished ceremony into place", a.out.display())
+            })?;
             log.map_or(Ok(()), |l| transcript_step(l.rebase(&stage, &a.out)))
         });
     if result.is_err() {
@@ -415,7 +417,10 @@ fn init_into(
     let targets_path = dir.join("1.targets.json");
     write_new(&targets_path, &targets.to_bytes())?;
     written.push(targets_path.clone());
-    println!("wrote {} (no publishers yet; signed by every custodian)", a.out.join("1.targets.json").display());
+    println!(
+        "wrote {} (no publishers yet; signed by every custodian)",
+        a.out.join("1.targets.json").display()
+    );
     let id_path = dir.join("identity.txt");
     write_new(&id_path, format!("{identity}\n").as_bytes())?;
     written.push(root_path.clone());

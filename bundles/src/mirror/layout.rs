@@ -165,11 +165,8 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<(), MirrorError> {
     File::open(dir).and_then(|d| d.sync_all()).map_err(|e| io(dir, e))
 }
 
-/// Test hook: `AIRLOCK_DANGEROUS_CRASH_AT=<point>` aborts the process at
-/// that point of an import, so tests can prove crash safety. Points:
-/// `staged`, `journal`, `move-<n>`, `state`, `audit`.
+/// A crash point of an import ([`crate::fault`]): `staged`, `journal`,
+/// `move-<n>`, `state`, `audit`.
 pub(crate) fn crash_point(name: &str) {
-    if std::env::var("AIRLOCK_DANGEROUS_CRASH_AT").is_ok_and(|v| v == name) {
-        std::process::abort();
-    }
+    crate::fault::point(name);
 }

@@ -801,6 +801,7 @@ impl Registry {
             self.resign(None, vec![(role.clone(), version, scan.role_bytes.clone())], signer, now)?;
         pending.artifacts = artifacts;
         let report = self.publish_pending(pending, hook)?;
+        crate::fault::point("registry-published");
         let seq = self.state.acceptances + 1;
         let sha256 = sha256_hex(&scan.role_bytes);
         let record = AcceptRecord {
@@ -841,6 +842,7 @@ impl Registry {
             .open(&log)
             .map_err(|e| RegistryError::io(&log, e))?;
         f.write_all(&line).and_then(|_| f.sync_all()).map_err(|e| RegistryError::io(&log, e))?;
+        crate::fault::point("registry-logged");
         let entry = self.state.publishers.entry(rec.role.clone()).or_insert(fallback);
         entry.accepted = Some(Accepted {
             version: rec.version,
@@ -977,7 +979,11 @@ impl Registry {
         let md = self.dir.join(METADATA_DIR);
         let mut created: Vec<PathBuf> = Vec::new();
         let mut created_dirs: Vec<PathBuf> = Vec::new();
-        let hooked = |hook: Hook<'_>, step: &str| hook(step).map_err(|e| RegistryError::io(step, e));
+        let hooked = |hook: Hook<'_>, step: &str| {
+            // Crash points `registry-artifact`, `registry-<file>`, `registry-timestamp.json`.
+            crate::fault::point(&format!("registry-{step}"));
+            hook(step).map_err(|e| RegistryError::io(step, e))
+        };
         let result = (|| {
             for (staged, dest) in &p.artifacts {
                 hooked(hook, "artifact")?;
