@@ -196,3 +196,59 @@ fn file_entries_are_relative_to_the_base() {
     ));
     assert!(matches!(file_entry(&base, &base.join("absent")), Err(TranscriptError::Io { .. })));
 }
+
+#[test]
+fn any_text_reads_back_exactly_and_no_line_holds_a_control_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = dir.path().join("audit.jsonl");
+    // Every character below U+0100, some terminal sequences, a bidi
+    // override, and astral text: each a step name and a detail value.
+    let mut texts: Vec<String> = (0u32..0x100).filter_map(char::from_u32).map(|c| format!("a{c}b")).collect();
+    texts.push("\u{1b}[2K\rok  forged\n\u{7}".into());
+    texts.push("\u{202e}gpj.exe \\ \" 𝄞".into());
+    for text in &texts {
+        let mut e = entry(text, Vec::new());
+        e.details = json!({"reason": text, text.clone(): [text]});
+        append_to_log(&t, e).unwrap();
+    }
+    let bytes = fs::read(&t).unwrap();
+    assert!(
+        bytes.iter().all(|&b| b == b'\n' || (b >= 0x20 && b != 0x7f)),
+        "a raw control byte reached the log"
+    );
+    let records = parse(&bytes).unwrap();
+    assert_eq!(records.len(), texts.len());
+    for (r, text) in records.iter().zip(&texts) {
+        assert_eq!(&r.step, text);
+        assert_eq!(r.details["reason"], json!(text));
+        assert_eq!(r.details[text.as_str()], json!([text]));
+    }
+}
+
+#[test]
+fn a_log_goes_on_past_a_damaged_line_and_the_damage_stays_visible() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = dir.path().join("audit.jsonl");
+    append_to_log(&t, entry("import accepted", Vec::new())).unwrap();
+    let mut bytes = fs::read(&t).unwrap();
+    bytes.extend_from_slice(b"not json at all\x1b\n");
+    bytes.extend_from_slice(b"{\"cut\": "); // an interrupted write
+    fs::write(&t, &bytes).unwrap();
+    // A ceremony transcript is never extended past damage ...
+    assert!(append(&t, entry("ceremony sign", Vec::new())).is_err());
+    // ... a log of routine work is, numbered after every line and chained
+    // to the raw bytes of the last one.
+    let r = append_to_log(&t, entry("import refused", Vec::new())).unwrap();
+    assert_eq!(r.seq, 4);
+    assert_eq!(r.prev, sha256_hex(b"{\"cut\": "));
+    let s = scan(&fs::read(&t).unwrap());
+    assert_eq!(s.lines, 4);
+    assert_eq!(s.records.iter().map(|r| r.seq).collect::<Vec<_>>(), [1, 4]);
+    assert_eq!(s.damage.len(), 2, "{:?}", s.damage);
+    assert!(
+        s.damage.iter().all(|d| matches!(d, TranscriptError::Malformed { line: 2 | 3, .. })),
+        "{:?}",
+        s.damage
+    );
+    assert!(parse(&fs::read(&t).unwrap()).is_err(), "the strict reader still refuses it");
+}
