@@ -26,7 +26,7 @@ pub enum MirrorError {
         version: u64,
     },
     /// Another command holds the mirror's lock.
-    #[error("another airlock command is writing this mirror (it holds the lock on {path}); waited {waited}s: try again when it has finished, or pass --wait SECONDS")]
+    #[error("another airlock command is writing this mirror (it holds the lock on {path}); waited {waited}s: try again when it has finished (imports take --wait SECONDS)")]
     Locked {
         /// The lock file.
         path: String,
