@@ -33,7 +33,8 @@ fn plus(at: &str, secs: i64) -> String {
     t(at).plus_secs(secs).to_string()
 }
 
-/// The payload hash a command printed ("... payload hash XXXX XXXX XXXX XXXX").
+/// The payload hash a command printed ("... payload hash XXXX XXXX ..."):
+/// 128 bits, eight groups of four hex digits.
 #[track_caller]
 fn payload_hash(run: &Run) -> String {
     let line = run
@@ -42,10 +43,10 @@ fn payload_hash(run: &Run) -> String {
         .find(|l| l.contains("payload hash"))
         .unwrap_or_else(|| panic!("no payload hash printed:\n{}", run.stdout));
     let hash = line.rsplit("payload hash").next().unwrap().trim_start_matches(':').trim().to_owned();
-    assert_eq!(hash.len(), 19, "payload hash is not four groups of four: {hash:?}");
+    assert_eq!(hash.len(), 39, "payload hash is not eight groups of four: {hash:?}");
     assert!(
         hash.split(' ').all(|g| g.len() == 4 && g.bytes().all(|b| b.is_ascii_hexdigit())),
-        "payload hash is not four groups of four hex digits: {hash:?}"
+        "payload hash is not eight groups of four hex digits: {hash:?}"
     );
     hash
 }
@@ -988,7 +989,8 @@ fn a_wrong_confirmation_hash_leaves_the_draft_unchanged() {
     };
     assert_ne!(v1_hash, hash);
     let before = c.sb.tree_hash();
-    for wrong in ["0000 0000 0000 0000", v1_hash.as_str(), &hash[..14], ""] {
+    // The first 64 bits alone (what the read-back used to be) are not enough.
+    for wrong in ["0000 0000 0000 0000", v1_hash.as_str(), &hash[..14], &hash[..19], ""] {
         c.sign(&draft, 1, "alice", wrong, &day(1))
             .fails(2)
             .mentions(&["does not match the payload hash", &hash]);
@@ -1012,6 +1014,24 @@ fn a_wrong_confirmation_hash_leaves_the_draft_unchanged() {
     assert_eq!(c.sb.tree_hash(), before);
     // Case and spacing do not matter.
     c.sign(&draft, 1, "alice", &hash.replace(' ', "").to_uppercase(), &day(1)).ok();
+}
+
+#[test]
+fn the_read_back_is_128_bits_shown_as_hex_and_words_and_either_confirms() {
+    let c = Ceremony::init(&["alice", "bob"], 2);
+    let (draft, hash) = c.propose(1, &day(1), &[]);
+    let payload = Metadata::<Root>::from_bytes(&c.sb.read(&draft)).unwrap().payload();
+    let sha = airlock_core::hash::sha256_hex(&payload);
+    assert_eq!(hash, grouped(&sha[..32]));
+    let words = airlock_core::identity::words(&sha).unwrap();
+    assert_eq!(words.split(' ').count(), 12);
+    // The words are shown, and typed back (in any case and spacing) they confirm.
+    let run = c.sign(&draft, 1, "alice", &words.to_uppercase().replace(' ', "  "), &day(1));
+    run.ok();
+    assert!(run.stdout.contains(&format!("read aloud:   {words}")), "{}", run.stdout);
+    // Eleven of the twelve words do not.
+    let eleven: Vec<&str> = words.split(' ').take(11).collect();
+    c.sign(&draft, 1, "bob", &eleven.join(" "), &day(1)).fails(2).mentions(&["does not match"]);
 }
 
 #[test]

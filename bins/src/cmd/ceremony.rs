@@ -256,9 +256,25 @@ pub(crate) fn banner(rehearsal: bool) {
     }
 }
 
-/// The payload hash a custodian reads and confirms: 16 hex digits in groups.
+/// The payload read-back a custodian confirms: the first 128 bits of the
+/// payload's SHA-256 as 32 hex digits in groups of four (a second payload
+/// with the same read-back costs about 2^64 work even by a birthday search).
 pub(crate) fn short_hash(payload: &[u8]) -> String {
-    group4(&sha256_hex(payload)[..16])
+    group4(&sha256_hex(payload)[..32])
+}
+
+/// The same 128 bits as twelve BIP-39 words, to read aloud.
+fn payload_words(payload: &[u8]) -> String {
+    airlock_core::identity::words(&sha256_hex(payload)).unwrap_or_default()
+}
+
+/// Shows the read-back of `payload` (hex and words) and has the custodian
+/// type either back (or give it with `--confirm`).
+pub(crate) fn read_back(confirm: Option<&str>, payload: &[u8]) -> Result<()> {
+    let hash = short_hash(payload);
+    println!("payload hash: {hash}");
+    println!("read aloud:   {}", payload_words(payload));
+    confirm_hash(confirm, payload)
 }
 
 fn init(a: InitArgs) -> Result<()> {
@@ -546,24 +562,26 @@ fn root_signing_key(current: &Root, draft: &Root, id: &KeyId) -> Option<PublicKe
         .and_then(|r| r.keys.get(id).cloned())
 }
 
-/// Asks the custodian to type back the payload hash shown (or takes
-/// `--confirm`), refusing on any difference.
-pub(crate) fn confirm_hash(confirm: Option<&str>, hash: &str) -> Result<()> {
-    let normal = |s: &str| s.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_ascii_lowercase();
+/// Asks the custodian to type back the read-back shown, as hex or as the
+/// words (or takes `--confirm`), refusing on any difference.
+pub(crate) fn confirm_hash(confirm: Option<&str>, payload: &[u8]) -> Result<()> {
     let typed = match confirm {
         Some(c) => c.to_owned(),
         None if std::io::stdin().is_terminal() => {
-            eprint!("type the payload hash to sign: ");
+            eprint!("type the payload hash (or its words) to sign: ");
             let mut line = String::new();
             std::io::stdin().read_line(&mut line)?;
             line
         }
         None => return Err(usage("confirm the payload hash: --confirm HASH (no terminal to ask at)")),
     };
-    if normal(&typed) != normal(hash) {
+    let hex: String = typed.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_ascii_lowercase();
+    let words = typed.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
+    if hex != short_hash(payload).replace(' ', "") && words != payload_words(payload) {
         return Err(usage(format!(
-            "confirmation {:?} does not match the payload hash {hash}; nothing signed",
-            typed.trim()
+            "confirmation {:?} does not match the payload hash {}; nothing signed",
+            typed.trim(),
+            short_hash(payload)
         )));
     }
     Ok(())
@@ -588,9 +606,7 @@ fn sign(a: SignArgs) -> Result<()> {
         println!("  {line}");
     }
     let payload = draft.payload();
-    let hash = short_hash(&payload);
-    println!("payload hash: {hash}");
-    confirm_hash(a.confirm.as_deref(), &hash)?;
+    read_back(a.confirm.as_deref(), &payload)?;
     let signer = load_signer(&a.key, &a.passphrase)?;
     let id = signer.key_id();
     let key = root_signing_key(current.signed(), draft.signed(), &id).ok_or_else(|| {

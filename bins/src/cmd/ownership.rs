@@ -8,9 +8,7 @@
 //! signs; and the signature is checked at once. Every step is recorded in
 //! the ceremony transcript.
 
-use super::ceremony::{
-    banner, confirm_hash, dir_of, keyid_arg, read_signature, short_hash, AddSignatureArgs, SignArgs,
-};
+use super::ceremony::{banner, dir_of, keyid_arg, read_back, read_signature, AddSignatureArgs, SignArgs};
 use crate::cmd::root::load_root;
 use crate::exit::{refused, usage};
 use crate::io::{read_input, write_atomic};
@@ -100,9 +98,7 @@ pub fn sign(a: SignArgs) -> Result<()> {
     }
     review(&root, &draft, now);
     let payload = draft.proposed.payload();
-    let hash = short_hash(&payload);
-    println!("payload hash: {hash}");
-    confirm_hash(a.confirm.as_deref(), &hash)?;
+    read_back(a.confirm.as_deref(), &payload)?;
     let signer = load_signer(&a.key, &a.passphrase)?;
     let id = signer.key_id();
     let key = targets_key(root.signed(), &id).ok_or_else(|| {
