@@ -1658,3 +1658,43 @@ fn key_combine_refuses_too_few_mixed_or_repeated_shares() {
     split(&sb, "alice.key", &recipients[..4], "s4").fails(2).mentions(&["recipient"]);
     assert_eq!(sb.tree_hash(), before);
 }
+
+#[test]
+fn a_stale_signature_is_named_at_once_and_never_counted_silently() {
+    let c = Ceremony::init(&["alice", "bob", "carol"], 2);
+    let (draft, _) = c.propose(1, &day(1), &["--expires", "2027-01-01T00:00:00Z"]);
+    let hash = payload_hash(&c.step(&["payload", &draft, "--out", "p1.bin"]));
+    c.sign(&draft, 1, "alice", &hash, &day(1)).ok();
+    // The draft changes after alice signed: her signature is now stale.
+    let edited = c.sb.read_string(&draft).replace("2027-01-01T00:00:00Z", "2027-02-01T00:00:00Z");
+    c.sb.write(&draft, edited);
+    let new_hash = payload_hash(&c.step(&["payload", &draft, "--out", "p2.bin"]));
+    assert_ne!(hash, new_hash);
+    let before = c.sb.tree_hash();
+    let run = c.sign(&draft, 1, "bob", &new_hash, &day(1));
+    run.fails(1).mentions(&["stale signature", "alice", "--remove-stale"]);
+    assert!(run.stdout.contains("STALE signature by alice"), "{}", run.stdout);
+    assert_eq!(c.sb.tree_hash(), before, "nothing may be written");
+    // Removing it knowingly, bob signs; the draft then carries his signature only.
+    let (key, pass) = (c.key_file("bob"), c.pass("bob"));
+    let root = c.root(1);
+    let at = day(1);
+    let run = c.step(&[
+        "sign",
+        &draft,
+        "--root",
+        &root,
+        "--key",
+        &key,
+        "--passphrase-file",
+        &pass,
+        "--confirm",
+        &new_hash,
+        "--remove-stale",
+        "--at",
+        &at,
+    ]);
+    run.ok();
+    assert!(run.stdout.contains("removed the stale signature by alice"), "{}", run.stdout);
+    assert!(run.stdout.contains("signatures now: 1"), "{}", run.stdout);
+}

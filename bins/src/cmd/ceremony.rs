@@ -152,6 +152,10 @@ pub struct SignArgs {
     /// The payload hash shown, typed back to confirm (instead of a prompt).
     #[arg(long)]
     pub confirm: Option<String>,
+    /// Remove signatures already on the draft that no longer verify (made
+    /// over an earlier version of it) instead of refusing to sign.
+    #[arg(long)]
+    pub remove_stale: bool,
     #[command(flatten)]
     pub passphrase: PassphraseArgs,
     #[command(flatten)]
@@ -605,6 +609,11 @@ fn sign(a: SignArgs) -> Result<()> {
     for line in describe_changes(current.signed(), draft.signed()) {
         println!("  {line}");
     }
+    let names = airlock_core::extension::custodian_names([current.signed(), draft.signed()]);
+    let stale = stale_signatures(draft.signatures(), &draft.payload(), |id| {
+        root_signing_key(current.signed(), draft.signed(), id)
+    });
+    drop_stale(&mut draft, stale, &a.draft, a.remove_stale, |id| names.get(id).cloned())?;
     let payload = draft.payload();
     read_back(a.confirm.as_deref(), &payload)?;
     let signer = load_signer(&a.key, &a.passphrase)?;
@@ -636,6 +645,55 @@ fn sign(a: SignArgs) -> Result<()> {
         files: vec![a.draft.clone()],
         details: serde_json::json!({"version": draft.signed().version, "payload_sha256": sha256_hex(&payload)}),
     })
+}
+
+/// Signatures on a draft that do not verify over its payload with the key
+/// `key_of` names for their key id: made over an earlier version of the
+/// draft (it changed after they were made), or by a key that may not sign.
+pub(crate) fn stale_signatures(
+    signatures: &[Signature],
+    payload: &[u8],
+    key_of: impl Fn(&KeyId) -> Option<PublicKey>,
+) -> Vec<KeyId> {
+    signatures
+        .iter()
+        .filter(|s| key_of(&s.keyid).is_none_or(|k| k.verify(payload, &s.sig).is_err()))
+        .map(|s| s.keyid.clone())
+        .collect()
+}
+
+/// Names each stale signature; removes them with `remove`, else refuses
+/// to sign a draft that carries them (exit 1).
+pub(crate) fn drop_stale<T: airlock_core::metadata::Role>(
+    md: &mut Metadata<T>,
+    stale: Vec<KeyId>,
+    draft: &Path,
+    remove: bool,
+    name_of: impl Fn(&KeyId) -> Option<String>,
+) -> Result<()> {
+    if stale.is_empty() {
+        return Ok(());
+    }
+    let who = |id: &KeyId| name_of(id).map_or_else(|| id.grouped(), |n| format!("{n} ({})", id.short()));
+    for id in &stale {
+        println!(
+            "STALE signature by {}: it does not verify over this draft (made before the draft changed?)",
+            who(id)
+        );
+    }
+    if !remove {
+        return Err(refused(format!(
+            "{}: carries {} stale signature(s), by {}; nothing signed (ask the proposer why the draft changed; --remove-stale removes them)",
+            draft.display(),
+            stale.len(),
+            stale.iter().map(who).collect::<Vec<_>>().join(", ")
+        )));
+    }
+    for id in &stale {
+        md.remove_signature(id);
+        println!("removed the stale signature by {}", who(id));
+    }
+    Ok(())
 }
 
 /// A `--keyid` as printed (whitespace, such as the grouped form, ignored).

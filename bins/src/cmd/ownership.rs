@@ -8,7 +8,10 @@
 //! signs; and the signature is checked at once. Every step is recorded in
 //! the ceremony transcript.
 
-use super::ceremony::{banner, dir_of, keyid_arg, read_back, read_signature, AddSignatureArgs, SignArgs};
+use super::ceremony::{
+    banner, dir_of, drop_stale, keyid_arg, read_back, read_signature, stale_signatures, AddSignatureArgs,
+    SignArgs,
+};
 use crate::cmd::root::load_root;
 use crate::exit::{refused, usage};
 use crate::io::{read_input, write_atomic};
@@ -97,6 +100,11 @@ pub fn sign(a: SignArgs) -> Result<()> {
         )));
     }
     review(&root, &draft, now);
+    let stale = stale_signatures(draft.proposed.signatures(), &draft.proposed.payload(), |id| {
+        targets_key(root.signed(), id)
+    });
+    let names = airlock_core::extension::custodian_names([root.signed()]);
+    drop_stale(&mut draft.proposed, stale, &a.draft, a.remove_stale, |id| names.get(id).cloned())?;
     let payload = draft.proposed.payload();
     read_back(a.confirm.as_deref(), &payload)?;
     let signer = load_signer(&a.key, &a.passphrase)?;
