@@ -313,8 +313,33 @@ fn remove_unused_keys(root: &mut Root) {
     root.keys.retain(|k, _| used.contains(k));
 }
 
-/// The difference between two roots, in lines a custodian can check.
+/// What is wrong with the key ids of `new` (against `old`): a key id that
+/// is not the SHA-256 of its key object as TUF defines it, and a key id
+/// that `old` lists with other key material. airlock never writes either;
+/// a draft that has one was edited to swap a key behind a familiar id.
+pub fn key_id_problems(old: &Root, new: &Root) -> Vec<String> {
+    let mut out = Vec::new();
+    for (id, key) in &new.keys {
+        if key.key_id() != *id {
+            out.push(format!(
+                "key id {} is NOT the hash of its key (its TUF key id is {})",
+                id.grouped(),
+                key.key_id().grouped()
+            ));
+        }
+        if let Some(before) = old.keys.get(id) {
+            if before.material_id() != key.material_id() {
+                out.push(format!("key id {}: the KEY MATERIAL CHANGED under the same id", id.grouped()));
+            }
+        }
+    }
+    out
+}
+
+/// The difference between two roots, in lines a custodian can check; any
+/// key id problem ([`key_id_problems`]) comes first, marked `!!`.
 pub fn describe_changes(old: &Root, new: &Root) -> Vec<String> {
+    let problems: Vec<String> = key_id_problems(old, new).into_iter().map(|p| format!("!! {p}")).collect();
     let oe = RootExtension::of(old).ok();
     let ne = RootExtension::of(new).ok();
     let name = |id: &KeyId| {
@@ -354,7 +379,9 @@ pub fn describe_changes(old: &Root, new: &Root) -> Vec<String> {
     if out.len() == 1 || (out.len() == 2 && old.expires != new.expires) {
         out.push("no key or threshold changes".to_owned());
     }
-    out
+    let mut all = problems;
+    all.extend(out);
+    all
 }
 
 #[cfg(test)]

@@ -1698,3 +1698,27 @@ fn a_stale_signature_is_named_at_once_and_never_counted_silently() {
     assert!(run.stdout.contains("removed the stale signature by alice"), "{}", run.stdout);
     assert!(run.stdout.contains("signatures now: 1"), "{}", run.stdout);
 }
+
+#[test]
+fn a_key_swapped_behind_an_unchanged_key_id_is_shown_and_never_finalized() {
+    let c = Ceremony::init(&["alice", "bob"], 1);
+    c.new_key("mallory");
+    let mallory = PublicKey::from_spki_pem(&c.sb.read_string(&c.pub_file("mallory"))).unwrap();
+    let (draft, _) = c.propose(1, &day(1), &["--expires", "2027-01-01T00:00:00Z"]);
+    // The proposer puts mallory's key material under alice's key id.
+    let alice = c.id("alice");
+    edit_json(&c.sb, &draft, |v| {
+        v["signed"]["keys"][&alice]["keyval"]["public"] = serde_json::json!(mallory.keyval.public);
+    });
+    let hash = payload_hash(&c.step(&["payload", &draft, "--out", "p.bin"]));
+    let run = c.sign(&draft, 1, "bob", &hash, &day(1));
+    run.ok();
+    let a = grouped(&alice);
+    assert!(run.stdout.contains(&format!("!! key id {a}: the KEY MATERIAL CHANGED")), "{}", run.stdout);
+    assert!(run.stdout.contains(&format!("!! key id {a} is NOT the hash of its key")), "{}", run.stdout);
+    // Signed by a threshold, it is still never accepted.
+    let before = c.sb.tree_hash();
+    c.finalize(&draft, 1, &day(1)).fails(1).mentions(&["KEY MATERIAL CHANGED", &a]);
+    assert_eq!(c.sb.tree_hash(), before);
+    assert!(!c.sb.exists(&c.root(2)));
+}

@@ -778,6 +778,13 @@ fn finalize(a: FinalizeArgs) -> Result<()> {
     check_airgap(a.common.allow_online)?;
     let (current, draft) = load_pair(&a.root, &a.draft)?;
     ensure_absent(&a.out)?;
+    // A key id that is not its key's hash, or one whose material changed,
+    // is a key swapped behind a familiar id: never accepted, however many
+    // signed (airlock writes neither; re-propose the change instead).
+    let problems = airlock_keyceremony::rotation::key_id_problems(current.signed(), draft.signed());
+    if !problems.is_empty() {
+        return Err(refused(format!("{}: {}", a.draft.display(), problems.join("; "))));
+    }
     let step = airlock_core::rootchain::update_root(&current, &draft, now)
         .map_err(|e| refused(format!("{}: {e}", a.draft.display())))?;
     if draft.signed().expires <= now {
