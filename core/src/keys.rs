@@ -220,6 +220,18 @@ impl PublicKey {
         }
     }
 
+    /// The key as a reviewer compares it with a public key file: its
+    /// algorithm, the SHA-256 fingerprint of its decoded material (the same
+    /// for every encoding of the key, docs/FORMAT.md §3.7), and its key id.
+    pub fn fingerprint(&self) -> String {
+        format!(
+            "{} SHA256:{} (key id {})",
+            self.keytype,
+            group4(&crate::hash::sha256_hex(self.material_id().as_bytes())[..32]),
+            self.key_id().short()
+        )
+    }
+
     /// Verifies `sig_hex` over `payload`.
     pub fn verify(&self, payload: &[u8], sig_hex: &str) -> Result<(), SignatureError> {
         let sig = hex::decode(sig_hex).map_err(|_| SignatureError::NotHex)?;

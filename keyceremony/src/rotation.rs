@@ -359,7 +359,8 @@ pub fn describe_changes(old: &Root, new: &Root) -> Vec<String> {
         let oids = o.map_or(&empty, |x| &x.keyids);
         let nids = n.map_or(&empty, |x| &x.keyids);
         for id in nids.iter().filter(|k| !oids.contains(k)) {
-            out.push(format!("{r}: ADD key {} ({})", id.grouped(), name(id)));
+            let fp = new.keys.get(id).map(|k| format!(" {}", k.fingerprint())).unwrap_or_default();
+            out.push(format!("{r}: ADD key {} ({}){fp}", id.grouped(), name(id)));
         }
         for id in oids.iter().filter(|k| !nids.contains(k)) {
             out.push(format!("{r}: REMOVE key {} ({})", id.grouped(), name(id)));

@@ -260,7 +260,7 @@ fn show(a: ShowArgs) -> Result<()> {
                 "scheme": key.scheme,
                 "public": key.keyval.public,
                 "public_pem": pem,
-                "fingerprint": airlock_bundles::registry::key_fingerprint(&key),
+                "fingerprint": key.fingerprint(),
             }))?
         );
     } else {
@@ -268,7 +268,7 @@ fn show(a: ShowArgs) -> Result<()> {
         println!("key id:  {}", id.grouped());
         println!("type:    {} / {}", key.keytype, key.scheme);
         // What a custodian reviewing a namespace-ownership change compares.
-        println!("fingerprint: {}", airlock_bundles::registry::key_fingerprint(&key));
+        println!("fingerprint: {}", key.fingerprint());
         println!("public:  {}", key.keyval.public);
         print!("{pem}");
     }

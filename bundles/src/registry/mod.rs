@@ -23,7 +23,7 @@ mod transport;
 mod verify;
 
 pub use error::{ErrorKind, IndexKeyProblem, RegistryError};
-pub use ownership::{describe as describe_targets_change, key_fingerprint, table as delegation_table};
+pub use ownership::{describe as describe_targets_change, table as delegation_table};
 pub use ownership::{OwnershipChange, TargetsDraft, DRAFT_FORMAT};
 pub use state::{AcceptRecord, Accepted, PublisherState, State, STATE_FORMAT};
 pub use submission::{publish, ArtifactSpec, PublishReport, PublishRequest};

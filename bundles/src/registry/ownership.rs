@@ -9,8 +9,6 @@
 //! is met (`Registry::finalize_targets`). docs/FORMAT.md, "Targets draft".
 
 use super::{check_namespace, check_publisher_name, RegistryError};
-use airlock_core::hash::sha256_hex;
-use airlock_core::keys::group4;
 use airlock_core::metadata::{DelegatedRole, Delegations, Targets};
 use airlock_core::paths::patterns_overlap;
 use airlock_core::{KeyId, Metadata, PublicKey, Timestamp};
@@ -221,22 +219,12 @@ pub fn propose(
     Ok(next)
 }
 
-/// A key as a reviewer compares it with the publisher's public key file:
-/// its algorithm, the SHA-256 fingerprint of its decoded material (the same
-/// for every encoding of the key), and its key id.
-pub fn key_fingerprint(k: &PublicKey) -> String {
-    format!(
-        "{} SHA256:{} (key id {})",
-        k.keytype,
-        group4(&sha256_hex(k.material_id().as_bytes())[..32]),
-        k.key_id().short()
-    )
-}
-
 fn keys_of(d: &Delegations, r: &DelegatedRole) -> Vec<String> {
     r.keyids
         .iter()
-        .map(|id| d.keys.get(id).map_or_else(|| format!("MISSING key {}", id.short()), key_fingerprint))
+        .map(|id| {
+            d.keys.get(id).map_or_else(|| format!("MISSING key {}", id.short()), PublicKey::fingerprint)
+        })
         .collect()
 }
 
