@@ -30,7 +30,7 @@ use std::process::ExitCode;
 
 /// Offline signing and bundle toolkit for air-gapped networks.
 #[derive(Parser)]
-#[command(name = "airlock", version, about, disable_help_subcommand = true)]
+#[command(name = "airlock", version = airlock_keyceremony::BUILD, about, disable_help_subcommand = true)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -7,6 +7,11 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+/// This build: its version and the commit it was built from (keyceremony's
+/// build script reads it), as `airlock --version` prints it and every
+/// transcript and audit record names it.
+pub const BUILD: &str = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("AIRLOCK_COMMIT"), ")");
+
 pub mod keyfile;
 pub mod passphrase;
 mod secret_io;

@@ -67,6 +67,10 @@ pub struct Record {
     pub details: Map<String, Value>,
     /// SHA-256 of the previous line, or [`GENESIS_PREV`].
     pub prev: String,
+    /// The airlock build that wrote the record ([`crate::BUILD`]); absent
+    /// in records written before builds named themselves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub airlock: Option<String>,
 }
 
 /// A record as the caller supplies it; [`append`] fills in `seq` and `prev`.
@@ -434,6 +438,7 @@ fn append_inner(path: &Path, entry: NewRecord, after_damage: bool) -> Result<Rec
         files: entry.files,
         details,
         prev,
+        airlock: Some(crate::BUILD.to_owned()),
     };
     if let Some(f) = record.files.iter().find(|f| !is_safe_listed(&f.path)) {
         return Err(TranscriptError::UnsafePath { seq: record.seq, path: f.path.clone() });

@@ -44,7 +44,7 @@ const NO_PINS: &str =
 
 /// Verify and import air-gap bundles against pins compiled into this binary.
 #[derive(Parser)]
-#[command(name = "airlock-import", version, disable_help_subcommand = true)]
+#[command(name = "airlock-import", version = airlock_keyceremony::BUILD, disable_help_subcommand = true)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

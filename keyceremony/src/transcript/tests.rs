@@ -252,3 +252,21 @@ fn a_log_goes_on_past_a_damaged_line_and_the_damage_stays_visible() {
     );
     assert!(parse(&fs::read(&t).unwrap()).is_err(), "the strict reader still refuses it");
 }
+
+#[test]
+fn every_record_names_the_build_that_wrote_it_and_older_records_still_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = dir.path().join("t.jsonl");
+    let r = append(&t, entry("ceremony init", Vec::new())).unwrap();
+    assert_eq!(r.airlock.as_deref(), Some(crate::BUILD));
+    assert!(crate::BUILD.contains("(commit "), "{}", crate::BUILD);
+    // A record written before builds named themselves has no `airlock`.
+    let mut v: serde_json::Value = serde_json::from_slice(&fs::read(&t).unwrap()).unwrap();
+    v.as_object_mut().unwrap().remove("airlock");
+    let mut line = airlock_core::to_log_line(&v).unwrap();
+    line.push(b'\n');
+    fs::write(&t, &line).unwrap();
+    assert_eq!(read(&t).unwrap()[0].airlock, None);
+    append(&t, entry("ceremony sign", Vec::new())).unwrap();
+    assert_eq!(read(&t).unwrap().len(), 2);
+}
