@@ -9,6 +9,7 @@ mod ceremony;
 mod clock_shift;
 #[path = "../common/fixed_clock.rs"]
 mod fixed_clock;
+mod hostile;
 #[path = "../common/http_server.rs"]
 mod http_server;
 mod import_pins;

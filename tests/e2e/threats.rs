@@ -32,6 +32,8 @@ pub(crate) struct World {
 /// The world every test starts from, made once per test run.
 struct Template {
     sb: Sandbox,
+    /// Holds the copy of the pinned importer.
+    _bin: Sandbox,
     importer: PathBuf,
 }
 
@@ -42,8 +44,12 @@ impl World {
     pub(crate) fn new() -> Self {
         let t = TEMPLATE.get_or_init(|| {
             let w = World::build();
-            let importer = crate::pinned::build_pinned(&w.sb.path("pins"));
-            Template { sb: w.sb, importer }
+            // A copy of its own: another test run may rebuild the shared
+            // target directory with other pins meanwhile.
+            let bin = Sandbox::empty();
+            let importer = bin.path("airlock-import");
+            std::fs::copy(crate::pinned::build_pinned(&w.sb.path("pins")), &importer).unwrap();
+            Template { sb: w.sb, _bin: bin, importer }
         });
         let sb = Sandbox::empty();
         copy_dir(t.sb.root(), sb.root());

@@ -13,6 +13,7 @@ use airlock_core::extension::{ExpiryDays, RootExtension};
 use airlock_core::hash::sha256_hex;
 use airlock_core::keys::group4;
 use airlock_core::metadata::{Root, Signature, Targets};
+use airlock_core::text::for_terminal as safe;
 use airlock_core::{registry_identity, KeyId, Metadata, PublicKey, Signer, Timestamp};
 use airlock_keyceremony::rotation::{describe_changes, initial_root, propose, Change, InitialRoot};
 use airlock_keyceremony::{
@@ -297,6 +298,11 @@ fn init(a: InitArgs) -> Result<()> {
         .clone()
         .or(file.registry)
         .ok_or_else(|| usage("no registry name: --registry or `registry` in the ceremony file"))?;
+    if registry.is_empty() || registry.chars().any(|c| c.is_control()) {
+        return Err(usage(format!(
+            "registry name {registry:?} must be non-empty text without control characters"
+        )));
+    }
     let custodians = if a.custodians.is_empty() { file.custodians } else { a.custodians.clone() };
     if custodians.is_empty() {
         return Err(usage("no custodians: --custodian NAME (repeat) or `custodians` in the ceremony file"));
@@ -510,7 +516,7 @@ fn propose_cmd(a: ProposeArgs) -> Result<()> {
     let ext = RootExtension::of(draft.signed()).map_err(|e| usage(e.to_string()))?;
     banner(ext.rehearsal);
     for line in describe_changes(current.signed(), draft.signed()) {
-        println!("  {line}");
+        println!("  {}", safe(&line));
     }
     write_new(&a.out, &draft.to_bytes())?;
     println!(
@@ -600,14 +606,15 @@ fn sign(a: SignArgs) -> Result<()> {
     let (current, mut draft) = load_pair(&a.root, &a.draft)?;
     let ext = RootExtension::of(draft.signed()).map_err(|e| refused(e.to_string()))?;
     banner(ext.rehearsal);
+    // Names in a draft are whoever wrote it: rendered for the terminal.
     println!(
         "registry {} (identity {})",
-        ext.registry,
-        ext.identity.as_deref().map(|i| group4(&i[..16])).unwrap_or_default()
+        safe(&ext.registry),
+        safe(&ext.identity.as_deref().map(|i| group4(i.get(..16).unwrap_or(i))).unwrap_or_default())
     );
     println!("changes from root version {} to {}:", current.signed().version, draft.signed().version);
     for line in describe_changes(current.signed(), draft.signed()) {
-        println!("  {line}");
+        println!("  {}", safe(&line));
     }
     let names = airlock_core::extension::custodian_names([current.signed(), draft.signed()]);
     let stale = stale_signatures(draft.signatures(), &draft.payload(), |id| {
@@ -633,7 +640,11 @@ fn sign(a: SignArgs) -> Result<()> {
         ext.custodians.get(&id).cloned().or_else(|| {
             RootExtension::of(current.signed()).ok().and_then(|e| e.custodians.get(&id).cloned())
         });
-    println!("signed by {} ({}); signature checked", who.as_deref().unwrap_or("(unnamed)"), id.grouped());
+    println!(
+        "signed by {} ({}); signature checked",
+        safe(who.as_deref().unwrap_or("(unnamed)")),
+        id.grouped()
+    );
     println!("signatures now: {}", draft.signatures().len());
     transcript_step(StepLog {
         transcript: a.common.transcript.unwrap_or_else(|| dir_of(&a.draft).join("transcript.jsonl")),

@@ -331,8 +331,8 @@ pub fn run(cmd: RegistryCommand) -> Result<()> {
                 for p in list {
                     println!(
                         "{}  {}  threshold {} of {}  accepted v{}",
-                        p.name,
-                        p.namespaces.join(","),
+                        safe(&p.name),
+                        safe(&p.namespaces.join(",")),
                         p.threshold,
                         p.keyids.len(),
                         p.accepted_version.map_or("-".into(), |v| v.to_string())

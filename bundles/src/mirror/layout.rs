@@ -154,9 +154,15 @@ impl Mirror {
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), MirrorError> {
     let dir = path.parent().ok_or_else(|| MirrorError::Io(format!("{}: no parent", path.display())))?;
     let tmp = dir.join(format!(".tmp-{}", std::process::id()));
-    let mut f = File::create(&tmp).map_err(|e| io(&tmp, e))?;
-    f.write_all(bytes).and_then(|_| f.sync_all()).map_err(|e| io(&tmp, e))?;
-    fs::rename(&tmp, path).map_err(|e| io(path, e))?;
+    let written = File::create(&tmp)
+        .and_then(|mut f| f.write_all(bytes).and_then(|_| f.sync_all()))
+        .map_err(|e| io(&tmp, e))
+        .and_then(|()| fs::rename(&tmp, path).map_err(|e| io(path, e)));
+    if written.is_err() {
+        // A full disk must not leave a stray file behind.
+        let _ = fs::remove_file(&tmp);
+    }
+    written?;
     sync_dir(dir)
 }
 

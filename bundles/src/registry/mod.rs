@@ -539,6 +539,14 @@ impl Registry {
         check_offline_targets(self.newest_root())?;
         check_targets(self.newest_root(), proposed, now)?;
         check_index_key(&self.roots, &signer.key_id())?;
+        // What the proposal tool checks, checked again on what was signed:
+        // a hand-edited draft gets no further than one proposed here.
+        for r in proposed.signed().delegations.iter().flat_map(|d| d.roles.iter()) {
+            check_publisher_name(&r.name)?;
+            for n in r.paths.iter().flatten() {
+                check_namespace(n)?;
+            }
+        }
         let old = self.targets.signed().clone();
         let bytes = proposed.to_bytes();
         let pending = self.resign(Some((next, bytes)), Vec::new(), signer, now)?;

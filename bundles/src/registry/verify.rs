@@ -45,6 +45,10 @@ pub struct VerifyReport {
     pub targets_checked: usize,
     /// Publishers delegated to that have no accepted role yet.
     pub publishers_pending: Vec<String>,
+    /// Publishers whose newest acceptance is served but not yet recorded in
+    /// the registry's state (a writer stopped in between); the next writer
+    /// records it.
+    pub state_behind: Vec<String>,
     /// Every problem found; empty when the repository verifies.
     pub problems: Vec<Problem>,
 }
@@ -155,6 +159,7 @@ pub fn verify(dir: &Path, now: Timestamp) -> VerifyReport {
         roles_checked: 0,
         targets_checked: 0,
         publishers_pending: Vec::new(),
+        state_behind: Vec::new(),
         problems: Vec::new(),
     };
     let state_path = dir.join(STATE_DIR).join(STATE_FILE);
@@ -359,6 +364,14 @@ pub fn verify(dir: &Path, now: Timestamp) -> VerifyReport {
         for (name, p) in &state.publishers {
             let pinned = snapshot.signed().meta.get(&format!("{name}.json"));
             match (&p.accepted, pinned) {
+                // A state one step behind the snapshot is a writer that
+                // stopped after publishing and before recording (a crash):
+                // the served repository is whole, and the next writer
+                // records the acceptance (`reconcile`). Not a problem.
+                (Some(a), Some(m)) if a.version < m.version => {
+                    report.state_behind.push(name.clone());
+                }
+                (None, Some(_)) => report.state_behind.push(name.clone()),
                 (Some(a), Some(m)) => {
                     let sha = m.hashes.as_ref().and_then(|h| h.get("sha256"));
                     if a.version != m.version || sha != Some(&a.sha256) {
@@ -376,10 +389,6 @@ pub fn verify(dir: &Path, now: Timestamp) -> VerifyReport {
                 (Some(a), None) => w.problem(
                     "registry/state.json",
                     format!("records {name} version {} but the snapshot does not pin it", a.version),
-                ),
-                (None, Some(m)) => w.problem(
-                    "registry/state.json",
-                    format!("records no acceptance of {name}, the snapshot pins version {}", m.version),
                 ),
                 (None, None) => {}
             }
