@@ -524,8 +524,8 @@ fn check_offline_targets(root: &Root, v: &Trusted) -> Result<(), AdmissionError>
 /// Materials of the keys whose valid signatures count on `md` under `root`'s `role`.
 fn signers<T: crate::metadata::Role>(root: &Root, role: &str, md: &Metadata<T>) -> Vec<(String, String)> {
     let Ok(auth) = crate::threshold::Authorization::top_level(root, role) else { return Vec::new() };
-    // Deadlines do not matter here: who signed is what counts.
-    let auth = crate::threshold::Authorization { retiring: BTreeMap::new(), ..auth };
+    // Deadlines do not matter here, only who signed: counted at the epoch,
+    // before every retiring deadline.
     let report = auth.count(md.signatures(), &md.payload(), Timestamp::from_unix(0));
     report
         .counted

@@ -1141,6 +1141,19 @@ fn trusted_state_reads_strictly() {
         );
     }
 
+    // Any mix of present and missing files is incomplete, not "fresh".
+    for present in 1u8..15 {
+        let f: Vec<Option<&[u8]>> = files
+            .iter()
+            .enumerate()
+            .map(|(i, b)| (present & (1 << i) != 0).then_some(b.as_slice()))
+            .collect();
+        assert!(
+            matches!(TrustedState::from_files(f[0], f[1], f[2], f[3]), Err(StateError::Incomplete(_))),
+            "files present: {present:04b}"
+        );
+    }
+
     for (garbled, name) in names.iter().enumerate() {
         let f: Vec<&[u8]> = files
             .iter()
