@@ -707,6 +707,27 @@ pub(crate) fn drop_stale<T: airlock_core::metadata::Role>(
     Ok(())
 }
 
+/// Custodian keys (root role) that `draft` adds to `current` without a
+/// valid signature by them on the draft, by name where the draft gives one.
+fn new_custodians_unsigned(current: &Root, draft: &Metadata<Root>) -> Vec<String> {
+    let before: Vec<&KeyId> = current.role("root").map(|r| r.keyids.iter().collect()).unwrap_or_default();
+    let names = airlock_core::extension::custodian_names([draft.signed()]);
+    let payload = draft.payload();
+    let signed = |id: &KeyId, key: &PublicKey| {
+        draft.signatures().iter().any(|s| s.keyid == *id && key.verify(&payload, &s.sig).is_ok())
+    };
+    draft
+        .signed()
+        .role("root")
+        .map(|r| r.keyids.as_slice())
+        .unwrap_or_default()
+        .iter()
+        .filter(|id| !before.contains(id))
+        .filter(|id| draft.signed().keys.get(*id).is_none_or(|k| !signed(id, k)))
+        .map(|id| names.get(id).map_or_else(|| id.short(), |n| format!("{} ({})", safe(n), id.short())))
+        .collect()
+}
+
 /// A `--keyid` as printed (whitespace, such as the grouped form, ignored).
 pub(crate) fn keyid_arg(s: &str) -> KeyId {
     KeyId(s.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_ascii_lowercase())
@@ -798,6 +819,16 @@ fn finalize(a: FinalizeArgs) -> Result<()> {
     }
     let step = airlock_core::rootchain::update_root(&current, &draft, now)
         .map_err(|e| refused(format!("{}: {e}", a.draft.display())))?;
+    // Proof of possession: every custodian key the draft brings in must have
+    // signed it, so no root ever names a key nobody showed they hold.
+    let missing = new_custodians_unsigned(current.signed(), &draft);
+    if !missing.is_empty() {
+        return Err(refused(format!(
+            "{}: new custodian(s) {} did not sign the version that adds them; each signs before finalize",
+            a.draft.display(),
+            missing.join(", ")
+        )));
+    }
     if draft.signed().expires <= now {
         return Err(refused(format!(
             "{}: expires {} which is not after now",
