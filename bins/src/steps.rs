@@ -123,7 +123,9 @@ pub fn record(dir: &Path) -> Result<()> {
     };
     let ext = RootExtension::of(first.signed()).ok();
     let mut out = String::new();
-    let registry = ext.as_ref().map_or("(unnamed)", |e| e.registry.as_str());
+    let registry =
+        airlock_core::text::for_terminal(ext.as_ref().map_or("(unnamed)", |e| e.registry.as_str()))
+            .into_owned();
     out.push_str(&format!("# Ceremony record: registry {registry}\n\n"));
     if ext.as_ref().is_some_and(|e| e.rehearsal) {
         out.push_str("**REHEARSAL: throwaway keys; not for real use.**\n\n");
@@ -136,7 +138,11 @@ pub fn record(dir: &Path) -> Result<()> {
     let names = airlock_core::extension::custodian_names(roots.iter().map(|r| r.signed()));
     for r in &roots {
         let s = r.signed();
-        let name = |id: &KeyId| names.get(id).cloned().unwrap_or_else(|| "(unnamed)".to_owned());
+        let name = |id: &KeyId| {
+            names
+                .get(id)
+                .map_or_else(|| "(unnamed)".to_owned(), |n| airlock_core::text::for_terminal(n).into_owned())
+        };
         out.push_str(&format!("## Root version {} (expires {})\n\n", s.version, s.expires));
         for (role, keys) in &s.roles {
             out.push_str(&format!("- **{role}**: threshold {} of {}\n", keys.threshold, keys.keyids.len()));
@@ -155,9 +161,26 @@ pub fn record(dir: &Path) -> Result<()> {
     // Truncating a transcript leaves a valid shorter chain; the head on
     // paper is what shows that nothing was cut off.
     let tpath = dir.join("transcript.jsonl");
-    if let Ok(report) = transcript::verify(&tpath, dir) {
-        out.push_str(&format!("Transcript: {} record(s), head `{}`\n", report.records, group4(&report.head)));
-    }
+    let failure = match transcript::verify(&tpath, dir) {
+        Ok(report) => {
+            out.push_str(&format!(
+                "Transcript: {} record(s), head `{}`\n",
+                report.records,
+                group4(&report.head)
+            ));
+            None
+        }
+        Err(e) => {
+            // On paper as loudly as on the terminal: a record printed from
+            // a ceremony whose transcript does not verify is not one.
+            let e = airlock_core::text::for_terminal(&e.to_string()).into_owned();
+            out.push_str(&format!("**TRANSCRIPT DOES NOT VERIFY: {e}**\n"));
+            Some(e)
+        }
+    };
     print!("{out}");
-    Ok(())
+    match failure {
+        None => Ok(()),
+        Some(e) => Err(refused(format!("{}: the transcript does not verify: {e}", tpath.display()))),
+    }
 }

@@ -1171,7 +1171,7 @@ fn a_signature_made_by_openssl_is_added_and_checked() {
     c.finalize(&draft, 1, &day(1)).fails(1).mentions(&["its own root keys", "found 2"]);
 
     // The payload is exactly the canonical JSON of the draft's signed object.
-    let run = c.sb.run(&["ceremony", "payload", &draft, "--out", "payload.bin"]);
+    let run = c.sb.run(&["ceremony", "payload", &draft, "--out", "payload.bin", "--allow-online"]);
     run.ok();
     assert_eq!(payload_hash(&run), hash);
     let d = Metadata::<Root>::from_bytes(&c.sb.read(&draft)).unwrap();
@@ -1355,6 +1355,13 @@ fn record_prints_identity_custodians_and_signers_in_markdown() {
     let last = transcript.lines().last().unwrap();
     let head = grouped(&airlock_core::hash::sha256_hex(last.as_bytes()));
     assert!(md.contains(&format!("Transcript: 6 record(s), head `{head}`")), "{md}");
+    // A transcript that does not verify is said loudly, and the command fails.
+    let edited = transcript.replacen("\"alice\"", "\"mallory\"", 1);
+    assert_ne!(edited, transcript);
+    c.sb.write("c/transcript.jsonl", edited);
+    let run = c.sb.run(&["ceremony", "record", C]);
+    run.fails(1).mentions(&["the transcript does not verify"]);
+    assert!(run.stdout.contains("**TRANSCRIPT DOES NOT VERIFY:"), "{}", run.stdout);
 }
 
 #[test]
@@ -1514,6 +1521,27 @@ fn ceremony_steps_refuse_to_run_online() {
             &hash,
         ],
         vec!["ceremony", "finalize", &draft, "--root", &root, "--out", "c/2.root.json"],
+        // Taking the bytes out, and cutting a key into shares or putting it
+        // back together, are ceremony steps too.
+        vec!["ceremony", "payload", &draft, "--out", "p.bin"],
+        vec![
+            "key",
+            "split",
+            "c/keys/alice.key",
+            "--shares",
+            "2",
+            "--threshold",
+            "2",
+            "--recipient",
+            "x",
+            "--recipient",
+            "y",
+            "--out-dir",
+            "shares",
+            "--passphrase-file",
+            "pp/alice",
+        ],
+        vec!["key", "combine", "s1.json", "s2.json", "--out", "restored", "--passphrase-file", "pp/alice"],
     ];
     for args in &cases {
         c.sb.run(args).fails(2).mentions(&["network interfaces"]);
@@ -1555,7 +1583,7 @@ fn split(sb: &Sandbox, key: &str, recipients: &[String], dir: &str) -> Run {
     for r in recipients {
         args.extend(["--recipient", r.as_str()]);
     }
-    args.extend(["--out-dir", dir, "--passphrase-file", PASS_FILE]);
+    args.extend(["--out-dir", dir, "--passphrase-file", PASS_FILE, "--allow-online"]);
     sb.run(&args)
 }
 
@@ -1567,7 +1595,7 @@ fn combine(sb: &Sandbox, shares: &[String], identities: &[usize], out: &str) -> 
     for id in &ids {
         args.extend(["--identity", id.as_str()]);
     }
-    args.extend(["--out", out, "--passphrase-file", PASS_FILE]);
+    args.extend(["--out", out, "--passphrase-file", PASS_FILE, "--allow-online"]);
     sb.run(&args)
 }
 

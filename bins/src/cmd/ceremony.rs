@@ -48,7 +48,7 @@ pub enum CeremonyCommand {
     Record(RecordArgs),
 }
 
-/// Options every ceremony step takes.
+/// Options every ceremony step takes (and `key split`, `key combine`).
 #[derive(Args, Clone)]
 pub struct Common {
     /// Run even though a network interface is up (recorded in the transcript).
@@ -752,6 +752,8 @@ fn is_targets_draft(path: &Path) -> Result<bool> {
 }
 
 fn payload(a: PayloadArgs) -> Result<()> {
+    let now = super::now_or(a.common.at.as_deref())?;
+    check_airgap(a.common.allow_online)?;
     let payload = if is_targets_draft(&a.draft)? {
         super::ownership::load_draft(&a.draft)?.proposed.payload()
     } else {
@@ -759,7 +761,23 @@ fn payload(a: PayloadArgs) -> Result<()> {
     };
     write_new(&a.out, &payload)?;
     println!("wrote {} ({} bytes), payload hash {}", a.out.display(), payload.len(), short_hash(&payload));
-    Ok(())
+    // Bytes taken out to be signed elsewhere are part of the ceremony's record.
+    transcript_step(StepLog {
+        transcript: a.common.transcript.unwrap_or_else(|| dir_of(&a.draft).join("transcript.jsonl")),
+        step: "ceremony payload",
+        now,
+        rehearsal: false,
+        allow_online: a.common.allow_online,
+        key_ids: Vec::new(),
+        // The bytes may go anywhere (a stick for the signing machine): their
+        // hash identifies them, not a path under the ceremony directory.
+        files: Vec::new(),
+        details: serde_json::json!({
+            "draft": a.draft.display().to_string(),
+            "out": a.out.display().to_string(),
+            "payload_sha256": sha256_hex(&payload),
+        }),
+    })
 }
 
 fn add_signature(a: AddSignatureArgs) -> Result<()> {

@@ -4,6 +4,7 @@ use crate::exit::refused;
 use crate::exit::usage;
 use crate::io::{ensure_absent, read_input, write_new};
 use crate::secrets::{ask, key_error, key_file_options, load_signer, source, PassphraseArgs};
+use crate::steps::{check_airgap, transcript_step, StepLog};
 use airlock_core::{PublicKey, Signer};
 use airlock_keyceremony::shares::{self, ShareError};
 use airlock_keyceremony::{
@@ -47,6 +48,8 @@ pub struct SplitArgs {
     pub out_dir: PathBuf,
     #[command(flatten)]
     pub passphrase: PassphraseArgs,
+    #[command(flatten)]
+    pub common: super::ceremony::Common,
 }
 
 /// Arguments of `key combine`.
@@ -63,6 +66,8 @@ pub struct CombineArgs {
     pub out: PathBuf,
     #[command(flatten)]
     pub passphrase: PassphraseArgs,
+    #[command(flatten)]
+    pub common: super::ceremony::Common,
 }
 
 /// Arguments of `key generate`.
@@ -107,6 +112,9 @@ fn share_error(e: ShareError) -> anyhow::Error {
 }
 
 fn split(a: SplitArgs) -> Result<()> {
+    let now = super::now_or(a.common.at.as_deref())?;
+    // A private key in the clear in memory: offline only, like a ceremony.
+    check_airgap(a.common.allow_online)?;
     if a.recipients.len() != usize::from(a.shares) {
         return Err(usage(format!(
             "--shares {} needs exactly that many --recipient, got {}",
@@ -138,10 +146,25 @@ fn split(a: SplitArgs) -> Result<()> {
     );
     println!("split id: {first}");
     println!("wrote {}/share-1.age ... share-{}.age", a.out_dir.display(), a.shares);
-    Ok(())
+    transcript_step(StepLog {
+        // Beside the share directory, not in it: the shares go their ways.
+        transcript: a
+            .common
+            .transcript
+            .unwrap_or_else(|| super::ceremony::dir_of(&a.out_dir).join("transcript.jsonl")),
+        step: "key split",
+        now,
+        rehearsal: false,
+        allow_online: a.common.allow_online,
+        key_ids: vec![signer.key_id()],
+        files: (1..=a.shares).map(|i| a.out_dir.join(format!("share-{i}.age"))).collect(),
+        details: json!({"split_id": first, "threshold": a.threshold, "shares": a.shares}),
+    })
 }
 
 fn combine(a: CombineArgs) -> Result<()> {
+    let now = super::now_or(a.common.at.as_deref())?;
+    check_airgap(a.common.allow_online)?;
     let (key_path, pub_path) = (with_ext(&a.out, ".key"), with_ext(&a.out, ".pub"));
     ensure_absent(&key_path)?;
     ensure_absent(&pub_path)?;
@@ -180,7 +203,19 @@ fn combine(a: CombineArgs) -> Result<()> {
         signer.key_id().grouped(),
         envelopes.len()
     );
-    Ok(())
+    transcript_step(StepLog {
+        transcript: a
+            .common
+            .transcript
+            .unwrap_or_else(|| super::ceremony::dir_of(&pub_path).join("transcript.jsonl")),
+        step: "key combine",
+        now,
+        rehearsal: false,
+        allow_online: a.common.allow_online,
+        key_ids: vec![signer.key_id()],
+        files: vec![pub_path.clone()],
+        details: json!({"split_id": envelopes.first().map(|e| e.split_id.clone()), "shares_used": envelopes.len()}),
+    })
 }
 
 fn with_ext(base: &std::path::Path, ext: &str) -> PathBuf {
