@@ -1220,7 +1220,10 @@ fn a_signature_made_by_openssl_is_added_and_checked() {
     assert!(run.stdout.contains(&grouped(&token_id)), "{}", run.stdout);
     let hex: String = c.sb.read("sig.bin").iter().map(|b| format!("{b:02x}")).collect();
     c.sb.write("sig.hex", format!("{hex}\n"));
-    add("sig.hex", &token_id).ok();
+    // --keyid takes every form airlock prints: grouped, and the short form.
+    add("sig.hex", &grouped(&token_id)).ok();
+    add("sig.hex", &grouped(&token_id[..16])).ok();
+    add("sig.hex", &token_id[..8]).fails(2).mentions(&["at least the 16 hex digits"]);
     let sigs = crate::support::signature_ids(&c.sb, &draft);
     assert_eq!(sigs.iter().filter(|k| **k == token_id).count(), 1, "{sigs:?}");
 
@@ -1345,6 +1348,15 @@ fn record_prints_identity_custodians_and_signers_in_markdown() {
     // The words to read aloud, as root verify prints them.
     let verify = c.sb.run(&["root", "verify", C, "--identity", &id, "--at", &day(1)]);
     verify.ok();
+    // root verify lists every version's keys by role, with names and thresholds.
+    for v in [
+        "  root: threshold 2 of 3 key(s)",
+        "  targets: threshold 2 of 3 key(s)",
+        "  timestamp: threshold 1 of 1",
+    ] {
+        assert_eq!(verify.stdout.matches(v).count(), 2, "{v:?} once per version:\n{}", verify.stdout);
+    }
+    assert!(verify.stdout.contains(&format!("    {} (dave)", grouped(&c.id("dave")))), "{}", verify.stdout);
     let line = verify.stdout.lines().find(|l| l.starts_with("read aloud:")).unwrap();
     let words = line.trim_start_matches("read aloud:").trim();
     assert_eq!(words.split(' ').count(), 12);

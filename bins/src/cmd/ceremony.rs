@@ -728,9 +728,20 @@ fn new_custodians_unsigned(current: &Root, draft: &Metadata<Root>) -> Vec<String
         .collect()
 }
 
-/// A `--keyid` as printed (whitespace, such as the grouped form, ignored).
-pub(crate) fn keyid_arg(s: &str) -> KeyId {
-    KeyId(s.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_ascii_lowercase())
+/// A `--keyid` in any form airlock prints: the 64 hex digits, grouped in
+/// fours or not, or the short form (the first 16), resolved among `known`
+/// key ids; an ambiguous or unknown prefix is refused, never guessed.
+pub(crate) fn keyid_arg<'a>(s: &str, known: impl IntoIterator<Item = &'a KeyId>) -> Result<KeyId> {
+    let typed: String = s.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_ascii_lowercase();
+    let mut matches: Vec<&KeyId> = known.into_iter().filter(|k| k.0.starts_with(&typed)).collect();
+    matches.sort();
+    matches.dedup();
+    match (typed.len(), matches.as_slice()) {
+        (0..16, _) => Err(usage(format!("--keyid {s:?}: give at least the 16 hex digits airlock prints"))),
+        (_, [one]) => Ok((*one).clone()),
+        (_, []) => Ok(KeyId(typed)),
+        _ => Err(usage(format!("--keyid {s:?} matches {} keys; give more digits", matches.len()))),
+    }
 }
 
 /// A detached signature file: hex text, or the raw signature bytes.
@@ -787,7 +798,7 @@ fn add_signature(a: AddSignatureArgs) -> Result<()> {
     let now = super::now_or(a.common.at.as_deref())?;
     check_airgap(a.common.allow_online)?;
     let (current, mut draft) = load_pair(&a.root, &a.draft)?;
-    let id = keyid_arg(&a.keyid);
+    let id = keyid_arg(&a.keyid, current.signed().keys.keys().chain(draft.signed().keys.keys()))?;
     let key = root_signing_key(current.signed(), draft.signed(), &id).ok_or_else(|| {
         usage(format!("key {} is not a root key of the current root or the draft", id.short()))
     })?;

@@ -152,7 +152,7 @@ pub fn add_signature(a: AddSignatureArgs) -> Result<()> {
     check_airgap(a.common.allow_online)?;
     let root = load_root(&a.root)?;
     let mut draft = load_draft(&a.draft)?;
-    let id = keyid_arg(&a.keyid);
+    let id = keyid_arg(&a.keyid, root.signed().keys.keys())?;
     let key = targets_key(root.signed(), &id).ok_or_else(|| {
         usage(format!("key {} is not a targets key of root version {}", id.short(), root.signed().version))
     })?;

@@ -173,6 +173,19 @@ fn verify(a: VerifyArgs) -> Result<()> {
             for k in &s.by_self.counted {
                 println!("    {}{}", k.grouped(), name(k));
             }
+            // Every role's keys and threshold in this version, as custodians
+            // compare them with their ceremony record.
+            if let Some(r) = roots_seen.iter().map(|r| r.signed()).find(|r| r.version == s.version) {
+                for role in airlock_core::metadata::TOP_LEVEL_ROLES {
+                    let Some(keys) = r.role(role) else { continue };
+                    println!("  {role}: threshold {} of {} key(s)", keys.threshold, keys.keyids.len());
+                    for k in &keys.keyids {
+                        let retiring =
+                            keys.retiring.get(k).map(|d| format!(", retiring at {d}")).unwrap_or_default();
+                        println!("    {}{}{retiring}", k.grouped(), name(k));
+                    }
+                }
+            }
         }
         if let Some(id) = &identity {
             println!("registry identity: {}", safe(&airlock_core::keys::group4(id)));
