@@ -21,6 +21,10 @@ pub struct PassphraseArgs {
     /// Otherwise AIRLOCK_PASSPHRASE, otherwise a prompt.
     #[arg(long, value_name = "FILE")]
     pub passphrase_file: Option<PathBuf>,
+    /// Accept a weak passphrase for a new key (rehearsals and tests only;
+    /// a real key's passphrase must be hard to guess).
+    #[arg(long)]
+    pub allow_weak_passphrase: bool,
 }
 
 /// The source the options and environment select.
@@ -42,6 +46,25 @@ pub fn source(args: &PassphraseArgs) -> Result<Box<dyn PassphraseSource>> {
         return Err(usage("a passphrase is needed: give --passphrase-file FILE or set AIRLOCK_PASSPHRASE"));
     }
     Ok(Box::new(PromptPassphrase::new()))
+}
+
+/// Checks the passphrase of a new key (`what`) for strength, counting
+/// `context` (names an attacker knows) against it; a weak one is refused
+/// (exit 2) unless `allow_weak`, when it is only warned about.
+pub fn check_new_passphrase(
+    pass: &SecretPassphrase,
+    what: &str,
+    allow_weak: bool,
+    context: &[&str],
+) -> Result<()> {
+    match pass.check_strength(context) {
+        Ok(()) => Ok(()),
+        Err(e) if allow_weak => {
+            eprintln!("airlock: warning: {what}: {e}; accepted because of --allow-weak-passphrase");
+            Ok(())
+        }
+        Err(e) => Err(usage(format!("{what}: {e} (a rehearsal may pass --allow-weak-passphrase)"))),
+    }
 }
 
 /// Asks `src` for a passphrase, turning failures into usage errors.

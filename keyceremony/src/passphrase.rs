@@ -45,6 +45,44 @@ impl SecretPassphrase {
     pub(crate) fn to_age(&self) -> SecretString {
         SecretString::from(Box::<str>::from(self.expose()))
     }
+
+    /// Refuses a passphrase that a guessing attack would find quickly:
+    /// zxcvbn's estimate must reach [`MIN_STRENGTH`] (of 4), counting
+    /// `context` (the custodian's and the registry's names, say) as words
+    /// an attacker knows. The estimate runs on the secret in place; only
+    /// the score and zxcvbn's advice leave.
+    pub fn check_strength(&self, context: &[&str]) -> Result<(), WeakPassphrase> {
+        let estimate = zxcvbn::zxcvbn(self.expose(), context);
+        let score = u8::from(estimate.score());
+        if score >= MIN_STRENGTH {
+            return Ok(());
+        }
+        let advice = estimate
+            .feedback()
+            .map(|f| {
+                let mut parts: Vec<String> = f.warning().map(|w| w.to_string()).into_iter().collect();
+                parts.extend(f.suggestions().iter().map(ToString::to_string));
+                parts.join(" ")
+            })
+            .filter(|a| !a.is_empty())
+            .unwrap_or_else(|| "use a longer passphrase of several unusual words".to_owned());
+        Err(WeakPassphrase { score, advice })
+    }
+}
+
+/// The least zxcvbn score (0 to 4) a new key's passphrase must reach: 3,
+/// "safely unguessable" (about 10^10 guesses) even offline against a
+/// stolen key file, with scrypt's work factor on top.
+pub const MIN_STRENGTH: u8 = 3;
+
+/// A passphrase refused as too easy to guess.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the passphrase is too weak (strength {score} of 4, at least {MIN_STRENGTH} needed): {advice}")]
+pub struct WeakPassphrase {
+    /// zxcvbn's score.
+    pub score: u8,
+    /// zxcvbn's warning and suggestions.
+    pub advice: String,
 }
 
 impl From<String> for SecretPassphrase {

@@ -270,3 +270,31 @@ fn passphrase_is_never_printed() {
     run.ok();
     assert!(!run.stdout.contains(PASSPHRASE) && !run.stderr.contains(PASSPHRASE));
 }
+
+#[test]
+fn a_weak_passphrase_is_refused_for_a_new_key_unless_allowed_for_a_rehearsal() {
+    let sb = Sandbox::new();
+    let weak = [("AIRLOCK_PASSPHRASE", "abc")];
+    let before = sb.tree_hash();
+    sb.run_env(&["key", "generate", "--out", "k"], &weak).fails(2).mentions(&["too weak", "strength"]);
+    assert_eq!(sb.tree_hash(), before, "nothing may be written");
+    // Explicitly allowed (rehearsals, tests): a warning, and the key.
+    let run = sb.run_env(&["key", "generate", "--out", "k", "--allow-weak-passphrase"], &weak);
+    run.ok();
+    assert!(
+        run.stderr.contains("too weak") && run.stderr.contains("--allow-weak-passphrase"),
+        "{}",
+        run.stderr
+    );
+    // A custodian's passphrase at a ceremony: the same, and a rehearsal may be weak.
+    let init = |out: &str, extra: &[&str]| {
+        let mut args =
+            vec!["ceremony", "init", "--registry", "r", "--custodian", "alice", "--threshold", "1"];
+        args.extend(["--out", out, "--allow-online", "--at", "2026-11-23T12:00:00Z"]);
+        args.extend_from_slice(extra);
+        sb.run_env(&args, &weak)
+    };
+    init("c1", &[]).fails(2).mentions(&["alice's passphrase", "too weak"]);
+    assert!(!sb.exists("c1"));
+    init("c2", &["--rehearsal"]).ok();
+}

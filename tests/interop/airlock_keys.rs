@@ -47,7 +47,7 @@ fn python_tuf_verifies_metadata_signed_by_airlock() {
     let Some(py) = support::python() else { return };
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    std::fs::write(d.join("pass"), "interop passphrase\n").unwrap();
+    std::fs::write(d.join("pass"), "interop passphrase for an airlock test key\n").unwrap();
     let root_key = generate(d, "root");
     let targets_key = generate(d, "targets");
     let mut keys = BTreeMap::new();
@@ -134,7 +134,7 @@ fn age_and_openssl_recover_the_private_key() {
     };
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    std::fs::write(d.join("pass"), "recover me\n").unwrap();
+    std::fs::write(d.join("pass"), "recover me with age and openssl alone\n").unwrap();
     generate(d, "custodian");
     // age reads passphrases only from a terminal; `script` gives it one and
     // forwards our stdin to it.
@@ -147,7 +147,7 @@ fn age_and_openssl_recover_the_private_key() {
         .spawn()
         .expect("run script");
     use std::io::Write;
-    child.stdin.take().unwrap().write_all(b"recover me\n").unwrap();
+    child.stdin.take().unwrap().write_all(b"recover me with age and openssl alone\n").unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "age/openssl: {}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(

@@ -7,7 +7,9 @@
 use crate::cmd::root::load_root;
 use crate::exit::{refused, usage};
 use crate::io::{ensure_absent, read_input, write_atomic, write_new};
-use crate::secrets::{ask, key_error, key_file_options, load_signer, source, PassphraseArgs};
+use crate::secrets::{
+    ask, check_new_passphrase, key_error, key_file_options, load_signer, source, PassphraseArgs,
+};
 use crate::steps::{check_airgap, transcript_step, StepLog};
 use airlock_core::extension::{ExpiryDays, RootExtension};
 use airlock_core::hash::sha256_hex;
@@ -86,9 +88,13 @@ pub struct InitArgs {
     /// A directory holding one passphrase file per custodian (and `index`).
     #[arg(long)]
     pub passphrase_dir: Option<PathBuf>,
-    /// A rehearsal: throwaway keys, marked in the root and every record.
+    /// A rehearsal: throwaway keys, marked in the root and every record
+    /// (weak passphrases are then only warned about).
     #[arg(long)]
     pub rehearsal: bool,
+    /// Accept weak passphrases for the new keys (tests; a rehearsal does).
+    #[arg(long)]
+    pub allow_weak_passphrase: bool,
     #[command(flatten)]
     pub common: Common,
 }
@@ -398,6 +404,9 @@ fn init_into(
             (None, Some(src)) => ask(src.as_mut(), &request)?,
             (None, None) => unreachable!("a passphrase source is always chosen"),
         };
+        // A rehearsal's throwaway keys may have throwaway passphrases.
+        let allow_weak = a.allow_weak_passphrase || a.rehearsal;
+        check_new_passphrase(&pass, &format!("{name}'s passphrase"), allow_weak, &[name, &registry])?;
         let signer = generate().map_err(key_error)?;
         let (kp, pp) = (keys_dir.join(format!("{name}.key")), keys_dir.join(format!("{name}.pub")));
         write_key_file(&kp, &signer, &pass, &opts).map_err(key_error)?;

@@ -3,7 +3,9 @@
 use crate::exit::refused;
 use crate::exit::usage;
 use crate::io::{ensure_absent, read_input, write_new};
-use crate::secrets::{ask, key_error, key_file_options, load_signer, source, PassphraseArgs};
+use crate::secrets::{
+    ask, check_new_passphrase, key_error, key_file_options, load_signer, source, PassphraseArgs,
+};
 use crate::steps::{check_airgap, transcript_step, StepLog};
 use airlock_core::{PublicKey, Signer};
 use airlock_keyceremony::shares::{self, ShareError};
@@ -191,6 +193,7 @@ fn combine(a: CombineArgs) -> Result<()> {
     let signer = airlock_core::Ed25519Signer::new(ed25519_dalek::SigningKey::from_bytes(&secret));
     let mut src = source(&a.passphrase)?;
     let pass = ask(src.as_mut(), &PassphraseRequest::new_key(key_path.display().to_string()))?;
+    check_new_passphrase(&pass, &key_path.display().to_string(), a.passphrase.allow_weak_passphrase, &[])?;
     let opts = key_file_options()?;
     write_key_file(&key_path, &signer, &pass, &opts).map_err(key_error)?;
     if let Err(e) = write_public_key_file(&pub_path, signer.public_key()) {
@@ -239,6 +242,13 @@ fn generate_key(a: GenerateArgs) -> Result<()> {
     ensure_absent(&pub_path)?;
     let mut src = source(&a.passphrase)?;
     let pass = ask(src.as_mut(), &PassphraseRequest::new_key(key_path.display().to_string()))?;
+    let name = a.out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    check_new_passphrase(
+        &pass,
+        &key_path.display().to_string(),
+        a.passphrase.allow_weak_passphrase,
+        &[&name],
+    )?;
     let opts = key_file_options()?;
     let signer = generate().map_err(key_error)?;
     write_key_file(&key_path, &signer, &pass, &opts).map_err(key_error)?;
