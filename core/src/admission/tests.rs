@@ -596,6 +596,42 @@ fn fast_forward_recovery_after_the_index_key_is_revoked() {
     assert!(a.changes.is_empty());
 }
 
+/// After the index key is revoked, versions that go on up are no recovery:
+/// nothing is recorded.
+#[test]
+fn a_revoked_key_makes_no_recovery_of_versions_that_go_up() {
+    let (prior, t) = fast_forwarded(standard_root(2, INDEX_KEY2), 11, 12);
+    let a = Case::after(&t, &prior).admit().unwrap();
+    assert!(a.recoveries.is_empty(), "{:?}", a.recoveries);
+}
+
+/// The trusted snapshot re-signed by the new key (same content, same
+/// version) after a revocation is a replay, not a recovery.
+#[test]
+fn the_same_snapshot_re_signed_after_a_revocation_is_a_replay() {
+    let (prior, t) = fast_forwarded(standard_root(2, INDEX_KEY2), 10, 11);
+    let e = refused(Case::after(&t, &prior).admit(), "newer");
+    assert!(matches!(e, AdmissionError::NotNewer { trusted: 10, found: 10 }), "{e:?}");
+}
+
+/// A revoked key's snapshot replaced by other content at the same version:
+/// a recovery, recorded (from and to equal), not history rewritten.
+#[test]
+fn a_revoked_keys_snapshot_replaced_at_the_same_version_is_a_recorded_recovery() {
+    let mut repo = Repo::new();
+    repo.publish(10, 10);
+    let prior = state(&repo.trusted());
+    repo.rotate_root(standard_root(2, INDEX_KEY2));
+    repo.index = vec![Box::new(ed(INDEX_KEY2))];
+    repo.put("acme", publisher(2, &[("acme/tool", b"tool2")]), &[PUB_A]);
+    repo.publish(10, 11);
+    let t = repo.trusted();
+    let a = Case::after(&t, &prior).admit().unwrap();
+    let snap: Vec<_> = a.recoveries.iter().filter(|r| r.role == "snapshot").collect();
+    assert_eq!(snap.len(), 1, "{:?}", a.recoveries);
+    assert_eq!((snap[0].from, snap[0].to), (10, 10));
+}
+
 #[test]
 fn fast_forward_recovery_never_excuses_a_publisher_role_going_back() {
     let mut repo = Repo::new();
