@@ -1768,3 +1768,127 @@ fn a_key_swapped_behind_an_unchanged_key_id_is_shown_and_never_finalized() {
     assert_eq!(c.sb.tree_hash(), before);
     assert!(!c.sb.exists(&c.root(2)));
 }
+
+/// The first ceremony with custodians' own keys, across machines: each
+/// custodian makes a key on their own machine (a directory of its own) and
+/// brings only the public half; the ceremony machine writes the drafts;
+/// each custodian signs them at home; only the stick's files move.
+#[test]
+fn custodians_bring_their_own_keys_and_sign_root_version_1_on_their_own_machines() {
+    let sb = Sandbox::new();
+    let at = "2026-06-01T00:00:00Z";
+    let env = [("AIRLOCK_PASSPHRASE", crate::support::PASSPHRASE)];
+    let run = |args: &[&str]| sb.run_env(args, &env);
+    for d in ["alice", "bob", "carol", "registry-op", "cm", "stick"] {
+        std::fs::create_dir_all(sb.path(d)).unwrap();
+    }
+    let carry = |from: &str, to: &str| std::fs::copy(sb.path(from), sb.path(to)).map(|_| ()).unwrap();
+    for who in ["alice", "bob", "carol"] {
+        run(&["key", "generate", "--out", &format!("{who}/{who}")]).ok();
+        carry(&format!("{who}/{who}.pub"), &format!("stick/{who}.pub"));
+    }
+    run(&["key", "generate", "--out", "registry-op/index"]).ok();
+    carry("registry-op/index.pub", "stick/index.pub");
+    // The ceremony machine: drafts from the public keys alone.
+    let init = run(&[
+        "ceremony",
+        "init",
+        "--registry",
+        "example",
+        "--custodian",
+        "alice=stick/alice.pub",
+        "--custodian",
+        "bob=stick/bob.pub",
+        "--custodian",
+        "carol=stick/carol.pub",
+        "--threshold",
+        "2",
+        "--index-key",
+        "stick/index.pub",
+        "--out",
+        "cm/c",
+        "--allow-online",
+        "--at",
+        at,
+    ]);
+    init.ok();
+    assert!(!sb.exists("cm/c/keys"), "no private key may be made on the ceremony machine");
+    let hash = payload_hash(&init);
+    carry("cm/c/draft-1.json", "stick/draft-1.json");
+    carry("cm/c/draft-1.targets.json", "stick/draft-1.targets.json");
+    // Each custodian at home: both drafts, then back onto the stick.
+    let sign = |who: &str| {
+        for f in ["draft-1.json", "draft-1.targets.json"] {
+            carry(&format!("stick/{f}"), &format!("{who}/{f}"));
+        }
+        let key = format!("{who}/{who}.key");
+        let root_draft = format!("{who}/draft-1.json");
+        let r = run(&[
+            "ceremony",
+            "sign",
+            &root_draft,
+            "--key",
+            &key,
+            "--confirm",
+            &hash,
+            "--allow-online",
+            "--at",
+            at,
+        ]);
+        r.ok();
+        assert!(r.stdout.contains("root: ADD key"), "the review shows every key of root 1:\n{}", r.stdout);
+        let targets_draft = format!("{who}/draft-1.targets.json");
+        let out =
+            run(&["ceremony", "payload", &targets_draft, "--out", &format!("{who}/t.bin"), "--allow-online"]);
+        let thash = payload_hash(&out);
+        run(&[
+            "ceremony",
+            "sign",
+            &targets_draft,
+            "--root",
+            &root_draft,
+            "--key",
+            &key,
+            "--confirm",
+            &thash,
+            "--allow-online",
+            "--at",
+            at,
+        ])
+        .ok();
+        for f in ["draft-1.json", "draft-1.targets.json"] {
+            carry(&format!("{who}/{f}"), &format!("stick/{f}"));
+        }
+    };
+    sign("alice");
+    sign("bob");
+    carry("stick/draft-1.json", "cm/c/draft-1.json");
+    carry("stick/draft-1.targets.json", "cm/c/draft-1.targets.json");
+    let finalize = || {
+        run(&[
+            "ceremony",
+            "finalize",
+            "cm/c/draft-1.json",
+            "--targets",
+            "cm/c/draft-1.targets.json",
+            "--out",
+            "cm/c/1.root.json",
+            "--allow-online",
+            "--at",
+            at,
+        ])
+    };
+    // Two of three met the threshold, but carol never showed she holds her key.
+    finalize().fails(1).mentions(&["new custodian(s) carol", "did not sign"]);
+    assert!(!sb.exists("cm/c/1.root.json"));
+    sign("carol");
+    carry("stick/draft-1.json", "cm/c/draft-1.json");
+    carry("stick/draft-1.targets.json", "cm/c/draft-1.targets.json");
+    finalize().ok();
+    let identity = sb.read_string("cm/c/identity.txt");
+    run(&["root", "verify", "cm/c", "--identity", identity.trim(), "--at", at]).ok();
+    // The registry operator starts the registry with their own index key.
+    run(&["registry", "init", "reg", "--root-dir", "cm/c", "--key", "registry-op/index.key", "--at", at])
+        .ok();
+    run(&["registry", "verify", "--repo", "reg", "--at", at]).ok();
+}

@@ -73,8 +73,10 @@ pub struct InitArgs {
     /// The registry's name.
     #[arg(long)]
     pub registry: Option<String>,
-    /// A custodian's name (repeat, in order).
-    #[arg(long = "custodian")]
+    /// A custodian: NAME=FILE.pub with the public key they made on their own
+    /// machine, or NAME alone to generate the key here (rehearsals); repeat,
+    /// in order.
+    #[arg(long = "custodian", value_name = "NAME[=PUB]")]
     pub custodians: Vec<String>,
     /// How many custodians must sign each root.
     #[arg(long)]
@@ -150,9 +152,10 @@ pub struct ProposeArgs {
 pub struct SignArgs {
     /// The draft; it is updated in place.
     pub draft: PathBuf,
-    /// The current root.
+    /// The current root (for a targets draft: the root whose targets keys
+    /// sign it). Not given for a root version 1 draft, which has none.
     #[arg(long)]
-    pub root: PathBuf,
+    pub root: Option<PathBuf>,
     /// The custodian's encrypted key file.
     #[arg(long)]
     pub key: PathBuf,
@@ -186,9 +189,10 @@ pub struct PayloadArgs {
 pub struct AddSignatureArgs {
     /// The draft; it is updated in place.
     pub draft: PathBuf,
-    /// The current root.
+    /// The current root (for a targets draft: the root whose targets keys
+    /// sign it). Not given for a root version 1 draft, which has none.
     #[arg(long)]
-    pub root: PathBuf,
+    pub root: Option<PathBuf>,
     /// The key id that made the signature (copied from `ceremony sign` output, never typed).
     #[arg(long)]
     pub keyid: String,
@@ -204,12 +208,17 @@ pub struct AddSignatureArgs {
 pub struct FinalizeArgs {
     /// The signed draft.
     pub draft: PathBuf,
-    /// The current root.
+    /// The current root (for a targets draft: the root whose targets keys
+    /// sign it). Not given for a root version 1 draft, which has none.
     #[arg(long)]
-    pub root: PathBuf,
+    pub root: Option<PathBuf>,
     /// Where to write the accepted root (conventionally N.root.json).
     #[arg(long)]
     pub out: PathBuf,
+    /// For root version 1: the first top-level targets draft the
+    /// custodians signed (written as 1.targets.json beside the root).
+    #[arg(long)]
+    pub targets: Option<PathBuf>,
     #[command(flatten)]
     pub common: Common,
 }
@@ -309,9 +318,21 @@ fn init(a: InitArgs) -> Result<()> {
             "registry name {registry:?} must be non-empty text without control characters"
         )));
     }
-    let custodians = if a.custodians.is_empty() { file.custodians } else { a.custodians.clone() };
-    if custodians.is_empty() {
+    let specs = if a.custodians.is_empty() { file.custodians } else { a.custodians.clone() };
+    if specs.is_empty() {
         return Err(usage("no custodians: --custodian NAME (repeat) or `custodians` in the ceremony file"));
+    }
+    // NAME=FILE.pub: a custodian who made their key on their own machine
+    // (or token) and brings only the public half.
+    let brought: Vec<Option<PathBuf>> =
+        specs.iter().map(|c| c.split_once('=').map(|(_, p)| p.into())).collect();
+    let custodians: Vec<String> =
+        specs.iter().map(|c| c.split_once('=').map_or(c.as_str(), |(n, _)| n).to_owned()).collect();
+    let byo = brought.iter().any(Option::is_some);
+    if byo && brought.iter().any(Option::is_none) {
+        return Err(usage(
+            "give every custodian as NAME=FILE.pub, or none (a rehearsal may generate all keys here)",
+        ));
     }
     let mut unique = std::collections::BTreeSet::new();
     for c in &custodians {
@@ -343,6 +364,18 @@ fn init(a: InitArgs) -> Result<()> {
         Some(p) => Some(read_public(p)?),
         None => None,
     };
+    let public_keys: Vec<(String, PublicKey)> = if byo {
+        if index_key.is_none() {
+            return Err(usage("custodians brought their own keys: the registry operator brings the index key too (--index-key FILE.pub)"));
+        }
+        let mut v = Vec::new();
+        for (n, p) in custodians.iter().zip(brought.iter().flatten()) {
+            v.push((n.clone(), read_public(p)?));
+        }
+        v
+    } else {
+        Vec::new()
+    };
     // Refuse before any key is generated, so a failed init leaves nothing.
     if a.out.exists() && std::fs::read_dir(&a.out).map(|mut d| d.next().is_some()).unwrap_or(true) {
         return Err(usage(format!("{}: already exists and is not empty", a.out.display())));
@@ -355,22 +388,97 @@ fn init(a: InitArgs) -> Result<()> {
         a.out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "ceremony".into());
     let stage = dir_of(&a.out).join(format!(".{name}.partial-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&stage);
-    let result = init_into(&a, &stage, registry, custodians, threshold, index_key, expiry_days, now)
-        .and_then(|log| {
-            // The default transcript is part of the ceremony directory; one
-            // elsewhere is written once the ceremony is in place.
-            let custom = a.common.transcript.is_some();
-            let log = if custom { Some(log) } else { transcript_step(log).map(|()| None)? };
-            std::fs::rename(&stage, &a.out).with_context(|| {
-                format!("{}: cannot move the finished ceremony into place", a.out.display())
-            })?;
-            log.map_or(Ok(()), |l| transcript_step(l.rebase(&stage, &a.out)))
-        });
+    let made = if byo {
+        let index_key = index_key.context("index key checked above")?;
+        init_drafts(&a, &stage, registry, public_keys, threshold, index_key, expiry_days, now)
+    } else {
+        eprintln!(
+            "airlock: note: every key is generated on this machine: right for a rehearsal; at a real ceremony each custodian brings a public key made on their own machine (--custodian NAME=FILE.pub)"
+        );
+        init_into(&a, &stage, registry, custodians, threshold, index_key, expiry_days, now)
+    };
+    let result = made.and_then(|log| {
+        // The default transcript is part of the ceremony directory; one
+        // elsewhere is written once the ceremony is in place.
+        let custom = a.common.transcript.is_some();
+        let log = if custom { Some(log) } else { transcript_step(log).map(|()| None)? };
+        std::fs::rename(&stage, &a.out)
+            .with_context(|| format!("{}: cannot move the finished ceremony into place", a.out.display()))?;
+        log.map_or(Ok(()), |l| transcript_step(l.rebase(&stage, &a.out)))
+    });
     if result.is_err() {
         // A failed ceremony leaves nothing behind, not even half the keys.
         let _ = std::fs::remove_dir_all(&stage);
     }
     result
+}
+
+/// Writes the drafts of a first ceremony whose custodians brought their own
+/// public keys into `dir`: `draft-1.json` (root version 1, unsigned),
+/// `draft-1.targets.json` (the first top-level targets, unsigned) and
+/// `identity.txt` (the identity is the hash of root version 1's signed
+/// content, fixed before anyone signs). Each custodian signs both on their
+/// own machine (`ceremony sign`); `ceremony finalize draft-1.json --targets
+/// draft-1.targets.json --out DIR/1.root.json` then writes both.
+#[allow(clippy::too_many_arguments)]
+fn init_drafts(
+    a: &InitArgs,
+    dir: &Path,
+    registry: String,
+    custodians: Vec<(String, PublicKey)>,
+    threshold: u64,
+    index_key: PublicKey,
+    expiry_days: ExpiryDays,
+    now: Timestamp,
+) -> Result<StepLog> {
+    std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create", dir.display()))?;
+    let names: Vec<String> = custodians.iter().map(|(n, _)| n.clone()).collect();
+    let root = initial_root(
+        &InitialRoot {
+            registry: registry.clone(),
+            custodians,
+            threshold,
+            index_key,
+            expiry_days,
+            rehearsal: a.rehearsal,
+        },
+        now,
+    )
+    .map_err(|e| usage(e.to_string()))?;
+    let draft = Metadata::new(root).map_err(|e| anyhow::anyhow!("building root: {e}"))?;
+    let identity = registry_identity(&draft);
+    let targets = Metadata::new(Targets::new(1, now.plus_secs(expiry_days.targets as i64 * 86_400)))
+        .map_err(|e| anyhow::anyhow!("building targets: {e}"))?;
+    let targets = airlock_bundles::registry::TargetsDraft { base: None, proposed: targets };
+    let (root_path, targets_path, id_path) =
+        (dir.join("draft-1.json"), dir.join("draft-1.targets.json"), dir.join("identity.txt"));
+    write_new(&root_path, &draft.to_bytes())?;
+    write_new(&targets_path, &targets.to_bytes())?;
+    write_new(&id_path, format!("{identity}\n").as_bytes())?;
+    for line in describe_changes(&no_root(draft.signed()), draft.signed()) {
+        println!("  {}", safe(&line));
+    }
+    println!(
+        "wrote {} (root version 1, to be signed by every custodian)",
+        a.out.join("draft-1.json").display()
+    );
+    println!(
+        "wrote {} (the first top-level targets, to be signed too)",
+        a.out.join("draft-1.targets.json").display()
+    );
+    println!("root version 1 payload hash {}", short_hash(&draft.payload()));
+    println!("registry identity: {}", group4(&identity));
+    println!("read aloud:        {}", airlock_core::identity::words(&identity).unwrap_or_default());
+    Ok(StepLog {
+        transcript: a.common.transcript.clone().unwrap_or_else(|| dir.join("transcript.jsonl")),
+        step: "ceremony init",
+        now,
+        rehearsal: a.rehearsal,
+        allow_online: a.common.allow_online,
+        key_ids: draft.signed().keys.keys().cloned().collect(),
+        files: vec![root_path, targets_path, id_path],
+        details: serde_json::json!({"registry": registry, "identity": identity, "threshold": threshold, "custodians": names, "keys": "brought by the custodians"}),
+    })
 }
 
 /// Writes a first ceremony into `dir` and returns its transcript record
@@ -546,10 +654,23 @@ fn propose_cmd(a: ProposeArgs) -> Result<()> {
     })
 }
 
-/// Loads the current root and a draft, and checks the draft belongs after it.
-fn load_pair(root: &Path, draft: &Path) -> Result<(Metadata<Root>, Metadata<Root>)> {
-    let current = load_root(root)?;
+/// Loads the current root and a draft, and checks the draft belongs after
+/// it. Without a current root the draft must be root version 1 (custodians
+/// who brought their own keys sign it before it exists); its "current root"
+/// is then an empty one, so every key in it counts as new.
+fn load_pair(root: Option<&Path>, draft: &Path) -> Result<(Root, Option<Metadata<Root>>, Metadata<Root>)> {
     let d = load_root(draft)?;
+    let Some(root) = root else {
+        if d.signed().version != 1 {
+            return Err(usage(format!(
+                "{}: root version {} needs --root, the current root",
+                draft.display(),
+                d.signed().version
+            )));
+        }
+        return Ok((no_root(d.signed()), None, d));
+    };
+    let current = load_root(root)?;
     let (cid, did) =
         (identity_of(&current)?, identity_of(&d).map_err(|e| refused(format!("{}: {e}", draft.display())))?);
     if cid != did {
@@ -569,7 +690,16 @@ fn load_pair(root: &Path, draft: &Path) -> Result<(Metadata<Root>, Metadata<Root
             current.signed().version + 1
         )));
     }
-    Ok((current, d))
+    Ok((current.signed().clone(), Some(current), d))
+}
+
+/// The empty root before version 1: no keys, no roles, `draft`'s extension.
+fn no_root(draft: &Root) -> Root {
+    let mut r = draft.clone();
+    r.version = 0;
+    r.keys.clear();
+    r.roles.clear();
+    r
 }
 
 /// The key a draft signature must verify with: a root key of the current
@@ -612,7 +742,7 @@ fn sign(a: SignArgs) -> Result<()> {
     }
     let now = super::now_or(a.common.at.as_deref())?;
     check_airgap(a.common.allow_online)?;
-    let (current, mut draft) = load_pair(&a.root, &a.draft)?;
+    let (before, _, mut draft) = load_pair(a.root.as_deref(), &a.draft)?;
     let ext = RootExtension::of(draft.signed()).map_err(|e| refused(e.to_string()))?;
     banner(ext.rehearsal);
     // Names in a draft are whoever wrote it: rendered for the terminal.
@@ -621,20 +751,20 @@ fn sign(a: SignArgs) -> Result<()> {
         safe(&ext.registry),
         safe(&ext.identity.as_deref().map(|i| group4(i.get(..16).unwrap_or(i))).unwrap_or_default())
     );
-    println!("changes from root version {} to {}:", current.signed().version, draft.signed().version);
-    for line in describe_changes(current.signed(), draft.signed()) {
+    println!("changes from root version {} to {}:", before.version, draft.signed().version);
+    for line in describe_changes(&before, draft.signed()) {
         println!("  {}", safe(&line));
     }
-    let names = airlock_core::extension::custodian_names([current.signed(), draft.signed()]);
+    let names = airlock_core::extension::custodian_names([&before, draft.signed()]);
     let stale = stale_signatures(draft.signatures(), &draft.payload(), |id| {
-        root_signing_key(current.signed(), draft.signed(), id)
+        root_signing_key(&before, draft.signed(), id)
     });
     drop_stale(&mut draft, stale, &a.draft, a.remove_stale, |id| names.get(id).cloned())?;
     let payload = draft.payload();
     read_back(a.confirm.as_deref(), &payload)?;
     let signer = load_signer(&a.key, &a.passphrase)?;
     let id = signer.key_id();
-    let key = root_signing_key(current.signed(), draft.signed(), &id).ok_or_else(|| {
+    let key = root_signing_key(&before, draft.signed(), &id).ok_or_else(|| {
         usage(format!(
             "{}: key {} is not a root key of the current root or the draft",
             a.key.display(),
@@ -645,10 +775,11 @@ fn sign(a: SignArgs) -> Result<()> {
     let sig = draft.signatures().iter().find(|s| s.keyid == id).map(|s| s.sig.clone()).unwrap_or_default();
     key.verify(&payload, &sig).map_err(|e| anyhow::anyhow!("the new signature does not verify: {e}"))?;
     write_atomic(&a.draft, &draft.to_bytes())?;
-    let who =
-        ext.custodians.get(&id).cloned().or_else(|| {
-            RootExtension::of(current.signed()).ok().and_then(|e| e.custodians.get(&id).cloned())
-        });
+    let who = ext
+        .custodians
+        .get(&id)
+        .cloned()
+        .or_else(|| RootExtension::of(&before).ok().and_then(|e| e.custodians.get(&id).cloned()));
     println!(
         "signed by {} ({}); signature checked",
         safe(who.as_deref().unwrap_or("(unnamed)")),
@@ -806,9 +937,9 @@ fn add_signature(a: AddSignatureArgs) -> Result<()> {
     }
     let now = super::now_or(a.common.at.as_deref())?;
     check_airgap(a.common.allow_online)?;
-    let (current, mut draft) = load_pair(&a.root, &a.draft)?;
-    let id = keyid_arg(&a.keyid, current.signed().keys.keys().chain(draft.signed().keys.keys()))?;
-    let key = root_signing_key(current.signed(), draft.signed(), &id).ok_or_else(|| {
+    let (before, _, mut draft) = load_pair(a.root.as_deref(), &a.draft)?;
+    let id = keyid_arg(&a.keyid, before.keys.keys().chain(draft.signed().keys.keys()))?;
+    let key = root_signing_key(&before, draft.signed(), &id).ok_or_else(|| {
         usage(format!("key {} is not a root key of the current root or the draft", id.short()))
     })?;
     let sig_hex = read_signature(&a.signature)?;
@@ -846,20 +977,24 @@ fn finalize(a: FinalizeArgs) -> Result<()> {
     }
     let now = super::now_or(a.common.at.as_deref())?;
     check_airgap(a.common.allow_online)?;
-    let (current, draft) = load_pair(&a.root, &a.draft)?;
+    let (before, current, draft) = load_pair(a.root.as_deref(), &a.draft)?;
     ensure_absent(&a.out)?;
     // A key id that is not its key's hash, or one whose material changed,
     // is a key swapped behind a familiar id: never accepted, however many
     // signed (airlock writes neither; re-propose the change instead).
-    let problems = airlock_keyceremony::rotation::key_id_problems(current.signed(), draft.signed());
+    let problems = airlock_keyceremony::rotation::key_id_problems(&before, draft.signed());
     if !problems.is_empty() {
         return Err(refused(format!("{}: {}", a.draft.display(), problems.join("; "))));
     }
-    let step = airlock_core::rootchain::update_root(&current, &draft, now)
-        .map_err(|e| refused(format!("{}: {e}", a.draft.display())))?;
+    let first = current.is_none();
+    let step = match &current {
+        None => airlock_core::rootchain::trust_first_root(&registry_identity(&draft), &draft, now),
+        Some(current) => airlock_core::rootchain::update_root(current, &draft, now),
+    }
+    .map_err(|e| refused(format!("{}: {e}", a.draft.display())))?;
     // Proof of possession: every custodian key the draft brings in must have
     // signed it, so no root ever names a key nobody showed they hold.
-    let missing = new_custodians_unsigned(current.signed(), &draft);
+    let missing = new_custodians_unsigned(&before, &draft);
     if !missing.is_empty() {
         return Err(refused(format!(
             "{}: new custodian(s) {} did not sign the version that adds them; each signs before finalize",
@@ -876,7 +1011,44 @@ fn finalize(a: FinalizeArgs) -> Result<()> {
     }
     let ext = RootExtension::of(draft.signed()).map_err(|e| refused(e.to_string()))?;
     banner(ext.rehearsal);
+    // Root version 1 comes with the first top-level targets the same
+    // custodians signed; both are checked before either is written.
+    let mut files = vec![a.out.clone()];
+    let targets = match (&a.targets, first) {
+        (Some(t), true) => {
+            let d = super::ownership::load_draft(t)?;
+            let p = &d.proposed;
+            if d.base.is_some() || p.signed().version != 1 {
+                return Err(usage(format!("{}: not a first (version 1) targets draft", t.display())));
+            }
+            airlock_core::Authorization::top_level(draft.signed(), "targets")
+                .and_then(|auth| auth.verify(p.signatures(), &p.payload(), now))
+                .map_err(|e| refused(format!("{}: {e}", t.display())))?;
+            if p.signed().expires <= now {
+                return Err(refused(format!(
+                    "{}: expires {}, not after now",
+                    t.display(),
+                    p.signed().expires
+                )));
+            }
+            let out = dir_of(&a.out).join("1.targets.json");
+            ensure_absent(&out)?;
+            Some((out, p.to_bytes()))
+        }
+        (Some(t), false) => {
+            return Err(usage(format!(
+                "{}: --targets goes with root version 1; later targets drafts are published by the registry",
+                t.display()
+            )))
+        }
+        (None, _) => None,
+    };
     write_new(&a.out, &draft.to_bytes())?;
+    if let Some((out, bytes)) = &targets {
+        write_new(out, bytes)?;
+        println!("wrote {} (the first top-level targets)", out.display());
+        files.push(out.clone());
+    }
     println!(
         "root version {} accepted: {} of {} previous and {} of {} own root signatures",
         step.version,
@@ -893,7 +1065,7 @@ fn finalize(a: FinalizeArgs) -> Result<()> {
         rehearsal: ext.rehearsal,
         allow_online: a.common.allow_online,
         key_ids: step.by_self.counted.clone(),
-        files: vec![a.out.clone()],
+        files,
         details: serde_json::json!({"version": step.version}),
     })
 }

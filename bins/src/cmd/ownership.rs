@@ -90,7 +90,11 @@ fn count(root: &Root, draft: &TargetsDraft, now: Timestamp) -> (usize, u64) {
 pub fn sign(a: SignArgs) -> Result<()> {
     let now = super::now_or(a.common.at.as_deref())?;
     check_airgap(a.common.allow_online)?;
-    let root = load_root(&a.root)?;
+    let root = load_root(
+        a.root
+            .as_deref()
+            .ok_or_else(|| usage("a targets draft needs --root, the root whose targets keys sign it"))?,
+    )?;
     let mut draft = load_draft(&a.draft)?;
     if draft.proposed.signed().expires <= now {
         return Err(refused(format!(
@@ -150,7 +154,11 @@ pub fn sign(a: SignArgs) -> Result<()> {
 pub fn add_signature(a: AddSignatureArgs) -> Result<()> {
     let now = super::now_or(a.common.at.as_deref())?;
     check_airgap(a.common.allow_online)?;
-    let root = load_root(&a.root)?;
+    let root = load_root(
+        a.root
+            .as_deref()
+            .ok_or_else(|| usage("a targets draft needs --root, the root whose targets keys sign it"))?,
+    )?;
     let mut draft = load_draft(&a.draft)?;
     let id = keyid_arg(&a.keyid, root.signed().keys.keys())?;
     let key = targets_key(root.signed(), &id).ok_or_else(|| {
