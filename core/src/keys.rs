@@ -452,6 +452,16 @@ mod tests {
     }
 
     #[test]
+    fn key_ids_print_whole_grouped_and_short() {
+        let id = KeyId("0123456789abcdef".repeat(4));
+        assert_eq!(id.to_string(), id.0);
+        assert_eq!(format!("{id:?}"), format!("KeyId({})", id.0));
+        assert_eq!(id.grouped(), "0123 4567 89ab cdef ".repeat(4).trim_end());
+        assert_eq!(id.short(), "0123 4567 89ab cdef");
+        assert_eq!(KeyId("abc".into()).short(), "abc");
+    }
+
+    #[test]
     fn ed25519_sign_verify_and_tamper() {
         let s = signer(7);
         let sig = hex::encode(s.sign(b"payload").unwrap());
