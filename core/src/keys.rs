@@ -451,6 +451,66 @@ mod tests {
         Ed25519Signer::new(ed25519_dalek::SigningKey::from_bytes(&[seed; 32]))
     }
 
+    /// A counter, not randomness: salts for test signatures only.
+    struct Counter(u64);
+    impl rsa::rand_core::RngCore for Counter {
+        fn next_u32(&mut self) -> u32 {
+            self.next_u64() as u32
+        }
+        fn next_u64(&mut self) -> u64 {
+            self.0 += 1;
+            self.0
+        }
+        fn fill_bytes(&mut self, dest: &mut [u8]) {
+            for b in dest {
+                *b = self.next_u64() as u8;
+            }
+        }
+        fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rsa::rand_core::Error> {
+            self.fill_bytes(dest);
+            Ok(())
+        }
+    }
+    impl rsa::rand_core::CryptoRng for Counter {}
+
+    /// RSA-PSS signatures verify with both salt lengths signers use: the
+    /// digest's length (securesystemslib) and the largest the key allows.
+    #[test]
+    fn rsa_pss_verifies_both_salt_lengths_signers_use() {
+        use rsa::pkcs8::{DecodePrivateKey, EncodePublicKey};
+        use rsa::traits::PublicKeyParts;
+        let pem = include_str!("../../tests/data/rsa-test-key.pem");
+        let private = rsa::RsaPrivateKey::from_pkcs8_pem(pem).unwrap();
+        let public = private.to_public_key();
+        let key = PublicKey {
+            keytype: "rsa".into(),
+            scheme: "rsassa-pss-sha256".into(),
+            keyval: KeyVal {
+                public: public.to_public_key_pem(rsa::pkcs8::LineEnding::LF).unwrap(),
+                extra: Default::default(),
+            },
+            extra: Default::default(),
+        };
+        let digest = sha256(b"payload");
+        let em_len = (public.n().bits() - 1).div_ceil(8);
+        for salt in [32, em_len - 32 - 2] {
+            let sig = private
+                .sign_with_rng(
+                    &mut Counter(salt as u64),
+                    rsa::Pss::new_with_salt::<sha2::Sha256>(salt),
+                    &digest,
+                )
+                .unwrap();
+            key.verify(b"payload", &hex::encode(&sig)).unwrap_or_else(|e| panic!("salt {salt}: {e}"));
+            assert_eq!(key.verify(b"payloaD", &hex::encode(&sig)), Err(SignatureError::Invalid));
+        }
+        // Any other salt length is not one airlock accepts.
+        let sig = private
+            .sign_with_rng(&mut Counter(1), rsa::Pss::new_with_salt::<sha2::Sha256>(20), &digest)
+            .unwrap();
+        assert_eq!(key.verify(b"payload", &hex::encode(&sig)), Err(SignatureError::Invalid));
+    }
+
     #[test]
     fn key_ids_print_whole_grouped_and_short() {
         let id = KeyId("0123456789abcdef".repeat(4));
