@@ -101,7 +101,7 @@ impl<'a> Authorization<'a> {
                 continue;
             };
             match key.verify(payload, &sig.sig) {
-                Err(e) => report.invalid.push((sig.keyid.clone(), describe(&e))),
+                Err(e) => report.invalid.push((sig.keyid.clone(), e.to_string())),
                 Ok(()) => {
                     if self.retiring.get(&sig.keyid).is_some_and(|deadline| now >= *deadline) {
                         report.retired.push(sig.keyid.clone());
@@ -135,10 +135,6 @@ impl<'a> Authorization<'a> {
             })
         }
     }
-}
-
-fn describe(e: &SignatureError) -> String {
-    e.to_string()
 }
 
 #[cfg(test)]

@@ -127,6 +127,9 @@ fn invalid_signature_among_valid_is_reported_and_not_counted() {
     assert_eq!(r.counted, vec![signer(1).key_id(), signer(3).key_id()]);
     assert_eq!(r.invalid.len(), 1);
     assert_eq!(r.invalid[0].0, signer(2).key_id());
+    // The report names the role and says why the signature was refused.
+    assert_eq!(r.role, "targets");
+    assert_eq!(r.invalid[0].1, SignatureError::Invalid.to_string());
     assert!(r.met());
 }
 
