@@ -6,7 +6,7 @@
 //! once; a signature by a key outside the role never counts; a retiring key
 //! counts only before its deadline.
 
-use crate::keys::{KeyId, PublicKey, SignatureError};
+use crate::keys::{KeyId, PublicKey};
 use crate::metadata::{DelegatedRole, Delegations, Root, Signature};
 use crate::time::Timestamp;
 use serde::Serialize;
