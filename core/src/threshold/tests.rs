@@ -1,6 +1,6 @@
 use super::*;
 use crate::keys::testing::{p256_key, p256_secret, P256Signer};
-use crate::keys::{Ed25519Signer, Signer};
+use crate::keys::{Ed25519Signer, SignatureError, Signer};
 use crate::metadata::{DelegatedRole, Delegations, Metadata, Role, RoleKeys, Root, Targets};
 
 fn signer(seed: u8) -> Ed25519Signer {
