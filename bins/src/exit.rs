@@ -4,6 +4,19 @@
 //! error (bad flags, unreadable key, wrong passphrase, existing output);
 //! 3 I/O or internal error. Anything not marked otherwise is 3.
 
+/// `println!` and `print!` through `exit::out`: a closed standard output
+/// (a pipe whose reader has gone) never panics or cuts the work short.
+macro_rules! println {
+    () => { $crate::exit::out(format_args!(""), true) };
+    ($($arg:tt)*) => { $crate::exit::out(format_args!($($arg)*), true) };
+}
+
+/// See `println!` above.
+#[allow(unused_macros)]
+macro_rules! print {
+    ($($arg:tt)*) => { $crate::exit::out(format_args!($($arg)*), false) };
+}
+
 use std::fmt;
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -11,8 +24,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 /// Whether standard output was closed by its reader (a pipe into `head`).
 static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
 
-/// Writes to standard output for `println!`/`print!` (shadowed in each
-/// binary's root). When the reader has gone (`| head -1`), the rest of the
+/// Writes to standard output for `println!`/`print!` (the macros above,
+/// which every module declared after `exit` uses). When the reader has gone (`| head -1`), the rest of the
 /// output is dropped and the work goes on to its end, so a ceremony or an
 /// import is never cut off half way by a closed pipe; the exit code is the
 /// work's own. Other write errors are reported on stderr once.

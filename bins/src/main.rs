@@ -5,21 +5,10 @@
 
 #![forbid(unsafe_code)]
 
-/// `println!` and `print!` through `exit::out`: a closed standard output
-/// (a pipe whose reader has gone) never panics or cuts the work short.
-macro_rules! println {
-    () => { $crate::exit::out(format_args!(""), true) };
-    ($($arg:tt)*) => { $crate::exit::out(format_args!($($arg)*), true) };
-}
-
-/// See `println!` above.
-#[allow(unused_macros)]
-macro_rules! print {
-    ($($arg:tt)*) => { $crate::exit::out(format_args!($($arg)*), false) };
-}
-
-mod cmd;
+// First, so that its `println!` and `print!` reach every module below.
+#[macro_use]
 mod exit;
+mod cmd;
 mod io;
 mod rules;
 mod secrets;

@@ -8,22 +8,11 @@
 
 #![forbid(unsafe_code)]
 
-/// `println!` and `print!` through `exit::out`: a closed standard output
-/// (a pipe whose reader has gone) never panics or cuts the work short.
-macro_rules! println {
-    () => { $crate::exit::out(format_args!(""), true) };
-    ($($arg:tt)*) => { $crate::exit::out(format_args!($($arg)*), true) };
-}
-
-/// See `println!` above.
-#[allow(unused_macros)]
-macro_rules! print {
-    ($($arg:tt)*) => { $crate::exit::out(format_args!($($arg)*), false) };
-}
-
-mod compiled;
+// First, so that its `println!` and `print!` reach every module below.
+#[macro_use]
 #[path = "../exit.rs"]
 mod exit;
+mod compiled;
 // Shared with `airlock mirror`. Here the pins-directory reader only reads a
 // mirror's stored pins, to check they are the compiled-in ones.
 #[path = "../rules.rs"]
