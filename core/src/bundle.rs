@@ -113,11 +113,13 @@ impl BundleManifest {
         Ok(m)
     }
 
-    /// The manifest's bytes: canonical JSON and a newline, so equal
-    /// manifests are equal bytes.
+    /// The manifest's bytes: canonical JSON (control characters escaped)
+    /// and a newline, so equal manifests are equal bytes.
     pub fn to_bytes(&self) -> Vec<u8> {
         let v = serde_json::to_value(self).unwrap_or(Value::Null);
-        let mut out = crate::canonical::to_canonical_bytes(&v).unwrap_or_default();
+        // Canonical JSON with control characters escaped: the manifest is
+        // not signed, and must read back whatever text it carries.
+        let mut out = crate::canonical::to_log_line(&v).unwrap_or_default();
         out.push(b'\n');
         out
     }
