@@ -93,6 +93,85 @@ pub fn transcript_step(log: StepLog) -> Result<()> {
     Ok(())
 }
 
+/// The transcript that travels with a draft: `DRAFT.transcript.jsonl`
+/// beside it. Steps taken on the draft wherever it is (`sign`, `payload`,
+/// `add-signature`, on a custodian's own machine) record there, and the
+/// file goes on the stick with the draft; finalize merges it into the
+/// ceremony's transcript ([`merge_travelling`]).
+pub fn travelling_transcript(draft: &Path) -> PathBuf {
+    let mut s = draft.as_os_str().to_owned();
+    s.push(".transcript.jsonl");
+    PathBuf::from(s)
+}
+
+/// Appends the records of `draft`'s travelling transcript (if there is
+/// one) to the transcript `into`, each as a record of its own with the
+/// original time, step, keys, files and details, plus `travelled`: the
+/// original record's `seq` and the SHA-256 of its line, so the merged
+/// record can be matched with the travelling one. The travelling
+/// transcript must verify first. Files are renamed relative to `into`'s
+/// directory (a draft outside it lists none; `travelled` keeps them).
+/// Returns how many records were merged.
+pub fn merge_travelling(draft: &Path, into: &Path) -> Result<usize> {
+    let path = travelling_transcript(draft);
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(anyhow::anyhow!("{}: {e}", path.display())),
+    };
+    let records = transcript::parse(&bytes).map_err(|e| refused(format!("{}: {e}", path.display())))?;
+    let from_dir = draft.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let into_dir = into.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let lines: Vec<&[u8]> = bytes.split(|b| *b == b'\n').collect();
+    for (r, line) in records.iter().zip(lines) {
+        let files: Vec<transcript::FileEntry> = r
+            .files
+            .iter()
+            .filter_map(|f| {
+                let abs = from_dir.join(&f.path);
+                let rel = relative_to(&abs, into_dir)?;
+                Some(transcript::FileEntry { path: rel, sha256: f.sha256.clone() })
+            })
+            .collect();
+        let mut details = serde_json::Value::Object(r.details.clone());
+        details["travelled"] = serde_json::json!({
+            "transcript": path.display().to_string(),
+            "seq": r.seq,
+            "line_sha256": airlock_core::hash::sha256_hex(line),
+            "files": r.files.iter().map(|f| serde_json::json!({"path": f.path, "sha256": f.sha256})).collect::<Vec<_>>(),
+        });
+        let entry = transcript::NewRecord {
+            time: r.time,
+            step: r.step.clone(),
+            rehearsal: r.rehearsal,
+            allow_online: r.allow_online,
+            key_ids: r.key_ids.clone(),
+            files,
+            details,
+        };
+        transcript::append(into, entry).map_err(|e| refused(format!("{}: {e}", into.display())))?;
+    }
+    if !records.is_empty() {
+        eprintln!(
+            "transcript: {} record(s) from {} merged into {}",
+            records.len(),
+            path.display(),
+            into.display()
+        );
+    }
+    Ok(records.len())
+}
+
+/// `path` relative to `dir`, `/`-separated, when it lies under `dir`.
+fn relative_to(path: &Path, dir: &Path) -> Option<String> {
+    let canon = |p: &Path| std::fs::canonicalize(p).ok();
+    let (p, d) = (canon(path.parent()?)?.join(path.file_name()?), canon(dir)?);
+    let rest = p.strip_prefix(&d).ok()?;
+    Some(
+        rest.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect::<Vec<_>>().join("/"),
+    )
+}
+
 /// `ceremony transcript verify`.
 pub fn verify_transcript(path: &Path, base: Option<&Path>) -> Result<()> {
     let base = base.map(Path::to_path_buf).unwrap_or_else(|| match path.parent() {

@@ -1817,10 +1817,23 @@ fn custodians_bring_their_own_keys_and_sign_root_version_1_on_their_own_machines
     carry("cm/c/draft-1.json", "stick/draft-1.json");
     carry("cm/c/draft-1.targets.json", "stick/draft-1.targets.json");
     // Each custodian at home: both drafts, then back onto the stick.
-    let sign = |who: &str| {
-        for f in ["draft-1.json", "draft-1.targets.json"] {
-            carry(&format!("stick/{f}"), &format!("{who}/{f}"));
+    // A draft travels with its transcript (DRAFT.transcript.jsonl), which
+    // records every signing step wherever it happens.
+    let files = [
+        "draft-1.json",
+        "draft-1.targets.json",
+        "draft-1.json.transcript.jsonl",
+        "draft-1.targets.json.transcript.jsonl",
+    ];
+    let carry_all = |from: &str, to: &str| {
+        for f in files {
+            if sb.exists(&format!("{from}/{f}")) {
+                carry(&format!("{from}/{f}"), &format!("{to}/{f}"));
+            }
         }
+    };
+    let sign = |who: &str| {
+        carry_all("stick", who);
         let key = format!("{who}/{who}.key");
         let root_draft = format!("{who}/draft-1.json");
         let r = run(&[
@@ -1856,14 +1869,11 @@ fn custodians_bring_their_own_keys_and_sign_root_version_1_on_their_own_machines
             at,
         ])
         .ok();
-        for f in ["draft-1.json", "draft-1.targets.json"] {
-            carry(&format!("{who}/{f}"), &format!("stick/{f}"));
-        }
+        carry_all(who, "stick");
     };
     sign("alice");
     sign("bob");
-    carry("stick/draft-1.json", "cm/c/draft-1.json");
-    carry("stick/draft-1.targets.json", "cm/c/draft-1.targets.json");
+    carry_all("stick", "cm/c");
     let finalize = || {
         run(&[
             "ceremony",
@@ -1882,9 +1892,21 @@ fn custodians_bring_their_own_keys_and_sign_root_version_1_on_their_own_machines
     finalize().fails(1).mentions(&["new custodian(s) carol", "did not sign"]);
     assert!(!sb.exists("cm/c/1.root.json"));
     sign("carol");
-    carry("stick/draft-1.json", "cm/c/draft-1.json");
-    carry("stick/draft-1.targets.json", "cm/c/draft-1.targets.json");
+    carry_all("stick", "cm/c");
     finalize().ok();
+    // One transcript at the end: init, every custodian's signing steps
+    // (they travelled with the drafts), finalize; and it verifies.
+    run(&["ceremony", "transcript", "verify", "cm/c/transcript.jsonl"]).ok();
+    let steps: Vec<String> = sb
+        .read_string("cm/c/transcript.jsonl")
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["step"].as_str().unwrap().to_owned())
+        .collect();
+    let signs = steps.iter().filter(|s| *s == "ceremony sign").count();
+    let target_signs = steps.iter().filter(|s| *s == "ceremony sign targets").count();
+    assert_eq!((signs, target_signs), (3, 3), "{steps:?}");
+    assert_eq!(steps.first().map(String::as_str), Some("ceremony init"));
+    assert_eq!(steps.last().map(String::as_str), Some("ceremony finalize"));
     let identity = sb.read_string("cm/c/identity.txt");
     run(&["root", "verify", "cm/c", "--identity", identity.trim(), "--at", at]).ok();
     // The registry operator starts the registry with their own index key.

@@ -10,7 +10,7 @@ use crate::io::{ensure_absent, read_input, write_atomic, write_new};
 use crate::secrets::{
     ask, check_new_passphrase, key_error, key_file_options, load_signer, source, PassphraseArgs,
 };
-use crate::steps::{check_airgap, transcript_step, StepLog};
+use crate::steps::{check_airgap, merge_travelling, transcript_step, travelling_transcript, StepLog};
 use airlock_core::extension::{ExpiryDays, RootExtension};
 use airlock_core::hash::sha256_hex;
 use airlock_core::keys::group4;
@@ -393,7 +393,7 @@ fn init(a: InitArgs) -> Result<()> {
         init_drafts(&a, &stage, registry, public_keys, threshold, index_key, expiry_days, now)
     } else {
         eprintln!(
-            "airlock: note: every key is generated on this machine: right for a rehearsal; at a real ceremony each custodian brings a public key made on their own machine (--custodian NAME=FILE.pub)"
+            "airlock: warning: every key is generated on this machine: right for a rehearsal; at a real ceremony each custodian brings a public key made on their own machine (--custodian NAME=FILE.pub)"
         );
         init_into(&a, &stage, registry, custodians, threshold, index_key, expiry_days, now)
     };
@@ -787,7 +787,7 @@ fn sign(a: SignArgs) -> Result<()> {
     );
     println!("signatures now: {}", draft.signatures().len());
     transcript_step(StepLog {
-        transcript: a.common.transcript.unwrap_or_else(|| dir_of(&a.draft).join("transcript.jsonl")),
+        transcript: a.common.transcript.unwrap_or_else(|| travelling_transcript(&a.draft)),
         step: "ceremony sign",
         now,
         rehearsal: ext.rehearsal,
@@ -914,7 +914,7 @@ fn payload(a: PayloadArgs) -> Result<()> {
     println!("wrote {} ({} bytes), payload hash {}", a.out.display(), payload.len(), short_hash(&payload));
     // Bytes taken out to be signed elsewhere are part of the ceremony's record.
     transcript_step(StepLog {
-        transcript: a.common.transcript.unwrap_or_else(|| dir_of(&a.draft).join("transcript.jsonl")),
+        transcript: a.common.transcript.unwrap_or_else(|| travelling_transcript(&a.draft)),
         step: "ceremony payload",
         now,
         rehearsal: false,
@@ -956,7 +956,7 @@ fn add_signature(a: AddSignatureArgs) -> Result<()> {
     println!("added signature by {}; signature checked", id.grouped());
     let rehearsal = RootExtension::of(draft.signed()).is_ok_and(|e| e.rehearsal);
     transcript_step(StepLog {
-        transcript: a.common.transcript.unwrap_or_else(|| dir_of(&a.draft).join("transcript.jsonl")),
+        transcript: a.common.transcript.unwrap_or_else(|| travelling_transcript(&a.draft)),
         step: "ceremony add-signature",
         now,
         rehearsal,
@@ -1058,8 +1058,15 @@ fn finalize(a: FinalizeArgs) -> Result<()> {
         step.by_self.threshold
     );
     println!("wrote {}", a.out.display());
+    // The signing steps that travelled with the draft join the ceremony's
+    // transcript, then this step.
+    let transcript = a.common.transcript.unwrap_or_else(|| dir_of(&a.out).join("transcript.jsonl"));
+    merge_travelling(&a.draft, &transcript)?;
+    if let Some(t) = &a.targets {
+        merge_travelling(t, &transcript)?;
+    }
     transcript_step(StepLog {
-        transcript: a.common.transcript.unwrap_or_else(|| dir_of(&a.out).join("transcript.jsonl")),
+        transcript,
         step: "ceremony finalize",
         now,
         rehearsal: ext.rehearsal,

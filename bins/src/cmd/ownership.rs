@@ -9,14 +9,13 @@
 //! the ceremony transcript.
 
 use super::ceremony::{
-    banner, dir_of, drop_stale, keyid_arg, read_back, read_signature, stale_signatures, AddSignatureArgs,
-    SignArgs,
+    banner, drop_stale, keyid_arg, read_back, read_signature, stale_signatures, AddSignatureArgs, SignArgs,
 };
 use crate::cmd::root::load_root;
 use crate::exit::{refused, usage};
 use crate::io::{read_input, write_atomic};
 use crate::secrets::load_signer;
-use crate::steps::{check_airgap, transcript_step, StepLog};
+use crate::steps::{check_airgap, transcript_step, travelling_transcript, StepLog};
 use airlock_bundles::registry::{delegation_table, describe_targets_change, TargetsDraft};
 use airlock_core::extension::RootExtension;
 use airlock_core::hash::sha256_hex;
@@ -135,7 +134,7 @@ pub fn sign(a: SignArgs) -> Result<()> {
     let (counted, threshold) = count(root.signed(), &draft, now);
     println!("valid targets signatures now: {counted} of {threshold} needed");
     transcript_step(StepLog {
-        transcript: a.common.transcript.unwrap_or_else(|| dir_of(&a.draft).join("transcript.jsonl")),
+        transcript: a.common.transcript.unwrap_or_else(|| travelling_transcript(&a.draft)),
         step: "ceremony sign targets",
         now,
         rehearsal: RootExtension::of(root.signed()).is_ok_and(|e| e.rehearsal),
@@ -178,7 +177,7 @@ pub fn add_signature(a: AddSignatureArgs) -> Result<()> {
     let (counted, threshold) = count(root.signed(), &draft, now);
     println!("added signature by {}; signature checked; {counted} of {threshold} needed", id.grouped());
     transcript_step(StepLog {
-        transcript: a.common.transcript.unwrap_or_else(|| dir_of(&a.draft).join("transcript.jsonl")),
+        transcript: a.common.transcript.unwrap_or_else(|| travelling_transcript(&a.draft)),
         step: "ceremony add-signature targets",
         now,
         rehearsal: RootExtension::of(root.signed()).is_ok_and(|e| e.rehearsal),

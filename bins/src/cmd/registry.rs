@@ -493,10 +493,12 @@ fn finalize(a: FinalizeArgs) -> Result<()> {
         r.snapshot_version,
         r.timestamp_version
     );
+    // The custodians' signing steps that travelled with the draft first.
+    let transcript =
+        a.transcript.unwrap_or_else(|| super::ceremony::dir_of(&a.draft).join("transcript.jsonl"));
+    crate::steps::merge_travelling(&a.draft, &transcript)?;
     transcript_step(StepLog {
-        transcript: a
-            .transcript
-            .unwrap_or_else(|| super::ceremony::dir_of(&a.draft).join("transcript.jsonl")),
+        transcript,
         step: "registry finalize targets",
         now,
         rehearsal: false,
