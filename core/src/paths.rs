@@ -167,4 +167,44 @@ mod tests {
         assert!(!patterns_overlap("acme/*", "other/*"));
         assert!(!patterns_overlap("acme/*", "acme/*/*"));
     }
+
+    #[test]
+    fn a_class_matches_any_of_its_literal_members() {
+        assert!(["ax", "bx", "cx"].iter().all(|t| fnmatch("[abc]x", t)));
+    }
+
+    #[test]
+    fn a_range_refuses_characters_outside_it() {
+        assert!(!fnmatch("[b-d]x", "ax") && !fnmatch("[b-d]x", "ex"));
+    }
+
+    #[test]
+    fn a_negated_class_accepts_what_it_does_not_list_including_a_bang() {
+        assert!(fnmatch("[!a-c]x", "dx") && fnmatch("[!a-c]x", "!x"));
+    }
+
+    #[test]
+    fn a_dash_before_the_closing_bracket_is_a_literal_member() {
+        assert!(fnmatch("[a-]", "-") && fnmatch("[a-]", "a"));
+    }
+
+    #[test]
+    fn a_range_after_several_literal_members_is_still_a_range() {
+        assert!(fnmatch("[xyza-c]", "b"));
+    }
+
+    #[test]
+    fn three_members_without_a_dash_are_not_read_as_a_range() {
+        assert!(fnmatch("[azb]", "z"));
+    }
+
+    #[test]
+    fn an_unclosed_class_ending_in_a_dash_is_literal_text() {
+        assert!(fnmatch("[a-", "[a-"));
+    }
+
+    #[test]
+    fn wildcard_segments_with_different_literal_prefixes_do_not_overlap() {
+        assert!(!patterns_overlap("acme/a*", "acme/b*"));
+    }
 }

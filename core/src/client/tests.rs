@@ -496,3 +496,202 @@ fn the_transport_decides_which_role_names_it_can_fetch() {
     assert_eq!(c.target_info("x").unwrap_err(), UpdateError::UnsafeRoleName("../odd?".into()));
     assert!(!plain.requests.iter().any(|r| r.contains("odd")));
 }
+
+/// Root `version` as [`root`] makes it, but with top-level role `role`
+/// moved to the key of `seed`.
+fn root_moving(version: u64, role: &str, seed: u8) -> Root {
+    let mut r = root(version, INDEX_KEY, FAR);
+    r.keys.insert(signer(seed).key_id(), signer(seed).public_key().clone());
+    r.roles.get_mut(role).unwrap().keyids = vec![signer(seed).key_id()];
+    r
+}
+
+#[test]
+fn without_consistent_snapshots_metadata_is_fetched_under_plain_names() {
+    let repo = Repo::new();
+    let mut r = root(1, INDEX_KEY, FAR);
+    r.consistent_snapshot = Some(false);
+    let root = sign(r, &[ROOT_KEY]);
+    let files = [
+        ("timestamp.json", repo.files["timestamp.json"].clone()),
+        ("snapshot.json", repo.files["1.snapshot.json"].clone()),
+        ("targets.json", repo.files["1.targets.json"].clone()),
+    ]
+    .into_iter()
+    .map(|(n, b)| (n.to_owned(), b))
+    .collect();
+    let mut plain = Recording::new(files);
+    let mut c = Client::new(&root, &mut plain, t(NOW), Limits::default()).unwrap();
+    c.refresh().unwrap();
+    assert_eq!(plain.requests, ["2.root.json", "timestamp.json", "snapshot.json", "targets.json"]);
+}
+
+#[test]
+fn a_root_update_that_keeps_the_index_keys_keeps_the_trusted_timestamp() {
+    let mut repo = Repo::new();
+    let old_ts = repo.files["timestamp.json"].clone();
+    repo.publish(t(FAR), t(FAR));
+    let trusted = refresh(&mut repo.files.clone(), &repo.root1(), NOW).unwrap();
+    // Root v2 changes nothing but its version; timestamp and snapshot keys stay.
+    repo.files.insert("2.root.json".into(), sign(root(2, INDEX_KEY, FAR), &[ROOT_KEY]));
+    repo.files.insert("timestamp.json".into(), old_ts);
+    let root = repo.root1();
+    let mut c = Client::new(&root, &mut repo.files, t(NOW), Limits::default())
+        .unwrap()
+        .with_previous(Some(&trusted.timestamp.unwrap().bytes), None);
+    // The trusted timestamp v2 is still there to refuse the replayed v1.
+    assert_eq!(
+        c.refresh().unwrap_err(),
+        UpdateError::Rollback { role: "timestamp".into(), trusted: 2, found: 1 }
+    );
+}
+
+#[test]
+fn rotating_only_the_timestamp_key_forgets_the_trusted_timestamp() {
+    let mut repo = Repo::new();
+    // A leaked timestamp key fast-forwarded the timestamp to version 99.
+    let ff =
+        sign(TimestampRole::new(99, t(FAR), meta_file_for(&repo.files["1.snapshot.json"], 1)), &[INDEX_KEY]);
+    // Root v2 moves the timestamp role alone to key 9; snapshot keeps its key.
+    repo.files.insert("2.root.json".into(), sign(root_moving(2, "timestamp", 9), &[ROOT_KEY]));
+    let ts = TimestampRole::new(1, t(FAR), meta_file_for(&repo.files["1.snapshot.json"], 1));
+    repo.files.insert("timestamp.json".into(), sign(ts, &[9]));
+    let root = repo.root1();
+    let mut c = Client::new(&root, &mut repo.files, t(NOW), Limits::default())
+        .unwrap()
+        .with_previous(Some(&ff), None);
+    assert_eq!(c.refresh(), Ok(()));
+}
+
+#[test]
+fn rotating_only_the_snapshot_key_forgets_the_trusted_timestamp_and_snapshot() {
+    let mut repo = Repo::new();
+    // A leaked index key fast-forwarded timestamp and snapshot to version 99,
+    // the snapshot naming every role at version 99.
+    let ff_meta = repo.roles.iter().map(|(n, b)| (format!("{n}.json"), meta_file_for(b, 99))).collect();
+    let ff_snap = sign(Snapshot::new(99, t(FAR), ff_meta), &[INDEX_KEY]);
+    let ff_ts = sign(TimestampRole::new(99, t(FAR), meta_file_for(&ff_snap, 99)), &[INDEX_KEY]);
+    // Root v2 moves the snapshot role alone to key 9; timestamp keeps its key.
+    repo.files.insert("2.root.json".into(), sign(root_moving(2, "snapshot", 9), &[ROOT_KEY]));
+    let meta = repo
+        .roles
+        .iter()
+        .map(|(n, b)| (format!("{n}.json"), meta_file_for(b, repo.role_versions[n])))
+        .collect();
+    let snap = sign(Snapshot::new(2, t(FAR), meta), &[9]);
+    repo.files.insert("2.snapshot.json".into(), snap.clone());
+    let ts = TimestampRole::new(1, t(FAR), meta_file_for(&snap, 2));
+    repo.files.insert("timestamp.json".into(), sign(ts, &[INDEX_KEY]));
+    let root = repo.root1();
+    let mut c = Client::new(&root, &mut repo.files, t(NOW), Limits::default())
+        .unwrap()
+        .with_previous(Some(&ff_ts), Some(&ff_snap));
+    assert_eq!(c.refresh(), Ok(()));
+}
+
+#[test]
+fn a_timestamp_with_the_same_version_is_kept_not_rolled_back() {
+    let mut repo = Repo::new();
+    let trusted = refresh(&mut repo.files.clone(), &repo.root1(), NOW).unwrap();
+    let root = repo.root1();
+    let mut c = Client::new(&root, &mut repo.files, t(NOW), Limits::default())
+        .unwrap()
+        .with_previous(Some(&trusted.timestamp.unwrap().bytes), None);
+    assert_eq!(c.refresh(), Ok(()));
+}
+
+#[test]
+fn a_new_timestamp_naming_the_same_snapshot_version_is_accepted() {
+    let mut repo = Repo::new();
+    let trusted = refresh(&mut repo.files.clone(), &repo.root1(), NOW).unwrap();
+    // Timestamp v2 only renews the timestamp: it names snapshot v1 again.
+    let ts = TimestampRole::new(2, t(FAR), meta_file_for(&repo.files["1.snapshot.json"], 1));
+    repo.files.insert("timestamp.json".into(), sign(ts, &[INDEX_KEY]));
+    let root = repo.root1();
+    let mut c = Client::new(&root, &mut repo.files, t(NOW), Limits::default())
+        .unwrap()
+        .with_previous(Some(&trusted.timestamp.unwrap().bytes), None);
+    assert_eq!(c.refresh(), Ok(()));
+}
+
+#[test]
+fn a_newer_timestamp_naming_an_older_snapshot_is_a_rollback() {
+    let mut repo = Repo::new();
+    repo.publish(t(FAR), t(FAR));
+    let trusted = refresh(&mut repo.files.clone(), &repo.root1(), NOW).unwrap();
+    // Timestamp v3 goes forward but names snapshot v1 (still on the server).
+    let ts = TimestampRole::new(3, t(FAR), meta_file_for(&repo.files["1.snapshot.json"], 1));
+    repo.files.insert("timestamp.json".into(), sign(ts, &[INDEX_KEY]));
+    let root = repo.root1();
+    let mut c = Client::new(&root, &mut repo.files, t(NOW), Limits::default())
+        .unwrap()
+        .with_previous(Some(&trusted.timestamp.unwrap().bytes), None);
+    assert_eq!(
+        c.refresh().unwrap_err(),
+        UpdateError::Rollback { role: "snapshot".into(), trusted: 2, found: 1 }
+    );
+}
+
+#[test]
+fn a_trusted_snapshot_the_timestamp_still_names_is_not_downloaded_again() {
+    let repo = Repo::new();
+    let root = repo.root1();
+    let trusted = refresh(&mut repo.files.clone(), &root, NOW).unwrap();
+    let mut again = Recording::new(repo.files.clone());
+    let mut c = Client::new(&root, &mut again, t(NOW), Limits::default()).unwrap().with_previous(
+        Some(&trusted.timestamp.as_ref().unwrap().bytes),
+        Some(&trusted.snapshot.as_ref().unwrap().bytes),
+    );
+    c.refresh().unwrap();
+    assert_eq!(again.requests, ["2.root.json", "timestamp.json", "1.targets.json"]);
+}
+
+#[test]
+fn a_trusted_snapshot_of_the_same_version_but_other_bytes_is_replaced() {
+    let mut repo = Repo::new();
+    // A validly signed snapshot v1 that differs from the published one
+    // (here only in its expiry): the timestamp's hashes do not match it.
+    let meta = repo
+        .roles
+        .iter()
+        .map(|(n, b)| (format!("{n}.json"), meta_file_for(b, repo.role_versions[n])))
+        .collect();
+    let other = sign(Snapshot::new(1, t("2029-01-01T00:00:00Z"), meta), &[INDEX_KEY]);
+    let published = repo.files["1.snapshot.json"].clone();
+    assert_ne!(other, published);
+    let root = repo.root1();
+    let mut c = Client::new(&root, &mut repo.files, t(NOW), Limits::default())
+        .unwrap()
+        .with_previous(None, Some(&other));
+    c.refresh().unwrap();
+    assert_eq!(c.into_trusted().snapshot.unwrap().bytes, published);
+}
+
+#[test]
+fn a_snapshot_that_keeps_role_versions_is_not_a_rollback() {
+    let mut repo = Repo::new();
+    let trusted = refresh(&mut repo.files.clone(), &repo.root1(), NOW).unwrap();
+    // Snapshot v2 lists every role at the version snapshot v1 listed.
+    repo.publish(t(FAR), t(FAR));
+    let root = repo.root1();
+    let mut c = Client::new(&root, &mut repo.files, t(NOW), Limits::default()).unwrap().with_previous(
+        Some(&trusted.timestamp.as_ref().unwrap().bytes),
+        Some(&trusted.snapshot.as_ref().unwrap().bytes),
+    );
+    assert_eq!(c.refresh(), Ok(()));
+}
+
+#[test]
+fn a_search_visits_max_delegations_delegated_roles_beyond_top_level_targets() {
+    let repo = Repo::new();
+    let root = repo.root1();
+    let search = |max_delegations: usize| {
+        let mut files = repo.files.clone();
+        let limits = Limits { max_delegations, ..Limits::default() };
+        let mut c = Client::new(&root, &mut files, t(NOW), limits).unwrap();
+        c.refresh().unwrap();
+        c.target_info("acme/tool").unwrap().map(|m| m.role)
+    };
+    // `acme/tool` needs top-level targets plus one delegated role, `a`.
+    assert_eq!((search(0), search(1)), (None, Some("a".to_owned())));
+}
