@@ -31,6 +31,13 @@ pub fn load_draft(path: &Path) -> Result<TargetsDraft> {
     TargetsDraft::from_bytes(path, &read_input(path)?).map_err(|e| usage(e.to_string()))
 }
 
+/// The root whose targets keys sign (`--root`, required here) and the draft.
+fn load_with_root(root: Option<&Path>, draft: &Path) -> Result<(Metadata<Root>, TargetsDraft)> {
+    let root =
+        root.ok_or_else(|| usage("a targets draft needs --root, the root whose targets keys sign it"))?;
+    Ok((load_root(root)?, load_draft(draft)?))
+}
+
 /// The key `id` of `root`'s targets role.
 fn targets_key(root: &Root, id: &KeyId) -> Option<PublicKey> {
     root.role("targets").filter(|k| k.keyids.contains(id)).and_then(|_| root.keys.get(id).cloned())
@@ -89,12 +96,7 @@ fn count(root: &Root, draft: &TargetsDraft, now: Timestamp) -> (usize, u64) {
 pub fn sign(a: SignArgs) -> Result<()> {
     let now = super::now_or(a.common.at.as_deref())?;
     check_airgap(a.common.allow_online)?;
-    let root = load_root(
-        a.root
-            .as_deref()
-            .ok_or_else(|| usage("a targets draft needs --root, the root whose targets keys sign it"))?,
-    )?;
-    let mut draft = load_draft(&a.draft)?;
+    let (root, mut draft) = load_with_root(a.root.as_deref(), &a.draft)?;
     if draft.proposed.signed().expires <= now {
         return Err(refused(format!(
             "{}: the proposal expires {}, not after now",
@@ -153,12 +155,7 @@ pub fn sign(a: SignArgs) -> Result<()> {
 pub fn add_signature(a: AddSignatureArgs) -> Result<()> {
     let now = super::now_or(a.common.at.as_deref())?;
     check_airgap(a.common.allow_online)?;
-    let root = load_root(
-        a.root
-            .as_deref()
-            .ok_or_else(|| usage("a targets draft needs --root, the root whose targets keys sign it"))?,
-    )?;
-    let mut draft = load_draft(&a.draft)?;
+    let (root, mut draft) = load_with_root(a.root.as_deref(), &a.draft)?;
     let id = keyid_arg(&a.keyid, root.signed().keys.keys())?;
     let key = targets_key(root.signed(), &id).ok_or_else(|| {
         usage(format!("key {} is not a targets key of root version {}", id.short(), root.signed().version))
