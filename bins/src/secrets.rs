@@ -4,7 +4,8 @@
 //! environment variable for automation, or a prompt at the terminal.
 
 use crate::exit::usage;
-use airlock_core::Ed25519Signer;
+use airlock_core::{Ed25519Signer, Signer};
+use airlock_keyceremony::token::{TokenError, TokenSigner, TokenUri};
 use airlock_keyceremony::{
     read_key_file, EnvPassphrase, FilePassphrase, KeyFileError, KeyFileOptions, PassphraseRequest,
     PassphraseSource, PromptPassphrase, SecretPassphrase,
@@ -72,11 +73,43 @@ pub fn ask(src: &mut dyn PassphraseSource, request: &PassphraseRequest) -> Resul
     src.passphrase(request).map_err(|e| usage(e.to_string()))
 }
 
-/// Decrypts the key file at `path`.
-pub fn load_signer(path: &Path, args: &PassphraseArgs) -> Result<Box<Ed25519Signer>> {
+/// Opens the signing key `key` names: an encrypted key file, or a key in
+/// a PKCS#11 token when it is a `pkcs11:` URI (its PIN is asked for like
+/// a passphrase).
+pub fn load_signer(key: &Path, args: &PassphraseArgs) -> Result<Box<dyn Signer>> {
+    if let Some(uri) = key.to_str().filter(|k| TokenUri::is_uri(k)) {
+        let uri = TokenUri::parse(uri).map_err(token_error)?;
+        let pin = ask_pin(&uri, args)?;
+        return Ok(Box::new(TokenSigner::open(&uri, &pin).map_err(token_error)?));
+    }
+    Ok(load_key_file(key, args)?)
+}
+
+/// Decrypts the key file at `path` (never a token: for the commands that
+/// need the private key itself, like `key split`).
+pub fn load_key_file(path: &Path, args: &PassphraseArgs) -> Result<Box<Ed25519Signer>> {
+    if path.to_str().is_some_and(TokenUri::is_uri) {
+        return Err(usage("a key in a token never leaves it: this command needs an encrypted key file"));
+    }
     let mut src = source(args)?;
     let pass = ask(src.as_mut(), &PassphraseRequest::unlock(path.display().to_string()))?;
     Ok(Box::new(read_key_file(path, &pass).map_err(key_error)?))
+}
+
+/// Asks for the user PIN of the token `uri` names, from the same sources
+/// as a passphrase.
+pub fn ask_pin(uri: &TokenUri, args: &PassphraseArgs) -> Result<SecretPassphrase> {
+    let mut src = source(args)?;
+    ask(src.as_mut(), &PassphraseRequest::token_pin(uri.describe()))
+}
+
+/// Token problems: a missing module, token or key, a refused URI or a
+/// wrong PIN are the operator's to fix (exit 2); a failing token is exit 3.
+pub fn token_error(e: TokenError) -> anyhow::Error {
+    match e {
+        TokenError::Pkcs11 { .. } | TokenError::BadSignature(_) => anyhow::Error::new(e),
+        other => usage(other.to_string()),
+    }
 }
 
 /// Key file problems are the operator's to fix (exit 2), except I/O (exit 3).

@@ -27,4 +27,5 @@ pub use passphrase::{
 pub mod airgap;
 pub mod rotation;
 pub mod shares;
+pub mod token;
 pub mod transcript;

@@ -116,6 +116,8 @@ pub enum PassphraseKind {
     /// Protects a new key file; nothing would catch a typo, so interactive
     /// sources ask twice.
     New,
+    /// The user PIN of a hardware token; the token checks it.
+    TokenPin,
 }
 
 /// What a passphrase is wanted for, so that a source can tell the person
@@ -141,6 +143,11 @@ impl PassphraseRequest {
         PassphraseRequest { subject: subject.into(), custodian: None, kind: PassphraseKind::New }
     }
 
+    /// A request for the user PIN of a token (`subject` names the token and key).
+    pub fn token_pin(subject: impl Into<String>) -> Self {
+        PassphraseRequest { subject: subject.into(), custodian: None, kind: PassphraseKind::TokenPin }
+    }
+
     /// The same request, naming the custodian whose passphrase it is.
     pub fn for_custodian(mut self, custodian: impl Into<String>) -> Self {
         self.custodian = Some(custodian.into());
@@ -161,6 +168,7 @@ impl PassphraseRequest {
         match self.kind {
             PassphraseKind::Unlock => format!("Passphrase for {}{who}: ", self.subject),
             PassphraseKind::New => format!("New passphrase for {}{who}: ", self.subject),
+            PassphraseKind::TokenPin => format!("PIN for {}{who}: ", self.subject),
         }
     }
 

@@ -15,6 +15,7 @@ mod http_server;
 mod import_pins;
 mod keys;
 mod metadata;
+mod multimachine;
 mod ownership;
 mod pinned;
 mod registry_cli;

@@ -584,3 +584,25 @@ pub fn fault_injection() -> bool {
     eprintln!("SKIPPED: built without the fault-injection feature (run scripts/test)");
     false
 }
+
+/// The path of `name` on PATH. Missing, it fails the test under `CI=true`
+/// (tests may not be skipped there) and is otherwise skipped with a message.
+pub fn require_tool(name: &str) -> Option<std::path::PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let found = std::env::var_os("PATH").and_then(|p| {
+        std::env::split_paths(&p)
+            .map(|d| d.join(name))
+            .find(|c| c.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0))
+    });
+    if found.is_none() {
+        let thread = std::thread::current();
+        let test = thread.name().unwrap_or("e2e test");
+        let ci = std::env::var("CI").is_ok_and(|v| v.eq_ignore_ascii_case("true") || v == "1");
+        if ci {
+            panic!("{test}: required tool `{name}` is not on PATH; tests may not be skipped when CI=true");
+        }
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr(), "SKIPPED: {test}: required tool `{name}` is not on PATH");
+    }
+    found
+}

@@ -4,11 +4,14 @@ use crate::exit::refused;
 use crate::exit::usage;
 use crate::io::{ensure_absent, read_input, write_new};
 use crate::secrets::{
-    ask, check_new_passphrase, key_error, key_file_options, load_signer, source, PassphraseArgs,
+    ask, ask_pin, check_new_passphrase, key_error, key_file_options, load_key_file, source, token_error,
+    PassphraseArgs,
 };
 use crate::steps::{check_airgap, transcript_step, StepLog};
+use airlock_core::text::for_terminal;
 use airlock_core::{PublicKey, Signer};
 use airlock_keyceremony::shares::{self, ShareError};
+use airlock_keyceremony::token::{self, TokenAlgorithm, TokenUri};
 use airlock_keyceremony::{
     classify_key_file, decrypt_key_file, generate, write_key_file, write_public_key_file, KeyFileKind,
     PassphraseRequest,
@@ -16,7 +19,7 @@ use airlock_keyceremony::{
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use serde_json::json;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Key commands.
 #[derive(Subcommand)]
@@ -75,17 +78,37 @@ pub struct CombineArgs {
 /// Arguments of `key generate`.
 #[derive(Args)]
 pub struct GenerateArgs {
-    /// Output name: writes NAME.key and NAME.pub; neither may exist.
+    /// Output name: writes NAME.key and NAME.pub; neither may exist (with
+    /// --token, only NAME.pub).
     #[arg(long, value_name = "NAME")]
     pub out: PathBuf,
+    /// Generate the key inside a PKCS#11 token instead, under this URI
+    /// (`pkcs11:token=LABEL;object=KEYNAME?module-path=MODULE.so`); the
+    /// private key is never extractable, and the PIN is asked for like a
+    /// passphrase.
+    #[arg(long, value_name = "PKCS11_URI")]
+    pub token: Option<String>,
+    /// The token key's algorithm: p256 (every token) or ed25519.
+    #[arg(long, value_enum, default_value = "p256", requires = "token")]
+    pub algorithm: TokenKeyAlgorithm,
     #[command(flatten)]
     pub passphrase: PassphraseArgs,
+}
+
+/// The algorithms `key generate --token` offers.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum TokenKeyAlgorithm {
+    /// ECDSA P-256 with SHA-256.
+    P256,
+    /// Ed25519, where the token supports it.
+    Ed25519,
 }
 
 /// Arguments of `key show`.
 #[derive(Args)]
 pub struct ShowArgs {
-    /// A public key (PEM) or encrypted private key file.
+    /// A public key (PEM), an encrypted private key file, or a `pkcs11:`
+    /// URI naming a key in a token.
     pub file: PathBuf,
     #[command(flatten)]
     pub passphrase: PassphraseArgs,
@@ -127,7 +150,7 @@ fn split(a: SplitArgs) -> Result<()> {
     if a.out_dir.exists() && std::fs::read_dir(&a.out_dir).map(|mut d| d.next().is_some()).unwrap_or(true) {
         return Err(usage(format!("{}: already exists and is not empty", a.out_dir.display())));
     }
-    let signer = load_signer(&a.key, &a.passphrase)?;
+    let signer = load_key_file(&a.key, &a.passphrase)?;
     let envelopes =
         shares::split(signer.signing_key().as_bytes(), a.threshold, a.shares).map_err(share_error)?;
     // Encrypt every share before writing any, so a bad recipient leaves nothing behind.
@@ -237,6 +260,9 @@ fn generate_key(a: GenerateArgs) -> Result<()> {
         )));
     }
     let (key_path, pub_path) = (with_ext(&a.out, ".key"), with_ext(&a.out, ".pub"));
+    if let Some(uri) = &a.token {
+        return generate_in_token(uri, a.algorithm, &pub_path, &a.passphrase);
+    }
     // Refuse before asking anything, so nothing is half-written.
     ensure_absent(&key_path)?;
     ensure_absent(&pub_path)?;
@@ -263,34 +289,38 @@ fn generate_key(a: GenerateArgs) -> Result<()> {
     Ok(())
 }
 
+/// `key generate --token`: the key pair is made inside the token, and
+/// only the public half is written.
+fn generate_in_token(
+    uri: &str,
+    algorithm: TokenKeyAlgorithm,
+    pub_path: &Path,
+    args: &PassphraseArgs,
+) -> Result<()> {
+    let uri = TokenUri::parse(uri).map_err(token_error)?;
+    ensure_absent(pub_path)?;
+    let pin = ask_pin(&uri, args)?;
+    let algorithm = match algorithm {
+        TokenKeyAlgorithm::P256 => TokenAlgorithm::EcdsaP256,
+        TokenKeyAlgorithm::Ed25519 => TokenAlgorithm::Ed25519,
+    };
+    let public = token::generate(&uri, &pin, algorithm).map_err(token_error)?;
+    write_public_key_file(pub_path, &public).map_err(key_error)?;
+    let id = public.key_id();
+    println!("{id}");
+    eprintln!("generated {}; wrote {}", for_terminal(&uri.describe()), pub_path.display());
+    eprintln!("key id: {}", id.grouped());
+    Ok(())
+}
+
 fn show(a: ShowArgs) -> Result<()> {
-    let bytes = read_input(&a.file)?;
-    let (kind, key): (&str, PublicKey) = match classify_key_file(&bytes) {
-        KeyFileKind::PublicPem => {
-            let text =
-                std::str::from_utf8(&bytes).map_err(|_| usage(format!("{}: not text", a.file.display())))?;
-            let key =
-                PublicKey::from_spki_pem(text).map_err(|e| usage(format!("{}: {e}", a.file.display())))?;
-            ("public key file", key)
-        }
-        KeyFileKind::EncryptedPrivate => {
-            let mut src = source(&a.passphrase)?;
-            let pass = ask(src.as_mut(), &PassphraseRequest::unlock(a.file.display().to_string()))?;
-            let signer = decrypt_key_file(&bytes, &a.file, &pass).map_err(key_error)?;
-            ("encrypted private key file", signer.public_key().clone())
-        }
-        KeyFileKind::PlaintextPrivatePem => {
-            return Err(usage(format!(
-                "{}: holds an UNENCRYPTED private key; refusing to use it",
-                a.file.display()
-            )))
-        }
-        KeyFileKind::Unknown => {
-            return Err(usage(format!(
-                "{}: neither a PEM public key nor an age-encrypted key file",
-                a.file.display()
-            )))
-        }
+    let token_uri = a.file.to_str().filter(|f| TokenUri::is_uri(f));
+    let (kind, key): (&str, PublicKey) = match token_uri {
+        Some(uri) => (
+            "key in a PKCS#11 token",
+            token::public_key(&TokenUri::parse(uri).map_err(token_error)?).map_err(token_error)?,
+        ),
+        None => show_file(&a)?,
     };
     let id = key.key_id();
     let pem = key.to_spki_pem().map_err(|e| usage(format!("{}: {e}", a.file.display())))?;
@@ -318,4 +348,36 @@ fn show(a: ShowArgs) -> Result<()> {
         print!("{pem}");
     }
     Ok(())
+}
+
+/// What `key show` reads from a key file: its kind and public key.
+fn show_file(a: &ShowArgs) -> Result<(&'static str, PublicKey)> {
+    let bytes = read_input(&a.file)?;
+    Ok(match classify_key_file(&bytes) {
+        KeyFileKind::PublicPem => {
+            let text =
+                std::str::from_utf8(&bytes).map_err(|_| usage(format!("{}: not text", a.file.display())))?;
+            let key =
+                PublicKey::from_spki_pem(text).map_err(|e| usage(format!("{}: {e}", a.file.display())))?;
+            ("public key file", key)
+        }
+        KeyFileKind::EncryptedPrivate => {
+            let mut src = source(&a.passphrase)?;
+            let pass = ask(src.as_mut(), &PassphraseRequest::unlock(a.file.display().to_string()))?;
+            let signer = decrypt_key_file(&bytes, &a.file, &pass).map_err(key_error)?;
+            ("encrypted private key file", signer.public_key().clone())
+        }
+        KeyFileKind::PlaintextPrivatePem => {
+            return Err(usage(format!(
+                "{}: holds an UNENCRYPTED private key; refusing to use it",
+                a.file.display()
+            )))
+        }
+        KeyFileKind::Unknown => {
+            return Err(usage(format!(
+                "{}: neither a PEM public key nor an age-encrypted key file",
+                a.file.display()
+            )))
+        }
+    })
 }

@@ -4,7 +4,7 @@ use crate::exit::{refused, usage};
 use crate::io::{read_input, write_atomic};
 use crate::secrets::{load_signer, PassphraseArgs};
 use airlock_core::metadata::{AnyMetadata, Root, Targets};
-use airlock_core::{Authorization, Metadata, Signer, ThresholdError, ThresholdReport};
+use airlock_core::{Authorization, Metadata, ThresholdError, ThresholdReport};
 use anyhow::Result;
 use clap::{Args, Subcommand};
 use serde_json::json;

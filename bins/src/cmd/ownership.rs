@@ -21,7 +21,7 @@ use airlock_core::extension::RootExtension;
 use airlock_core::hash::sha256_hex;
 use airlock_core::metadata::{Root, Signature};
 use airlock_core::text::for_terminal as safe;
-use airlock_core::{Authorization, KeyId, Metadata, PublicKey, Signer, Timestamp};
+use airlock_core::{Authorization, KeyId, Metadata, PublicKey, Timestamp};
 use anyhow::Result;
 use std::collections::BTreeMap;
 use std::path::Path;
