@@ -67,6 +67,13 @@ impl StepLog {
 
 /// Appends a record of `log` to its transcript.
 pub fn transcript_step(log: StepLog) -> Result<()> {
+    let shown = log.transcript.clone();
+    transcript_step_shown(log, &shown)
+}
+
+/// [`transcript_step`], naming the transcript `shown` in the message: where
+/// it will be once a staging directory is renamed into place.
+pub fn transcript_step_shown(log: StepLog, shown: &Path) -> Result<()> {
     let base = match log.transcript.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
@@ -89,7 +96,7 @@ pub fn transcript_step(log: StepLog) -> Result<()> {
     };
     let rec = transcript::append(&log.transcript, entry)
         .map_err(|e| refused(format!("{}: {e}", log.transcript.display())))?;
-    eprintln!("transcript: record {} appended to {}", rec.seq, log.transcript.display());
+    eprintln!("transcript: record {} appended to {}", rec.seq, shown.display());
     Ok(())
 }
 

@@ -10,7 +10,9 @@ use crate::io::{ensure_absent, read_input, write_atomic, write_new};
 use crate::secrets::{
     ask, check_new_passphrase, key_error, key_file_options, load_signer, source, PassphraseArgs,
 };
-use crate::steps::{check_airgap, merge_travelling, transcript_step, travelling_transcript, StepLog};
+use crate::steps::{
+    check_airgap, merge_travelling, transcript_step, transcript_step_shown, travelling_transcript, StepLog,
+};
 use airlock_core::extension::{ExpiryDays, RootExtension};
 use airlock_core::hash::sha256_hex;
 use airlock_core::keys::group4;
@@ -401,7 +403,8 @@ fn init(a: InitArgs) -> Result<()> {
         // The default transcript is part of the ceremony directory; one
         // elsewhere is written once the ceremony is in place.
         let custom = a.common.transcript.is_some();
-        let log = if custom { Some(log) } else { transcript_step(log).map(|()| None)? };
+        let shown = a.out.join(log.transcript.strip_prefix(&stage).unwrap_or(&log.transcript));
+        let log = if custom { Some(log) } else { transcript_step_shown(log, &shown).map(|()| None)? };
         std::fs::rename(&stage, &a.out)
             .with_context(|| format!("{}: cannot move the finished ceremony into place", a.out.display()))?;
         log.map_or(Ok(()), |l| transcript_step(l.rebase(&stage, &a.out)))
@@ -467,6 +470,7 @@ fn init_drafts(
         a.out.join("draft-1.targets.json").display()
     );
     println!("root version 1 payload hash {}", short_hash(&draft.payload()));
+    println!("first targets payload hash {}", short_hash(&targets.proposed.payload()));
     println!("registry identity: {}", group4(&identity));
     println!("read aloud:        {}", airlock_core::identity::words(&identity).unwrap_or_default());
     Ok(StepLog {
@@ -746,10 +750,12 @@ fn sign(a: SignArgs) -> Result<()> {
     let ext = RootExtension::of(draft.signed()).map_err(|e| refused(e.to_string()))?;
     banner(ext.rehearsal);
     // Names in a draft are whoever wrote it: rendered for the terminal.
+    // Version 1 is the identity (its payload's hash); later versions carry it.
+    let identity = identity_of(&draft).unwrap_or_default();
     println!(
         "registry {} (identity {})",
         safe(&ext.registry),
-        safe(&ext.identity.as_deref().map(|i| group4(i.get(..16).unwrap_or(i))).unwrap_or_default())
+        safe(&group4(identity.get(..16).unwrap_or(&identity)))
     );
     println!("changes from root version {} to {}:", before.version, draft.signed().version);
     for line in describe_changes(&before, draft.signed()) {
@@ -1050,10 +1056,12 @@ fn finalize(a: FinalizeArgs) -> Result<()> {
         files.push(out.clone());
     }
     println!(
-        "root version {} accepted: {} of {} previous and {} of {} own root signatures",
+        "root version {} accepted: {}{} own root signature(s) ({} required)",
         step.version,
-        step.by_previous.as_ref().map_or(0, |r| r.counted.len()),
-        step.by_previous.as_ref().map_or(0, |r| r.threshold),
+        step.by_previous
+            .as_ref()
+            .map(|r| format!("{} previous root signature(s) ({} required), ", r.counted.len(), r.threshold))
+            .unwrap_or_default(),
         step.by_self.counted.len(),
         step.by_self.threshold
     );
