@@ -485,6 +485,11 @@ fn the_runbook_with_one_custodian_signing_on_a_softhsm2_token() {
     .mentions(&["never leaves"]);
     // A PIN never sits in a command line, and a wrong one is named.
     d.run(&["key", "show", &format!("{uri}&pin-value=1234")]).fails(2).mentions(&["pin-value"]);
+    // A second key under a label the token holds is refused, and writes nothing.
+    d.run(&["key", "generate", "--token", &uri, "--out", "carol/again"])
+        .fails(2)
+        .mentions(&["already holds"]);
+    assert!(!d.sb.exists("carol/again.pub"));
     let bare = uri.split('?').next().unwrap();
     d.run(&["key", "show", bare]).fails(2).mentions(&["no PKCS#11 module", "AIRLOCK_PKCS11_MODULE"]);
     let wrong = d.sb.run_env(
