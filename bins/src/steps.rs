@@ -32,6 +32,11 @@ pub fn check_airgap(allow_online: bool) -> Result<()> {
     }
 }
 
+/// Whether `id` is an index key of `root` (it signs snapshot or timestamp).
+pub fn is_index_key(root: &airlock_core::metadata::Root, id: &KeyId) -> bool {
+    ["snapshot", "timestamp"].iter().any(|r| root.role(r).is_some_and(|k| k.keyids.contains(id)))
+}
+
 /// One step to record.
 pub struct StepLog {
     /// The transcript file.
@@ -224,10 +229,11 @@ pub fn record(dir: &Path) -> Result<()> {
     let names = airlock_core::extension::custodian_names(roots.iter().map(|r| r.signed()));
     for r in &roots {
         let s = r.signed();
-        let name = |id: &KeyId| {
-            names
-                .get(id)
-                .map_or_else(|| "(unnamed)".to_owned(), |n| airlock_core::text::for_terminal(n).into_owned())
+        let name = |id: &KeyId| match names.get(id) {
+            Some(n) => airlock_core::text::for_terminal(n).into_owned(),
+            // A new index key signs the version that brings it in.
+            None if is_index_key(s, id) => "the index key".to_owned(),
+            None => "(unnamed)".to_owned(),
         };
         out.push_str(&format!("## Root version {} (expires {})\n\n", s.version, s.expires));
         for (role, keys) in &s.roles {

@@ -571,7 +571,7 @@ fn refused_when_the_new_threshold_is_missing() {
     c.sign(&draft, 1, "heidi", &hash, &at).ok();
     // The thresholds are met, but ivan and judy never showed they hold
     // their keys: every key a root brings in signs the version that adds it.
-    c.finalize(&draft, 1, &at).fails(1).mentions(&["new custodian(s)", "ivan", "judy", "did not sign"]);
+    c.finalize(&draft, 1, &at).fails(1).mentions(&["new key(s) of", "ivan", "judy", "did not sign"]);
     assert!(!c.sb.exists(&c.root(2)));
     c.sign_all(&draft, 1, &["ivan", "judy"], &hash, &at);
     c.finalize(&draft, 1, &at).ok();
@@ -707,6 +707,11 @@ fn transition_window_old_index_key_verifies_until_the_deadline() {
         "{}",
         run.stdout
     );
+    // Every key a version brings in signs it, the new index key too.
+    c.finalize(&draft, 1, at).fails(1).mentions(&["the index key", "did not sign"]);
+    let run = c.sign(&draft, 1, "index2", &hash, at);
+    run.ok();
+    assert!(run.stdout.contains("signed by the index key"), "{}", run.stdout);
     c.finalize(&draft, 1, at).ok();
     c.chain_ok(at, 2);
 
@@ -786,6 +791,7 @@ fn revocation_removes_the_old_index_key_at_once() {
     run.ok();
     assert!(run.stdout.contains(&format!("snapshot: REMOVE key {}", grouped(&old))), "{}", run.stdout);
     c.sign(&draft, 1, "bob", &hash, &day(1)).ok();
+    c.sign(&draft, 1, "index2", &hash, &day(1)).ok();
     c.finalize(&draft, 1, &day(1)).ok();
     c.chain_ok(&day(1), 2);
     assert!(!c.sb.read_string(&c.root(2)).contains(&old), "root 2 still mentions the revoked key");
@@ -811,7 +817,7 @@ fn emergency_revocation_during_a_transition_window() {
     let c = Ceremony::init(&["alice", "bob"], 1);
     c.new_key("index2");
     c.new_key("index3");
-    c.rotate(1, &day(1), &["--rotate-index", "index2.pub", "--window-days", "14"], &["alice"]);
+    c.rotate(1, &day(1), &["--rotate-index", "index2.pub", "--window-days", "14"], &["alice", "index2"]);
     write_targets(&c, "t.json");
     metadata_sign(&c, "t.json", "index2", &c.root(2)).ok();
     metadata_verify(&c, "t.json", &c.root(2), &day(2)).ok();
@@ -820,6 +826,7 @@ fn emergency_revocation_during_a_transition_window() {
     run.ok();
     let hash = payload_hash(&run);
     c.sign("c/draft-3.json", 2, "alice", &hash, &day(2)).ok();
+    c.sign("c/draft-3.json", 2, "index3", &hash, &day(2)).ok();
     c.finalize("c/draft-3.json", 2, &day(2)).ok();
     c.chain_ok(&day(2), 3);
     // From version 3 on only the replacement signs for the registry.

@@ -145,12 +145,17 @@ impl Deployment {
     /// the read-back `hash`, and puts the draft and transcript back.
     #[track_caller]
     fn sign(&self, who: &str, draft: &str, root: Option<&str>, hash: &str, at: &str) -> Run {
+        self.sign_with(who, &self.key(who), draft, root, hash, at)
+    }
+
+    /// [`Deployment::sign`] with a key of `who`'s other than their own.
+    #[track_caller]
+    fn sign_with(&self, who: &str, key: &str, draft: &str, root: Option<&str>, hash: &str, at: &str) -> Run {
         let mut files = vec![draft.to_owned(), format!("{draft}.transcript.jsonl")];
         files.extend(root.map(str::to_owned));
         self.carry_all("stick", who, &files);
         let draft_at = format!("{who}/{draft}");
-        let key = self.key(who);
-        let mut args = vec!["ceremony", "sign", &draft_at, "--key", &key, "--confirm", hash];
+        let mut args = vec!["ceremony", "sign", &draft_at, "--key", key, "--confirm", hash];
         let root_at = root.map(|r| format!("{who}/{r}"));
         if let Some(r) = &root_at {
             args.extend(["--root", r]);
@@ -259,8 +264,14 @@ fn runbook(d: &Deployment) {
             at,
         ])
     };
+    // Every key root 1 brings in signs it: the index key too.
+    finalize_v1().fails(1).mentions(&["carol", "the index key", "did not sign"]);
+    let r = d.sign_with("registry-op", "registry-op/index.key", "draft-1.json", None, &hash, at);
+    assert!(r.stdout.contains("signed by the index key"), "{}", r.stdout);
+    d.collect("draft-1.json");
     // Two of three met the threshold, but carol never showed she holds her key.
-    finalize_v1().fails(1).mentions(&["new custodian(s) carol", "did not sign"]);
+    finalize_v1().fails(1).mentions(&["new key(s) of carol (", "did not sign"]);
+    assert!(!finalize_v1().stderr.contains("index key"));
     assert!(!d.sb.exists("cm/c/1.root.json"));
     sign_v1("carol");
     d.collect("draft-1.json");
@@ -314,7 +325,7 @@ fn runbook(d: &Deployment) {
             &v2,
         ])
     };
-    finalize_v2().fails(1).mentions(&["new custodian(s) dave", "did not sign"]);
+    finalize_v2().fails(1).mentions(&["new key(s) of dave (", "did not sign"]);
     d.sign("dave", "draft-2.json", Some("1.root.json"), &hash, &v2);
     d.collect("draft-2.json");
     finalize_v2().ok();
@@ -343,6 +354,8 @@ fn runbook(d: &Deployment) {
     for who in ["carol", "dave"] {
         d.sign(who, "draft-3.json", Some("2.root.json"), &hash, &v3);
     }
+    // The new index key shows it is held, on the registry operator's machine.
+    d.sign_with("registry-op", "registry-op/index2.key", "draft-3.json", Some("2.root.json"), &hash, &v3);
     d.collect("draft-3.json");
     d.run(&[
         "ceremony",
@@ -371,7 +384,7 @@ fn runbook(d: &Deployment) {
             .map(|l| serde_json::from_str::<Value>(l).unwrap()["step"].as_str().unwrap().to_owned())
             .collect();
     let count = |s: &str| steps.iter().filter(|x| *x == s).count();
-    assert_eq!(count("ceremony sign"), 3 + 3 + 2, "{steps:?}");
+    assert_eq!(count("ceremony sign"), (3 + 1) + 3 + (2 + 1), "{steps:?}");
     assert_eq!(count("ceremony sign targets"), 3, "{steps:?}");
     assert_eq!(count("ceremony finalize"), 3, "{steps:?}");
     assert_eq!(steps.first().map(String::as_str), Some("ceremony init"));

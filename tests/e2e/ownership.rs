@@ -257,20 +257,22 @@ impl Fixture {
             .lines()
             .find_map(|l| l.split_once("payload hash ").map(|(_, h)| h.trim().to_owned()))
             .expect("propose prints the payload hash");
-        self.ok(&[
-            "ceremony",
-            "sign",
-            "ceremony/draft-2.json",
-            "--root",
-            "ceremony/1.root.json",
-            "--key",
-            ALICE_KEY,
-            "--confirm",
-            &hash,
-            "--allow-online",
-            "--at",
-            AT,
-        ]);
+        for key in [ALICE_KEY, "new-index.key"] {
+            self.ok(&[
+                "ceremony",
+                "sign",
+                "ceremony/draft-2.json",
+                "--root",
+                "ceremony/1.root.json",
+                "--key",
+                key,
+                "--confirm",
+                &hash,
+                "--allow-online",
+                "--at",
+                AT,
+            ]);
+        }
         self.ok(&[
             "ceremony",
             "finalize",

@@ -172,24 +172,26 @@ fn a_retiring_index_key_may_not_countersign() {
         run(&sb, &["ceremony", "payload", "c/draft-2.json", "--out", "p.bin", "--allow-online", "--at", AT])
             .stdout;
     let hash = hash.rsplit("payload hash ").next().unwrap().trim().to_owned();
-    run(
-        &sb,
-        &[
-            "ceremony",
-            "sign",
-            "c/draft-2.json",
-            "--root",
-            "c/1.root.json",
-            "--key",
-            "c/keys/alice.key",
-            "--confirm",
-            &hash,
-            "--allow-online",
-            "--at",
-            AT,
-        ],
-    )
-    .ok();
+    for key in ["c/keys/alice.key", "index2.key"] {
+        run(
+            &sb,
+            &[
+                "ceremony",
+                "sign",
+                "c/draft-2.json",
+                "--root",
+                "c/1.root.json",
+                "--key",
+                key,
+                "--confirm",
+                &hash,
+                "--allow-online",
+                "--at",
+                AT,
+            ],
+        )
+        .ok();
+    }
     run(
         &sb,
         &[

@@ -177,7 +177,8 @@ fn ngclient_follows_an_airlock_root_chain_through_three_rotations() {
             "--remove-custodian",
             "carol",
         ],
-        &["alice", "carol", "dave"],
+        // The new index key signs the version that brings it in, as every new key must.
+        &["alice", "carol", "dave", "index2"],
     );
     // v3, after the window: the old index key is dropped; erin replaces
     // alice and the threshold rises to 3 of 3. Signed by exactly the three
@@ -207,7 +208,7 @@ fn ngclient_follows_an_airlock_root_chain_through_three_rotations() {
             EXPIRES,
         ],
         // frank signs the version that brings him in, as every new custodian must.
-        &["bob", "dave", "erin", "frank"],
+        &["bob", "dave", "erin", "frank", "index3"],
     );
     assert_eq!(signature_count(&d.join("c/3.root.json")), 3);
 

@@ -529,9 +529,21 @@ fn init_into(
         written.push(pp);
         signers.push((name.clone(), signer));
     }
-    let index_key = match index_key {
-        Some(k) => k,
-        None => signers.pop().map(|(_, s)| s.public_key().clone()).context("index key missing")?,
+    // A generated index key signs root version 1 too, as every key that
+    // enters root does; an existing one (`index_key` in the ceremony file)
+    // is not here to sign, so it proves itself at `registry init`.
+    let (index_key, index_signer) = match index_key {
+        Some(k) => {
+            eprintln!(
+                "airlock: warning: the existing index key {} does not sign root version 1; it first proves it is held at `registry init`",
+                k.key_id().short()
+            );
+            (k, None)
+        }
+        None => {
+            let (_, s) = signers.pop().context("index key missing")?;
+            (s.public_key().clone(), Some(s))
+        }
     };
     let root = initial_root(
         &InitialRoot {
@@ -547,7 +559,8 @@ fn init_into(
     .map_err(|e| usage(e.to_string()))?;
     let mut md = Metadata::new(root).map_err(|e| anyhow::anyhow!("building root: {e}"))?;
     println!("root version 1 payload hash: {}", short_hash(&md.payload()));
-    for (name, s) in &signers {
+    let index_signs = index_signer.as_ref().map(|s| ("the index key", s));
+    for (name, s) in signers.iter().map(|(n, s)| (n.as_str(), s)).chain(index_signs) {
         md.sign(s).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
         println!("signed by {name} ({})", s.key_id().short());
     }
@@ -713,6 +726,28 @@ fn root_signing_key(current: &Root, draft: &Root, id: &KeyId) -> Option<PublicKe
         .into_iter()
         .find(|r| r.role("root").is_some_and(|k| k.keyids.contains(id)))
         .and_then(|r| r.keys.get(id).cloned())
+        .or_else(|| new_key_ids(current, draft).contains(id).then(|| draft.keys.get(id).cloned()).flatten())
+}
+
+/// The keys `draft` lists in some role that `current` lists in none: the
+/// keys this version brings in (custodians' and index keys alike), each
+/// of which must sign it to show that someone holds it.
+fn new_key_ids(current: &Root, draft: &Root) -> Vec<KeyId> {
+    let listed = |r: &Root| -> std::collections::BTreeSet<KeyId> {
+        r.roles.values().flat_map(|k| k.keyids.iter().cloned()).collect()
+    };
+    let before = listed(current);
+    listed(draft).into_iter().filter(|id| !before.contains(id)).collect()
+}
+
+/// Who holds key `id` of `root`, as a review names them: a custodian by
+/// name, or the index key.
+fn holder(root: &Root, id: &KeyId) -> Option<String> {
+    let names = airlock_core::extension::custodian_names([root]);
+    names
+        .get(id)
+        .map(|n| safe(n).into_owned())
+        .or_else(|| crate::steps::is_index_key(root, id).then(|| "the index key".to_owned()))
 }
 
 /// Asks the custodian to type back the read-back shown, as hex or as the
@@ -781,16 +816,8 @@ fn sign(a: SignArgs) -> Result<()> {
     let sig = draft.signatures().iter().find(|s| s.keyid == id).map(|s| s.sig.clone()).unwrap_or_default();
     key.verify(&payload, &sig).map_err(|e| anyhow::anyhow!("the new signature does not verify: {e}"))?;
     write_atomic(&a.draft, &draft.to_bytes())?;
-    let who = ext
-        .custodians
-        .get(&id)
-        .cloned()
-        .or_else(|| RootExtension::of(&before).ok().and_then(|e| e.custodians.get(&id).cloned()));
-    println!(
-        "signed by {} ({}); signature checked",
-        safe(who.as_deref().unwrap_or("(unnamed)")),
-        id.grouped()
-    );
+    let who = holder(draft.signed(), &id).or_else(|| holder(&before, &id));
+    println!("signed by {} ({}); signature checked", who.as_deref().unwrap_or("(unnamed)"), id.grouped());
     println!("signatures now: {}", draft.signatures().len());
     transcript_step(StepLog {
         transcript: a.common.transcript.unwrap_or_else(|| travelling_transcript(&a.draft)),
@@ -853,24 +880,17 @@ pub(crate) fn drop_stale<T: airlock_core::metadata::Role>(
     Ok(())
 }
 
-/// Custodian keys (root role) that `draft` adds to `current` without a
-/// valid signature by them on the draft, by name where the draft gives one.
-fn new_custodians_unsigned(current: &Root, draft: &Metadata<Root>) -> Vec<String> {
-    let before: Vec<&KeyId> = current.role("root").map(|r| r.keyids.iter().collect()).unwrap_or_default();
-    let names = airlock_core::extension::custodian_names([draft.signed()]);
+/// The keys `draft` brings in (see [`new_key_ids`]) without a valid
+/// signature by them on the draft, named as a review names them.
+fn new_keys_unsigned(current: &Root, draft: &Metadata<Root>) -> Vec<String> {
     let payload = draft.payload();
     let signed = |id: &KeyId, key: &PublicKey| {
         draft.signatures().iter().any(|s| s.keyid == *id && key.verify(&payload, &s.sig).is_ok())
     };
-    draft
-        .signed()
-        .role("root")
-        .map(|r| r.keyids.as_slice())
-        .unwrap_or_default()
-        .iter()
-        .filter(|id| !before.contains(id))
-        .filter(|id| draft.signed().keys.get(*id).is_none_or(|k| !signed(id, k)))
-        .map(|id| names.get(id).map_or_else(|| id.short(), |n| format!("{} ({})", safe(n), id.short())))
+    new_key_ids(current, draft.signed())
+        .into_iter()
+        .filter(|id| draft.signed().keys.get(id).is_none_or(|k| !signed(id, k)))
+        .map(|id| holder(draft.signed(), &id).map_or_else(|| id.short(), |n| format!("{n} ({})", id.short())))
         .collect()
 }
 
@@ -1000,10 +1020,10 @@ fn finalize(a: FinalizeArgs) -> Result<()> {
     .map_err(|e| refused(format!("{}: {e}", a.draft.display())))?;
     // Proof of possession: every custodian key the draft brings in must have
     // signed it, so no root ever names a key nobody showed they hold.
-    let missing = new_custodians_unsigned(&before, &draft);
+    let missing = new_keys_unsigned(&before, &draft);
     if !missing.is_empty() {
         return Err(refused(format!(
-            "{}: new custodian(s) {} did not sign the version that adds them; each signs before finalize",
+            "{}: new key(s) of {} did not sign the version that adds them; each key's holder signs it (ceremony sign) before finalize",
             a.draft.display(),
             missing.join(", ")
         )));
