@@ -102,13 +102,33 @@ pub fn parse_args<T: clap::Parser>(prog: &str) -> Result<T, std::process::ExitCo
             let _ = e.print();
             Err(std::process::ExitCode::SUCCESS)
         }
-        Err(e) => {
-            // One line, like every other failure; `--help` has the rest.
-            let text = e.render().to_string();
-            let first = text.lines().next().unwrap_or("invalid arguments");
-            eprintln!("{prog}: error: {} (see --help)", first.trim_start_matches("error: "));
+        // A command group given no subcommand: its help, as git and cargo do.
+        Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            eprint!("{}", e.render());
             Err(std::process::ExitCode::from(2))
         }
+        Err(e) => {
+            eprintln!("{prog}: error: {} (see --help)", usage_line(&e.render().to_string()));
+            Err(std::process::ExitCode::from(2))
+        }
+    }
+}
+
+/// clap's message as one line: its first paragraph (which names what is
+/// missing or wrong, such as each required argument not given) joined, and
+/// nothing of the usage and tips after it.
+fn usage_line(rendered: &str) -> String {
+    let words: Vec<&str> = rendered
+        .lines()
+        .take_while(|l| !l.trim().is_empty() && !l.starts_with("Usage:"))
+        .map(str::trim)
+        .collect();
+    let line = words.join(" ");
+    let line = line.trim_start_matches("error: ");
+    if line.is_empty() {
+        "invalid arguments".to_owned()
+    } else {
+        line.to_owned()
     }
 }
 

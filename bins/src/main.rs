@@ -53,6 +53,10 @@ enum Command {
     /// Verify root chains.
     #[command(subcommand)]
     Root(cmd::root::RootCommand),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(cmd::docs::CompletionsArgs),
+    /// Write man pages for every command.
+    Man(cmd::docs::ManArgs),
 }
 
 fn main() -> ExitCode {
@@ -70,6 +74,8 @@ fn main() -> ExitCode {
         Command::Mirror(c) => cmd::mirror::run(c),
         Command::Bundle(c) => cmd::bundle::run(c),
         Command::Ceremony(c) => cmd::ceremony::run(c),
+        Command::Completions(a) => cmd::docs::completions::<Cli>(a),
+        Command::Man(a) => cmd::docs::man::<Cli>(a),
     };
     exit::finish("airlock", result)
 }

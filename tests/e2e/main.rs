@@ -6,6 +6,7 @@
 //! the test's instant under `faketime` (`common/fixed_clock.rs`).
 
 mod ceremony;
+mod cli;
 mod clock_shift;
 #[path = "../common/fixed_clock.rs"]
 mod fixed_clock;

@@ -3,6 +3,7 @@
 pub mod bundle;
 pub mod ceremony;
 pub mod demo;
+pub mod docs;
 pub mod key;
 pub mod metadata;
 pub mod mirror;

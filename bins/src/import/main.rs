@@ -13,6 +13,8 @@
 #[path = "../exit.rs"]
 mod exit;
 mod compiled;
+#[path = "../cmd/docs.rs"]
+mod docs;
 // Shared with `airlock mirror`. Here the pins-directory reader only reads a
 // mirror's stored pins, to check they are the compiled-in ones.
 #[path = "../rules.rs"]
@@ -48,6 +50,10 @@ enum Command {
     Verify(VerifyArgs),
     /// Import bundles into an offline mirror.
     Import(ImportArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(docs::CompletionsArgs),
+    /// Write man pages for every command.
+    Man(docs::ManArgs),
 }
 
 /// Arguments of `verify`.
@@ -126,6 +132,8 @@ fn open_mirror(dir: &std::path::Path, importer: &mut Importer) -> Result<Mirror>
 
 fn run(cmd: Command) -> Result<()> {
     match cmd {
+        Command::Completions(a) => docs::completions::<Cli>(a),
+        Command::Man(a) => docs::man::<Cli>(a),
         Command::Pins => {
             let r = importer()?;
             print!("{}", r.pins.describe());
