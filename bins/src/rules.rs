@@ -83,7 +83,8 @@ pub fn import_all(
                         r.targets.len()
                     );
                     if !r.new_roots.is_empty() {
-                        println!("  new root version(s): {:?}", r.new_roots);
+                        let v: Vec<String> = r.new_roots.iter().map(|v| v.to_string()).collect();
+                        println!("  new root version(s): {}", v.join(", "));
                     }
                     if !r.omitted_roles.is_empty() {
                         println!("  roles not carried: {}", safe(&r.omitted_roles.join(", ")));

@@ -249,3 +249,27 @@ fn the_demo_runs() {
     assert!(out.stdout.contains("demo complete"));
     assert!(out.stdout.contains("ATTACK"));
 }
+
+#[test]
+fn status_and_verify_are_written_for_people_with_rfc3339_times() {
+    let sb = registry();
+    publish(&sb, "acme", "acme.key", "acme/x", b"x", "s", &[]);
+    accept(&sb, "s").ok();
+    for args in [
+        vec!["registry", "status", "--repo", "reg", "--at", AT],
+        vec!["registry", "verify", "--repo", "reg", "--at", AT],
+    ] {
+        let run = run(&sb, &args);
+        run.ok();
+        for debug in ["Status {", "Timestamp(", "KeyId(", "Some(", "[\""] {
+            assert!(!run.stdout.contains(debug), "{args:?} prints a debug struct:\n{}", run.stdout);
+        }
+    }
+    let status = run(&sb, &["registry", "status", "--repo", "reg", "--at", AT]).stdout.clone();
+    assert!(
+        status.lines().any(|l| l.trim_start().starts_with("timestamp") && l.contains("expires 20")),
+        "{status}"
+    );
+    assert!(status.contains("publisher acme: acme/*"), "{status}");
+    assert!(status.contains(&format!("last accepted {AT}")), "{status}");
+}

@@ -367,9 +367,12 @@ pub fn run(cmd: RegistryCommand) -> Result<()> {
             };
             let mut reg = open_writing(&a.key.repo, now)?;
             let r = reg.update_root(roots, draft.as_ref(), signer.as_ref(), now).map_err(registry_error)?;
+            let added: Vec<String> = r.roots_added.iter().map(|v| v.to_string()).collect();
             println!(
-                "root version(s) added: {:?}; snapshot v{}, timestamp v{}",
-                r.roots_added, r.snapshot_version, r.timestamp_version
+                "root version(s) added: {}; snapshot v{}, timestamp v{}",
+                if added.is_empty() { "none".to_owned() } else { added.join(", ") },
+                r.snapshot_version,
+                r.timestamp_version
             );
             Ok(())
         }
@@ -388,7 +391,7 @@ pub fn run(cmd: RegistryCommand) -> Result<()> {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
                 for p in &report.problems {
-                    println!("PROBLEM  {p:?}");
+                    println!("PROBLEM  {}: {}", safe(&p.subject), safe(&p.detail));
                 }
                 println!(
                     "checked root v{}, snapshot v{}, {} role(s), {} target file(s)",
@@ -415,11 +418,32 @@ pub fn run(cmd: RegistryCommand) -> Result<()> {
                     safe(&s.registry),
                     airlock_core::identity::grouped(&s.identity[..16])
                 );
+                let role_line = |r: &registry::RoleStatus| {
+                    let state = if r.expired { "EXPIRED" } else { "expires" };
+                    format!("version {}, {state} {}", r.version, r.expires)
+                };
                 for r in &s.roles {
-                    println!("  {r:?}");
+                    println!("  {:<10} {}", r.role, role_line(r));
                 }
                 for p in &s.publishers {
-                    println!("  publisher {p:?}");
+                    println!(
+                        "  publisher {}: {} ({} of {} key(s): {})",
+                        safe(&p.name),
+                        safe(&p.namespaces.join(", ")),
+                        p.threshold,
+                        p.keyids.len(),
+                        p.keyids.iter().map(|k| k.short()).collect::<Vec<_>>().join(", ")
+                    );
+                    match &p.role {
+                        Some(r) => println!(
+                            "    role {}; {} target(s), {} byte(s); last accepted {}",
+                            role_line(r),
+                            p.targets,
+                            p.target_bytes,
+                            p.last_accepted_at.map_or_else(|| "never".to_owned(), |t| t.to_string())
+                        ),
+                        None => println!("    nothing accepted yet"),
+                    }
                 }
             }
             Ok(())
