@@ -4,14 +4,14 @@
 
 use crate::support::{change_ownership, ngclient_fetch, show, tree_hash, Sandbox, PASSPHRASE};
 
-const AT: &str = "2026-11-23T12:00:00Z";
+pub(crate) const AT: &str = "2026-11-23T12:00:00Z";
 
 fn run(sb: &Sandbox, args: &[&str]) -> crate::support::Run {
     sb.run_env(args, &[("AIRLOCK_PASSPHRASE", PASSPHRASE)])
 }
 
 /// Ceremony, registry, publishers acme (acme/*) and beta (beta/*).
-fn registry() -> Sandbox {
+pub(crate) fn registry() -> Sandbox {
     let sb = Sandbox::new();
     run(
         &sb,
@@ -42,7 +42,15 @@ fn registry() -> Sandbox {
     sb
 }
 
-fn publish(sb: &Sandbox, role: &str, key: &str, target: &str, bytes: &[u8], out: &str, extra: &[&str]) {
+pub(crate) fn publish(
+    sb: &Sandbox,
+    role: &str,
+    key: &str,
+    target: &str,
+    bytes: &[u8],
+    out: &str,
+    extra: &[&str],
+) {
     let file = format!("{out}.bin");
     sb.write(&file, bytes);
     let spec = format!("{file}={target}");
@@ -52,7 +60,7 @@ fn publish(sb: &Sandbox, role: &str, key: &str, target: &str, bytes: &[u8], out:
     run(sb, &args).ok();
 }
 
-fn accept(sb: &Sandbox, sub: &str) -> crate::support::Run {
+pub(crate) fn accept(sb: &Sandbox, sub: &str) -> crate::support::Run {
     run(sb, &["registry", "accept", sub, "--repo", "reg", "--key", "c/keys/index.key", "--at", AT])
 }
 

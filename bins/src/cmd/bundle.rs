@@ -4,7 +4,7 @@ use crate::exit::{refused, usage};
 use crate::io::{ensure_absent, read_input};
 use airlock_bundles::bundle::{
     create_bundle, index_path, inspect_bundle, open_volumes, verify_bundle, BundleError, BundleOptions,
-    NoSink, VerifyOptions, VolumeWriter,
+    NoSink, VerifyOptions, VolumeWriter, BUNDLE_FILE_MODE,
 };
 use airlock_core::text::for_terminal as safe;
 use anyhow::{Context, Result};
@@ -55,7 +55,8 @@ pub struct CreateArgs {
 pub struct VerifyArgs {
     /// The bundle file, or the base name (or .volumes.json index) of its volumes.
     pub bundle: PathBuf,
-    /// The pinned root file of the registry.
+    /// The pins directory (map.json and NAME/root.json, as `mirror init`
+    /// takes it), or one pinned root file of the registry.
     #[arg(long)]
     pub pins: PathBuf,
     /// Check at this instant (YYYY-MM-DDTHH:MM:SSZ) instead of now.
@@ -127,6 +128,10 @@ fn create(a: CreateArgs) -> Result<()> {
             let (plan, file) =
                 create_bundle(&a.repo, &opts, std::io::BufWriter::new(tmp)).map_err(io_fail)?;
             let tmp = file.into_inner().map_err(|e| anyhow::anyhow!("{}: {}", a.out.display(), e.error()))?;
+            {
+                use std::os::unix::fs::PermissionsExt;
+                tmp.as_file().set_permissions(std::fs::Permissions::from_mode(BUNDLE_FILE_MODE))?;
+            }
             tmp.as_file().sync_all()?;
             tmp.persist_noclobber(&a.out).map_err(|e| usage(format!("{}: {}", a.out.display(), e.error)))?;
             report(&a.out, &plan.manifest);
@@ -171,7 +176,7 @@ fn report(out: &Path, m: &airlock_core::bundle::BundleManifest) {
 
 fn verify(a: VerifyArgs) -> Result<()> {
     let now = super::now_or(a.at.as_deref())?;
-    let pinned = read_input(&a.pins)?;
+    let pinned = pinned_root(&a.pins, &a.bundle)?;
     let input = open_volumes(&a.bundle).map_err(|e| usage(format!("{}: {e}", a.bundle.display())))?;
     let result = verify_bundle(input, &pinned, &VerifyOptions::at(now), &mut NoSink);
     match result {
@@ -218,6 +223,32 @@ fn verify(a: VerifyArgs) -> Result<()> {
             Err(bundle_error(&a.bundle, e))
         }
     }
+}
+
+/// The pinned root to verify `bundle` against: the file `pins`, or from the
+/// pins directory `pins` the root of the one pinned registry, or (with
+/// several) of the registry the bundle's manifest names, which costs one
+/// more read of the bundle.
+fn pinned_root(pins: &Path, bundle: &Path) -> Result<Vec<u8>> {
+    if !pins.is_dir() {
+        return read_input(pins);
+    }
+    let (pins_map, _) = crate::rules::read_pins_dir(pins)?;
+    let repos: Vec<_> = pins_map.repositories().collect();
+    if let [one] = repos.as_slice() {
+        return Ok(one.root().to_vec());
+    }
+    let input = open_volumes(bundle).map_err(|e| usage(format!("{}: {e}", bundle.display())))?;
+    let claimed = inspect_bundle(input).map_err(|e| bundle_error(bundle, e))?.manifest.registry;
+    let repo = pins_map.repository_for_identity(&claimed).ok_or_else(|| {
+        refused(format!(
+            "{}: registry {} is not pinned in {}",
+            bundle.display(),
+            safe(claimed.get(..16).unwrap_or(&claimed)),
+            pins.display()
+        ))
+    })?;
+    Ok(pins_map.root(repo).unwrap_or_default().to_vec())
 }
 
 fn inspect(a: InspectArgs) -> Result<()> {

@@ -129,9 +129,15 @@ pub fn run(cmd: KeyCommand) -> Result<()> {
 
 fn share_error(e: ShareError) -> anyhow::Error {
     match e {
-        ShareError::InvalidRecipient { .. } | ShareError::InvalidIdentity { .. } | ShareError::NoIdentity => {
-            usage(e.to_string())
-        }
+        // The operator gave too little or the wrong thing: usage (exit 2).
+        // Shares that disagree or do not restore the key are refused (exit 1).
+        ShareError::InvalidRecipient { .. }
+        | ShareError::InvalidIdentity { .. }
+        | ShareError::NoIdentity
+        | ShareError::NoShares
+        | ShareError::TooFewShares { .. }
+        | ShareError::ThresholdTooSmall { .. }
+        | ShareError::ThresholdAboveShares { .. } => usage(e.to_string()),
         other => refused(other.to_string()),
     }
 }

@@ -191,6 +191,9 @@ fn io_error(e: io::Error, cap: u64) -> BundleError {
         return BundleError::TooLarge { limit: cap };
     }
     if let Some(v) = e.get_ref().and_then(|i| i.downcast_ref::<super::volumes::VolumeFault>()) {
+        if v.unreadable {
+            return BundleError::Io(format!("volume {}: {}", v.name, v.detail));
+        }
         return BundleError::Volume { name: v.name.clone(), detail: v.detail.clone() };
     }
     match e.kind() {

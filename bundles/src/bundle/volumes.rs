@@ -14,6 +14,20 @@ use std::fs::File;
 use std::io::{self, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 
+/// The mode of every bundle file airlock writes (a single bundle, each
+/// volume, the volume index): bundles hold only public, signed material,
+/// and one mode for all means a split bundle copies like a whole one.
+pub const BUNDLE_FILE_MODE: u32 = 0o644;
+
+/// Opens a new bundle file (refusing an existing one) with [`BUNDLE_FILE_MODE`].
+pub fn create_bundle_file(path: &Path) -> io::Result<File> {
+    use std::os::unix::fs::PermissionsExt;
+    let f = File::options().write(true).create_new(true).open(path)?;
+    // Set after creation: the umask must not change what every reader expects.
+    f.set_permissions(std::fs::Permissions::from_mode(BUNDLE_FILE_MODE))?;
+    Ok(f)
+}
+
 /// A volume problem, carried through `io::Error` to the reader's caller.
 #[derive(Debug)]
 pub struct VolumeFault {
@@ -21,6 +35,9 @@ pub struct VolumeFault {
     pub name: String,
     /// What is wrong.
     pub detail: String,
+    /// The volume could not be read at all (missing or unreadable): an I/O
+    /// failure, not a verification one.
+    pub unreadable: bool,
 }
 
 impl std::fmt::Display for VolumeFault {
@@ -32,7 +49,11 @@ impl std::fmt::Display for VolumeFault {
 impl std::error::Error for VolumeFault {}
 
 fn fault(name: &str, detail: impl Into<String>) -> io::Error {
-    io::Error::other(VolumeFault { name: name.to_owned(), detail: detail.into() })
+    io::Error::other(VolumeFault { name: name.to_owned(), detail: detail.into(), unreadable: false })
+}
+
+fn unreadable(name: &str, detail: impl Into<String>) -> io::Error {
+    io::Error::other(VolumeFault { name: name.to_owned(), detail: detail.into(), unreadable: true })
 }
 
 /// The path of volume `i` of `base`.
@@ -97,11 +118,7 @@ impl VolumeWriter {
         let mut bytes = serde_json::to_vec_pretty(&index).map_err(|e| BundleError::Io(e.to_string()))?;
         bytes.push(b'\n');
         let p = index_path(&self.base);
-        let mut f = File::options()
-            .write(true)
-            .create_new(true)
-            .open(&p)
-            .map_err(|e| BundleError::Io(format!("{}: {e}", p.display())))?;
+        let mut f = create_bundle_file(&p).map_err(|e| BundleError::Io(format!("{}: {e}", p.display())))?;
         f.write_all(&bytes)
             .and_then(|_| f.sync_all())
             .map_err(|e| BundleError::Io(format!("{}: {e}", p.display())))?;
@@ -119,7 +136,7 @@ impl Write for VolumeWriter {
         }
         if self.current.is_none() {
             let p = volume_path(&self.base, self.done.len());
-            let f = File::options().write(true).create_new(true).open(&p)?;
+            let f = create_bundle_file(&p)?;
             self.current = Some((f, Sha256::new(), 0));
         }
         let (f, h, len) = self.current.as_mut().ok_or_else(|| io::Error::other("no volume"))?;
@@ -168,16 +185,16 @@ impl VolumeReader {
     fn open_volume(&mut self, i: usize) -> io::Result<()> {
         let v = &self.index.volumes[i];
         let path = self.dir.join(&v.name);
-        let mut f = File::open(&path).map_err(|e| fault(&v.name, format!("cannot open: {e}")))?;
+        let mut f = File::open(&path).map_err(|e| unreadable(&v.name, format!("cannot open: {e}")))?;
         let mut h = Sha256::new();
-        let n = io::copy(&mut f, &mut h).map_err(|e| fault(&v.name, format!("unreadable: {e}")))?;
+        let n = io::copy(&mut f, &mut h).map_err(|e| unreadable(&v.name, format!("unreadable: {e}")))?;
         if n != v.length || hex::encode(h.finalize()) != v.sha256 {
             return Err(fault(
                 &v.name,
                 "does not match the volume index (damaged, swapped or from another bundle)",
             ));
         }
-        let f = File::open(&path).map_err(|e| fault(&v.name, format!("cannot reopen: {e}")))?;
+        let f = File::open(&path).map_err(|e| unreadable(&v.name, format!("cannot reopen: {e}")))?;
         self.current = Some(BufReader::with_capacity(64 * 1024, f));
         Ok(())
     }
@@ -206,12 +223,12 @@ impl Read for VolumeReader {
 /// Opens a bundle given as a file, or as the base name of split volumes
 /// (`FILE.volumes.json` beside `FILE.000`, …).
 pub fn open_volumes(base: &Path) -> Result<Box<dyn Read>, BundleError> {
-    if base.is_file() {
+    let named_index = base.to_string_lossy().ends_with(".volumes.json");
+    if base.is_file() && !named_index {
         let f = File::open(base).map_err(|e| BundleError::Io(format!("{}: {e}", base.display())))?;
         return Ok(Box::new(f));
     }
-    let idx =
-        if base.to_string_lossy().ends_with(".volumes.json") { base.to_path_buf() } else { index_path(base) };
+    let idx = if named_index { base.to_path_buf() } else { index_path(base) };
     if idx.is_file() {
         return Ok(Box::new(VolumeReader::open(&idx)?));
     }

@@ -1,0 +1,98 @@
+//! The README's exit-code table, row by row: 0 success, 1 refused by
+//! verification or policy, 2 usage or configuration (bad flags, an
+//! unreadable or wrong key, a wrong passphrase, existing output, a held
+//! lock), 3 I/O. Each case is one a user reported or could hit; the
+//! bundle-file cases also check what `bundle verify` accepts as input.
+
+use crate::registry_cli::{accept, publish, registry, AT};
+use crate::support::{Sandbox, PASSPHRASE};
+
+/// A registry with one accepted release, its bundle `b.tar`, the same
+/// split into three volumes `vol.000`.. with `vol.volumes.json`, and a
+/// pins directory `pins/` (as `mirror init` takes it).
+fn world() -> Sandbox {
+    let sb = registry();
+    publish(&sb, "acme", "acme.key", "acme/tool", &[7u8; 9000], "s", &[]);
+    accept(&sb, "s").ok();
+    sb.run(&["bundle", "create", "--repo", "reg", "--out", "b.tar", "--at", AT]).ok();
+    sb.run(&["bundle", "create", "--repo", "reg", "--out", "vol", "--volume-size", "8K", "--at", AT]).ok();
+    assert!(sb.exists("vol.002"), "expected at least three volumes");
+    std::fs::create_dir_all(sb.path("pins/example")).unwrap();
+    std::fs::copy(sb.path("c/1.root.json"), sb.path("pins/example/root.json")).unwrap();
+    sb.write(
+        "pins/map.json",
+        r#"{"repositories": {"example": ["dvd://example"]}, "mapping": [{"paths": ["*"], "repositories": ["example"], "terminating": true, "threshold": 1}]}"#,
+    );
+    sb
+}
+
+fn verify(sb: &Sandbox, pins: &str, bundle: &str) -> crate::support::Run {
+    sb.run(&["bundle", "verify", "--pins", pins, bundle, "--at", AT])
+}
+
+#[test]
+fn zero_success_for_a_file_a_volume_index_a_volume_base_name_and_a_pins_directory() {
+    let sb = world();
+    for bundle in ["b.tar", "vol", "vol.volumes.json"] {
+        for pins in ["c/1.root.json", "pins"] {
+            verify(&sb, pins, bundle).ok();
+        }
+    }
+    // Every bundle file is written with one mode, whole or split.
+    use std::os::unix::fs::PermissionsExt;
+    for f in ["b.tar", "vol.000", "vol.001", "vol.002", "vol.volumes.json"] {
+        let mode = sb.path(f).metadata().unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o644, "{f}");
+    }
+}
+
+#[test]
+fn one_refused_by_verification_or_policy() {
+    let sb = world();
+    // A damaged volume is refused and named.
+    let mut v = sb.read("vol.001");
+    v[100] ^= 1;
+    sb.write("vol.001", v);
+    verify(&sb, "pins", "vol").fails(1).mentions(&["volume vol.001", "does not match"]);
+    // A bundle of a registry that is not pinned.
+    let other = registry();
+    std::fs::copy(other.path("c/1.root.json"), sb.path("other-root.json")).unwrap();
+    verify(&sb, "other-root.json", "b.tar").fails(1);
+    // Shares that do not belong together are refused, not a usage error:
+    // covered by ceremony::key_combine_refuses_too_few_mixed_or_repeated_shares.
+}
+
+#[test]
+fn two_usage_or_configuration() {
+    let sb = world();
+    // A bad flag, and a missing argument named.
+    sb.run(&["bundle", "verify", "--bogus"]).fails(2).mentions(&["--bogus"]);
+    sb.run(&["bundle", "verify", "b.tar"]).fails(2).mentions(&["--pins"]);
+    // A pins directory without its map.
+    std::fs::create_dir_all(sb.path("empty-pins")).unwrap();
+    verify(&sb, "empty-pins", "b.tar").fails(2).mentions(&["map.json"]);
+    // A wrong passphrase, and a file that is not a key.
+    let wrong = sb.run_env(
+        &["registry", "refresh", "--repo", "reg", "--key", "c/keys/index.key", "--at", AT],
+        &[("AIRLOCK_PASSPHRASE", "not the passphrase at all")],
+    );
+    wrong.fails(2);
+    let not_a_key = sb.run_env(
+        &["registry", "refresh", "--repo", "reg", "--key", "b.tar", "--at", AT],
+        &[("AIRLOCK_PASSPHRASE", PASSPHRASE)],
+    );
+    not_a_key.fails(2).mentions(&["b.tar"]);
+    // Existing output.
+    sb.run(&["bundle", "create", "--repo", "reg", "--out", "b.tar", "--at", AT])
+        .fails(2)
+        .mentions(&["b.tar"]);
+}
+
+#[test]
+fn three_io() {
+    let sb = world();
+    // A missing volume is an I/O failure, named.
+    std::fs::remove_file(sb.path("vol.001")).unwrap();
+    verify(&sb, "pins", "vol").fails(3).mentions(&["volume vol.001", "cannot open"]);
+    verify(&sb, "pins", "vol.volumes.json").fails(3).mentions(&["vol.001"]);
+}
