@@ -96,3 +96,38 @@ fn three_io() {
     verify(&sb, "pins", "vol").fails(3).mentions(&["volume vol.001", "cannot open"]);
     verify(&sb, "pins", "vol.volumes.json").fails(3).mentions(&["vol.001"]);
 }
+
+#[test]
+fn source_date_epoch_makes_bundles_reproducible_and_at_wins_over_it() {
+    let sb = world();
+    let epoch = [("SOURCE_DATE_EPOCH", "1794916800")]; // 2026-11-17T12:00:00Z
+    for out in ["r1.tar", "r2.tar"] {
+        sb.run_env(&["bundle", "create", "--repo", "reg", "--out", out], &epoch).ok();
+    }
+    assert_eq!(sb.read("r1.tar"), sb.read("r2.tar"), "two runs at one SOURCE_DATE_EPOCH differ");
+    let inspect = sb.run(&["bundle", "inspect", "r1.tar", "--json"]);
+    inspect.ok();
+    assert_eq!(inspect.json()["inspection"]["manifest"]["created"], "2026-11-17T12:00:00Z");
+    // --at is the explicit choice and wins; the result is the --at bundle.
+    sb.run_env(&["bundle", "create", "--repo", "reg", "--out", "r3.tar", "--at", AT], &epoch).ok();
+    assert_eq!(sb.read("r3.tar"), sb.read("b.tar"));
+    sb.run_env(
+        &["bundle", "create", "--repo", "reg", "--out", "r4.tar"],
+        &[("SOURCE_DATE_EPOCH", "yesterday")],
+    )
+    .fails(2)
+    .mentions(&["SOURCE_DATE_EPOCH"]);
+}
+
+#[test]
+fn a_flag_and_the_ceremony_file_never_silently_override_each_other() {
+    let sb = Sandbox::new();
+    sb.write("c.toml", "registry = \"example\"\nthreshold = 1\ncustodians = [\"alice\"]\n");
+    let before = sb.tree_hash();
+    for extra in [["--threshold", "1"], ["--registry", "other"], ["--custodian", "bob"]] {
+        let mut args = vec!["ceremony", "init", "--config", "c.toml", "--out", "c", "--allow-online"];
+        args.extend(extra);
+        sb.run_env(&args, &[("AIRLOCK_PASSPHRASE", PASSPHRASE)]).fails(2).mentions(&[extra[0], "c.toml"]);
+    }
+    assert_eq!(sb.tree_hash(), before);
+}

@@ -201,6 +201,8 @@ impl Sandbox {
             }
         }
         cmd.env_remove("AIRLOCK_PASSPHRASE");
+        // A build environment's SOURCE_DATE_EPOCH would fix bundle times.
+        cmd.env_remove("SOURCE_DATE_EPOCH");
         cmd.env(SCRYPT_ENV, "10");
         for (k, v) in env {
             cmd.env(k, v);

@@ -100,6 +100,25 @@ pub fn parse_size(s: &str) -> Result<u64> {
     })
 }
 
+/// When a bundle is made: `--at`, else `SOURCE_DATE_EPOCH` (the
+/// reproducible-builds convention: seconds since 1970), else now. The
+/// bytes of a bundle depend only on the registry and this instant.
+fn created_at(at: Option<&str>) -> Result<airlock_core::Timestamp> {
+    if at.is_some() {
+        return super::now_or(at);
+    }
+    match std::env::var("SOURCE_DATE_EPOCH") {
+        Ok(v) if !v.is_empty() => v
+            .trim()
+            .parse::<i64>()
+            .ok()
+            .filter(|s| *s >= 0)
+            .map(airlock_core::Timestamp::from_unix)
+            .ok_or_else(|| usage(format!("SOURCE_DATE_EPOCH {v:?}: not a number of seconds since 1970"))),
+        _ => super::now_or(None),
+    }
+}
+
 fn bundle_error(path: &Path, e: BundleError) -> anyhow::Error {
     match e {
         BundleError::Io(m) => anyhow::anyhow!("{}: {m}", path.display()),
@@ -108,7 +127,7 @@ fn bundle_error(path: &Path, e: BundleError) -> anyhow::Error {
 }
 
 fn create(a: CreateArgs) -> Result<()> {
-    let created = super::now_or(a.at.as_deref())?;
+    let created = created_at(a.at.as_deref())?;
     let opts =
         BundleOptions { gzip: a.gzip, namespaces: a.namespaces, since_snapshot: a.since_snapshot, created };
     if !a.repo.join("metadata").is_dir() {

@@ -310,6 +310,21 @@ fn init(a: InitArgs) -> Result<()> {
         }
         None => CeremonyFile::default(),
     };
+    // A flag and the ceremony file never silently override each other.
+    if let Some(p) = &a.config {
+        let both = [
+            ("--registry", "registry", a.registry.is_some() && file.registry.is_some()),
+            ("--custodian", "custodians", !a.custodians.is_empty() && !file.custodians.is_empty()),
+            ("--threshold", "threshold", a.threshold.is_some() && file.threshold.is_some()),
+            ("--index-key", "index_key", a.index_key.is_some() && file.index_key.is_some()),
+        ];
+        if let Some((flag, key, _)) = both.iter().find(|(_, _, set)| *set) {
+            return Err(usage(format!(
+                "{flag} and `{key}` in {} are both given; give one of them",
+                p.display()
+            )));
+        }
+    }
     let registry = a
         .registry
         .clone()
