@@ -201,6 +201,19 @@ pub struct Trusted {
     pub targets: BTreeMap<String, Verified<Targets>>,
 }
 
+impl Trusted {
+    /// The first instant at which some trusted role has expired, and that
+    /// role: from then on a client refuses this metadata (a bundle made
+    /// from it stops being importable; a mirror serving it goes stale).
+    pub fn earliest_expiry(&self) -> (Timestamp, String) {
+        let mut all = vec![(self.root.signed().expires, "root".to_owned())];
+        all.extend(self.timestamp.iter().map(|t| (t.signed().expires, "timestamp".to_owned())));
+        all.extend(self.snapshot.iter().map(|t| (t.signed().expires, "snapshot".to_owned())));
+        all.extend(self.targets.iter().map(|(role, t)| (t.signed().expires, role.clone())));
+        all.into_iter().min().unwrap_or((self.root.signed().expires, "root".to_owned()))
+    }
+}
+
 /// A target found by the delegation search.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TargetMatch {

@@ -52,9 +52,15 @@ pub struct ExpiryDays {
 }
 
 impl Default for ExpiryDays {
-    /// Short by default: a replayed bundle must go stale quickly.
+    /// Suited to a monthly courier: a bundle made at T still imports after
+    /// a trip of up to a month (timestamp 31 days), and the mirror it fed
+    /// goes stale a month after its last import, not a day. The price is
+    /// the freeze window: whoever can withhold bundles can keep a mirror on
+    /// old metadata for up to the timestamp period. Registries with a
+    /// faster courier set shorter periods in the ceremony file;
+    /// `bundle create --expires DAYS` re-signs for one long trip.
     fn default() -> Self {
-        ExpiryDays { root: 365, targets: 90, snapshot: 7, timestamp: 1 }
+        ExpiryDays { root: 365, targets: 120, snapshot: 45, timestamp: 31 }
     }
 }
 

@@ -10,7 +10,7 @@ use crate::support::{Sandbox, PASSPHRASE};
 /// A registry with one accepted release, its bundle `b.tar`, the same
 /// split into three volumes `vol.000`.. with `vol.volumes.json`, and a
 /// pins directory `pins/` (as `mirror init` takes it).
-fn world() -> Sandbox {
+pub(crate) fn world() -> Sandbox {
     let sb = registry();
     publish(&sb, "acme", "acme.key", "acme/tool", &[7u8; 9000], "s", &[]);
     accept(&sb, "s").ok();
@@ -21,7 +21,7 @@ fn world() -> Sandbox {
     std::fs::copy(sb.path("c/1.root.json"), sb.path("pins/example/root.json")).unwrap();
     sb.write(
         "pins/map.json",
-        r#"{"repositories": {"example": ["dvd://example"]}, "mapping": [{"paths": ["*"], "repositories": ["example"], "terminating": true, "threshold": 1}]}"#,
+        r#"{"repositories": {"example": ["dvd://example"]}, "mapping": [{"paths": ["acme/*", "beta/*"], "repositories": ["example"], "terminating": true, "threshold": 1}]}"#,
     );
     sb
 }

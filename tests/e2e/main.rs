@@ -8,6 +8,7 @@
 mod ceremony;
 mod cli;
 mod clock_shift;
+mod courier;
 mod exit_codes;
 #[path = "../common/fixed_clock.rs"]
 mod fixed_clock;

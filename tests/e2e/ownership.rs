@@ -608,7 +608,7 @@ fn index_rotation_rollback_with_the_retiring_key_trusted() {
     fx.rotate_index_key();
     fx.bundle("reg", "a.tar");
     let run = fx.import_ok("mirror", "a.tar");
-    assert!(run.stdout.contains("snapshot 5 -> 6") && run.stdout.contains("new root version(s): [2]"));
+    assert!(run.stdout.contains("snapshot 5 -> 6") && run.stdout.contains("new root version(s): 2"));
     fx.release("acme", "acme.key", "acme/tool-2.0.tar.gz", b"acme tool 2.0\n", "new-index.key").ok();
     fx.bundle("reg", "b.tar");
     assert!(fx.import_ok("mirror", "b.tar").stdout.contains("snapshot 6 -> 7"));

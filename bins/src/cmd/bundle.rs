@@ -48,6 +48,15 @@ pub struct CreateArgs {
     /// The creation time recorded (YYYY-MM-DDTHH:MM:SSZ) instead of now.
     #[arg(long)]
     pub at: Option<String>,
+    /// First re-sign snapshot and timestamp to stay valid this many days
+    /// (a courier trip), with the registry's index key (--key).
+    #[arg(long, value_name = "DAYS", requires = "key")]
+    pub expires: Option<u32>,
+    /// The registry's index key (a key file or pkcs11: URI), for --expires.
+    #[arg(long, requires = "expires")]
+    pub key: Option<PathBuf>,
+    #[command(flatten)]
+    pub passphrase: crate::secrets::PassphraseArgs,
 }
 
 /// Arguments of `bundle verify`.
@@ -133,6 +142,17 @@ fn create(a: CreateArgs) -> Result<()> {
     if !a.repo.join("metadata").is_dir() {
         return Err(usage(format!("{}: not a registry repository (no metadata/)", a.repo.display())));
     }
+    if let (Some(days), Some(key)) = (a.expires, &a.key) {
+        let signer = crate::secrets::load_signer(key, &a.passphrase)?;
+        let mut reg = super::registry::open_writing(&a.repo, created)?;
+        let r = reg
+            .refresh_for_trip(signer.as_ref(), created, Some(days))
+            .map_err(super::registry::registry_error)?;
+        println!(
+            "refreshed for a {days}-day trip: snapshot v{}, timestamp v{}",
+            r.snapshot_version, r.timestamp_version
+        );
+    }
     let io_fail = |e: BundleError| match e {
         BundleError::Io(m) => usage(format!("{}: {m}", a.repo.display())),
         other => refused(format!("{}: {other}", a.repo.display())),
@@ -153,7 +173,7 @@ fn create(a: CreateArgs) -> Result<()> {
             }
             tmp.as_file().sync_all()?;
             tmp.persist_noclobber(&a.out).map_err(|e| usage(format!("{}: {}", a.out.display(), e.error)))?;
-            report(&a.out, &plan.manifest);
+            report(&a.out, &plan.manifest, &a.repo, created);
         }
         Some(size) => {
             let size = parse_size(size)?;
@@ -162,7 +182,7 @@ fn create(a: CreateArgs) -> Result<()> {
             let (plan, mut w) = create_bundle(&a.repo, &opts, w).map_err(io_fail)?;
             w.flush()?;
             let index = w.finish().map_err(io_fail)?;
-            report(&a.out, &plan.manifest);
+            report(&a.out, &plan.manifest, &a.repo, created);
             println!(
                 "split into {} volume(s) of at most {size} bytes; index {}",
                 index.volumes.len(),
@@ -176,7 +196,20 @@ fn create(a: CreateArgs) -> Result<()> {
     Ok(())
 }
 
-fn report(out: &Path, m: &airlock_core::bundle::BundleManifest) {
+/// When a bundle of `repo` stops being importable: the earliest expiry of
+/// the roles it carries (all of them, for a full bundle).
+fn importable_until(repo: &Path, now: airlock_core::Timestamp) -> Option<(airlock_core::Timestamp, String)> {
+    let s = airlock_bundles::registry::status(repo, now).ok()?;
+    let publishers = s.publishers.iter().filter_map(|p| p.role.as_ref());
+    s.roles.iter().chain(publishers).map(|r| (r.expires, r.role.clone())).min()
+}
+
+fn report(
+    out: &Path,
+    m: &airlock_core::bundle::BundleManifest,
+    repo: &Path,
+    created: airlock_core::Timestamp,
+) {
     let targets = m.entries.iter().filter(|e| e.kind == airlock_core::bundle::EntryKind::Target).count();
     println!(
         "wrote {}: registry {}, snapshot version {}",
@@ -190,6 +223,12 @@ fn report(out: &Path, m: &airlock_core::bundle::BundleManifest) {
     }
     if !m.omitted_roles.is_empty() {
         println!("  roles left out: {}", safe(&m.omitted_roles.join(", ")));
+    }
+    if let Some((until, role)) = importable_until(repo, created) {
+        println!(
+            "  importable until {until} (when its {} metadata expires; `--expires DAYS --key INDEX.key` refreshes it for a longer trip)",
+            safe(&role)
+        );
     }
 }
 
@@ -212,6 +251,8 @@ fn verify(a: VerifyArgs) -> Result<()> {
                         "base_snapshot_version": v.manifest().base_snapshot_version,
                         "omitted_roles": v.manifest().omitted_roles,
                         "checks": v.checks(),
+                        "importable_until": v.trusted().earliest_expiry().0.to_string(),
+                        "expiring_role": v.trusted().earliest_expiry().1,
                         "targets": v.targets().iter().map(|(t, f, r)| json!({"path": t, "length": f.length, "role": r})).collect::<Vec<_>>(),
                     }))?
                 );
@@ -224,6 +265,8 @@ fn verify(a: VerifyArgs) -> Result<()> {
                     v.targets().len(),
                     &v.manifest().registry[..16]
                 );
+                let (until, role) = v.trusted().earliest_expiry();
+                println!("importable until {until} (when its {} metadata expires)", safe(&role));
             }
             Ok(())
         }

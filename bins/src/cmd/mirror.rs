@@ -19,8 +19,8 @@ pub enum MirrorCommand {
     Import(ImportArgs),
     /// Re-check every file and signature of the mirror; report all problems.
     Verify(DirArgs),
-    /// Versions and expiry of what the mirror holds.
-    Status(DirArgs),
+    /// Versions and expiry of what the mirror holds, warning before it expires.
+    Status(StatusArgs),
     /// The audit log of every import attempt.
     Log(DirArgs),
 }
@@ -56,6 +56,16 @@ pub struct ImportArgs {
     /// Print reports as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Arguments of `mirror status`.
+#[derive(Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub mirror: DirArgs,
+    /// Warn when a repository's metadata expires within this many days.
+    #[arg(long, value_name = "DAYS", default_value_t = 7)]
+    pub warn_days: u32,
 }
 
 /// Arguments naming a mirror.
@@ -117,28 +127,47 @@ fn import(a: ImportArgs) -> Result<()> {
 fn verify(a: DirArgs) -> Result<()> {
     let now = super::now_or(a.at.as_deref())?;
     let (m, rules) = open(&a.dir)?;
-    let problems = verify_mirror(&m, &rules, rules.policy.effective_now(now)).map_err(mirror_error)?;
+    let found = verify_mirror(&m, &rules, rules.policy.effective_now(now)).map_err(mirror_error)?;
+    let (expired, damage): (Vec<_>, Vec<_>) = found.iter().partition(|p| p.expired);
     if a.json {
         println!(
             "{}",
-            serde_json::to_string_pretty(&json!({"verified": problems.is_empty(), "problems": problems}))?
+            serde_json::to_string_pretty(&json!({
+                "format": "airlock-mirror-verify-v2",
+                "verified": found.is_empty(),
+                "intact": damage.is_empty(),
+                "expired": !expired.is_empty(),
+                "problems": found,
+            }))?
         );
     } else {
-        for p in &problems {
+        for p in &damage {
             println!("PROBLEM  {}: {}", safe(&p.repo), safe(&p.problem));
         }
-        if problems.is_empty() {
-            println!("mirror verified: every repository, file and signature checks out; the audit log chain is intact");
+        for p in &expired {
+            println!("EXPIRED  {}: {}", safe(&p.repo), safe(&p.problem));
+        }
+        match (damage.is_empty(), expired.is_empty()) {
+            (true, true) => println!(
+                "mirror verified: every repository, file and signature checks out; the audit log chain is intact"
+            ),
+            (true, false) => println!(
+                "mirror intact, but EXPIRED: every file and signature checks out as of expiry; TUF clients refuse it until a fresher bundle is imported"
+            ),
+            _ => {}
         }
     }
-    if problems.is_empty() {
+    // Damage is a refusal (exit 1); expiry alone is reported, not a failure.
+    if damage.is_empty() {
         Ok(())
     } else {
-        Err(refused(format!("{}: {} problem(s) found", a.dir.display(), problems.len())))
+        Err(refused(format!("{}: {} problem(s) found", a.dir.display(), damage.len())))
     }
 }
 
-fn status(a: DirArgs) -> Result<()> {
+fn status(args: StatusArgs) -> Result<()> {
+    let a = args.mirror;
+    let now = super::now_or(a.at.as_deref())?;
     let (m, _) = open(&a.dir)?;
     let mut repos = Vec::new();
     for repo in m.repos().map_err(mirror_error)? {
@@ -146,7 +175,27 @@ fn status(a: DirArgs) -> Result<()> {
         let Some(s) = trusted_state(&m, &repo).map_err(mirror_error)? else { continue };
         let (root, ts, snap) =
             (Some(&s.root.metadata), Some(&s.timestamp.metadata), Some(&s.snapshot.metadata));
+        let (expires, role) = [
+            (s.timestamp.signed().expires, "timestamp"),
+            (s.snapshot.signed().expires, "snapshot"),
+            (s.root.signed().expires, "root"),
+        ]
+        .into_iter()
+        .min()
+        .unwrap_or((s.root.signed().expires, "root"));
+        let left = expires.unix() - now.unix();
+        let state = if left <= 0 {
+            "expired"
+        } else if left <= i64::from(args.warn_days) * 86_400 {
+            "expiring"
+        } else {
+            "fresh"
+        };
         repos.push(json!({
+            "expires": expires.to_string(),
+            "expiring_role": role,
+            "seconds_left": left.max(0),
+            "state": state,
             "repo": repo,
             "root_version": root.as_ref().map(|r| r.signed().version),
             "root_expires": root.as_ref().map(|r| r.signed().expires.to_string()),
@@ -159,9 +208,13 @@ fn status(a: DirArgs) -> Result<()> {
     if a.json {
         println!(
             "{}",
-            serde_json::to_string_pretty(
-                &json!({"mirror": a.dir.display().to_string(), "repositories": repos})
-            )?
+            serde_json::to_string_pretty(&json!({
+                "format": "airlock-mirror-status-v2",
+                "mirror": a.dir.display().to_string(),
+                "checked_at": now.to_string(),
+                "warn_days": args.warn_days,
+                "repositories": repos
+            }))?
         );
     } else {
         println!("mirror {}", a.dir.display());
@@ -169,14 +222,28 @@ fn status(a: DirArgs) -> Result<()> {
             println!("  nothing imported yet");
         }
         for r in &repos {
+            let name = r["repo"].as_str().unwrap_or_default();
             println!(
-                "  {}: root v{}, snapshot v{}, timestamp v{} (expires {})",
-                r["repo"].as_str().unwrap_or_default(),
+                "  {}: root v{}, snapshot v{}, timestamp v{}; valid until {} ({} expires first)",
+                name,
                 r["root_version"],
                 r["snapshot_version"],
                 r["timestamp_version"],
-                r["timestamp_expires"].as_str().unwrap_or("-")
+                r["expires"].as_str().unwrap_or("-"),
+                r["expiring_role"].as_str().unwrap_or("-"),
             );
+            let days = r["seconds_left"].as_i64().unwrap_or(0) as f64 / 86_400.0;
+            match r["state"].as_str() {
+                Some("expired") => println!(
+                    "  EXPIRED: {name} expired at {}; clients inside refuse it until a fresher bundle is imported",
+                    r["expires"].as_str().unwrap_or("-")
+                ),
+                Some("expiring") => println!(
+                    "  WARNING: {name} expires in {days:.1} day(s); import a fresher bundle before {}",
+                    r["expires"].as_str().unwrap_or("-")
+                ),
+                _ => {}
+            }
         }
     }
     Ok(())

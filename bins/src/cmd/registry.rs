@@ -263,7 +263,7 @@ pub struct PublishArgs {
 }
 
 /// The exit code the library's error kind calls for.
-fn registry_error(e: RegistryError) -> anyhow::Error {
+pub(crate) fn registry_error(e: RegistryError) -> anyhow::Error {
     match e.kind() {
         ErrorKind::Refused => refused(e.to_string()),
         ErrorKind::Config => usage(e.to_string()),
@@ -276,7 +276,7 @@ fn roots_in(dir: &std::path::Path) -> Result<Vec<(PathBuf, Vec<u8>)>> {
     files.into_iter().map(|(_, p)| Ok((p.clone(), read_input(&p)?))).collect()
 }
 
-fn open_writing(repo: &std::path::Path, now: Timestamp) -> Result<Registry> {
+pub(crate) fn open_writing(repo: &std::path::Path, now: Timestamp) -> Result<Registry> {
     Registry::open_for_writing(repo, now).map_err(registry_error)
 }
 

@@ -21,6 +21,9 @@ pub struct MirrorProblem {
     pub repo: String,
     /// What is wrong.
     pub problem: String,
+    /// The repository's metadata has expired and is otherwise intact: not
+    /// damage, but clients inside refuse it until a fresher bundle comes.
+    pub expired: bool,
 }
 
 /// Reads metadata from a served directory.
@@ -64,12 +67,37 @@ pub fn verify_mirror(
     let mut problems = Vec::new();
     if let Ok(bytes) = std::fs::read(mirror.audit_path()) {
         for e in transcript::scan(&bytes).damage {
-            problems.push(MirrorProblem { repo: "mirror".into(), problem: format!("audit log: {e}") });
+            problems.push(MirrorProblem {
+                repo: "mirror".into(),
+                problem: format!("audit log: {e}"),
+                expired: false,
+            });
         }
     }
     for repo in mirror.repos()? {
-        let mut report = |p: String| problems.push(MirrorProblem { repo: repo.clone(), problem: p });
         let Some(prior) = trusted_state(mirror, &repo)? else { continue };
+        // Expiry is reported apart from damage: past it, everything else is
+        // checked as of the last instant the metadata was valid.
+        let (expires, role) = [
+            (prior.timestamp.signed().expires, "timestamp"),
+            (prior.snapshot.signed().expires, "snapshot"),
+            (prior.root.signed().expires, "root"),
+        ]
+        .into_iter()
+        .min()
+        .unwrap_or((prior.root.signed().expires, "root"));
+        let now = if now >= expires {
+            problems.push(MirrorProblem {
+                repo: repo.clone(),
+                problem: format!("{role} expired at {expires}; import a fresher bundle"),
+                expired: true,
+            });
+            expires.plus_secs(-1)
+        } else {
+            now
+        };
+        let mut report =
+            |p: String| problems.push(MirrorProblem { repo: repo.clone(), problem: p, expired: false });
         let Some(root) = importer.pins.root(&repo) else {
             report("no pinned root".into());
             continue;

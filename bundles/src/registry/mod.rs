@@ -68,6 +68,9 @@ pub const MAX_NAME_LEN: usize = 64;
 
 const DAY: i64 = 86_400;
 
+/// The longest courier trip `refresh_for_trip` signs for: a year.
+pub const MAX_TRIP_DAYS: u32 = 366;
+
 /// Checks a publisher (delegated role) name: `[a-z0-9][a-z0-9_-]*`, at most
 /// [`MAX_NAME_LEN`] bytes, not a top-level role name.
 pub fn check_publisher_name(name: &str) -> Result<(), RegistryError> {
@@ -549,7 +552,7 @@ impl Registry {
         }
         let old = self.targets.signed().clone();
         let bytes = proposed.to_bytes();
-        let pending = self.resign(Some((next, bytes)), Vec::new(), signer, now)?;
+        let pending = self.resign(Some((next, bytes)), Vec::new(), signer, now, None)?;
         let report = self.publish_pending(pending, &mut |_| Ok(()))?;
         self.note_publishers(&old, now)?;
         Ok(report)
@@ -586,12 +589,30 @@ impl Registry {
     /// (a `Renew` draft); refreshing refuses once it has expired, since
     /// clients would refuse the repository anyway.
     pub fn refresh(&mut self, signer: &dyn Signer, now: Timestamp) -> Result<ChangeReport, RegistryError> {
+        self.refresh_for_trip(signer, now, None)
+    }
+
+    /// [`Registry::refresh`], with snapshot and timestamp valid for
+    /// `trip_days` (when given) instead of the root's periods: for a bundle
+    /// that must stay importable through a long courier trip. At most
+    /// [`MAX_TRIP_DAYS`].
+    pub fn refresh_for_trip(
+        &mut self,
+        signer: &dyn Signer,
+        now: Timestamp,
+        trip_days: Option<u32>,
+    ) -> Result<ChangeReport, RegistryError> {
         check_index_key(&self.roots, &signer.key_id())?;
         let t = self.targets.signed();
         if t.expires <= now {
             return Err(RegistryError::TargetsExpired { version: t.version, expires: t.expires, now });
         }
-        let pending = self.resign(None, Vec::new(), signer, now)?;
+        if let Some(d) = trip_days.filter(|d| *d == 0 || *d > MAX_TRIP_DAYS) {
+            return Err(RegistryError::NothingToDo(format!(
+                "a trip of {d} day(s): give 1 to {MAX_TRIP_DAYS} days"
+            )));
+        }
+        let pending = self.resign(None, Vec::new(), signer, now, trip_days)?;
         self.publish_pending(pending, &mut |_| Ok(()))
     }
 
@@ -666,7 +687,7 @@ impl Registry {
         };
         let old_targets = self.targets.signed().clone();
         let old_roots = std::mem::replace(&mut self.roots, roots);
-        let resigned = self.resign(new_targets, Vec::new(), signer, now);
+        let resigned = self.resign(new_targets, Vec::new(), signer, now, None);
         let mut pending = match resigned {
             Ok(p) => p,
             Err(e) => {
@@ -806,7 +827,7 @@ impl Registry {
         let version = signed.version;
         let targets_total = signed.targets.len();
         let mut pending =
-            self.resign(None, vec![(role.clone(), version, scan.role_bytes.clone())], signer, now)?;
+            self.resign(None, vec![(role.clone(), version, scan.role_bytes.clone())], signer, now, None)?;
         pending.artifacts = artifacts;
         let report = self.publish_pending(pending, hook)?;
         crate::fault::point("registry-published");
@@ -946,8 +967,12 @@ impl Registry {
         roles: Vec<(String, u64, Vec<u8>)>,
         signer: &dyn Signer,
         now: Timestamp,
+        trip_days: Option<u32>,
     ) -> Result<Pending, RegistryError> {
-        let days = self.days()?;
+        let mut days = self.days()?;
+        if let Some(d) = trip_days {
+            (days.snapshot, days.timestamp) = (d, d);
+        }
         let root = self.newest_root();
         let mut pending = Pending::default();
         let mut meta = self.snapshot.signed().meta.clone();

@@ -593,7 +593,8 @@ fn verify_reports_every_problem() {
         ["role acme, target acme/x", "role acme, target acme/y", "role beta, target beta/z"]
     );
     // Expired metadata is reported too, with the rest.
-    let r = verify(&f.reg, t("2026-06-03T00:00:00Z"));
+    // (The default timestamp period is 31 days.)
+    let r = verify(&f.reg, t("2026-07-10T00:00:00Z"));
     assert!(r.problems.iter().any(|p| p.subject == "metadata/timestamp.json"), "{:#?}", r.problems);
     assert_eq!(r.problems.iter().filter(|p| p.subject.starts_with("role ")).count(), 3);
 }
