@@ -116,11 +116,7 @@ fn bundle_create_expires_re_signs_for_a_longer_trip() {
     );
     made.ok();
     assert!(made.stdout.contains("refreshed for a 60-day trip"), "{}", made.stdout);
-    assert!(
-        made.stdout.contains(&format!("importable until {}", day(60))),
-        "{}",
-        made.stdout
-    );
+    assert!(made.stdout.contains(&format!("importable until {}", day(60))), "{}", made.stdout);
     import(&sb, "m", "trip.tar", &day(59)).ok();
     // --expires needs the key, and a sane trip.
     sb.run(&["bundle", "create", "--repo", "reg", "--out", "x.tar", "--expires", "60"])

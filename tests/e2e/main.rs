@@ -21,6 +21,7 @@ mod metadata;
 mod multimachine;
 mod ownership;
 mod pinned;
+mod readme_tour;
 mod registry_cli;
 mod roots;
 mod support;
