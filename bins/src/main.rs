@@ -10,6 +10,7 @@
 mod exit;
 mod cmd;
 mod io;
+mod progress;
 mod rules;
 mod secrets;
 mod steps;
@@ -21,6 +22,9 @@ use std::process::ExitCode;
 #[derive(Parser)]
 #[command(name = "airlock", version = airlock_keyceremony::BUILD, about, disable_help_subcommand = true)]
 struct Cli {
+    /// No progress bars (they are shown only when stderr is a terminal).
+    #[arg(long, global = true)]
+    quiet: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -64,6 +68,7 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(code) => return code,
     };
+    progress::set_quiet(cli.quiet);
     let result = match cli.command {
         Command::Key(c) => cmd::key::run(c),
         Command::Metadata(c) => cmd::metadata::run(c),

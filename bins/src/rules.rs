@@ -3,7 +3,6 @@
 //! `airlock_core::admission::admit`; nothing here decides trust.
 
 use crate::exit::{refused, usage};
-use airlock_bundles::bundle::open_volumes;
 use airlock_bundles::mirror::{import_bundle, Importer, Mirror, MirrorError};
 use airlock_core::pins::Pins;
 use airlock_core::policy::Policy;
@@ -62,7 +61,8 @@ pub fn import_all(
     json: bool,
 ) -> Result<()> {
     for b in bundles {
-        let mut input = open_volumes(b).map_err(|e| usage(format!("{}: {e}", b.display())))?;
+        let mut input =
+            crate::progress::open_bundle(b, "importing").map_err(|e| usage(format!("{}: {e}", b.display())))?;
         let label = b.display().to_string();
         match import_bundle(mirror, &mut input, &label, importer, now, std::time::Duration::from_secs(wait)) {
             Ok(r) => {

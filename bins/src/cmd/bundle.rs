@@ -164,9 +164,11 @@ fn create(a: CreateArgs) -> Result<()> {
             let dir = a.out.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
             let tmp = tempfile::NamedTempFile::new_in(dir)
                 .with_context(|| format!("{}: cannot write", dir.display()))?;
-            let (plan, file) =
-                create_bundle(&a.repo, &opts, std::io::BufWriter::new(tmp)).map_err(io_fail)?;
-            let tmp = file.into_inner().map_err(|e| anyhow::anyhow!("{}: {}", a.out.display(), e.error()))?;
+            let out = crate::progress::ProgressWrite::new(std::io::BufWriter::new(tmp), "writing");
+            let (plan, file) = create_bundle(&a.repo, &opts, out).map_err(io_fail)?;
+            let tmp = file
+                .into_inner()
+                .into_inner().map_err(|e| anyhow::anyhow!("{}: {}", a.out.display(), e.error()))?;
             {
                 use std::os::unix::fs::PermissionsExt;
                 tmp.as_file().set_permissions(std::fs::Permissions::from_mode(BUNDLE_FILE_MODE))?;
@@ -179,7 +181,9 @@ fn create(a: CreateArgs) -> Result<()> {
             let size = parse_size(size)?;
             ensure_absent(&index_path(&a.out))?;
             let w = VolumeWriter::new(&a.out, size).map_err(io_fail)?;
-            let (plan, mut w) = create_bundle(&a.repo, &opts, w).map_err(io_fail)?;
+            let w = crate::progress::ProgressWrite::new(w, "writing volumes");
+            let (plan, w) = create_bundle(&a.repo, &opts, w).map_err(io_fail)?;
+            let mut w = w.into_inner();
             w.flush()?;
             let index = w.finish().map_err(io_fail)?;
             report(&a.out, &plan.manifest, &a.repo, created);
@@ -235,7 +239,8 @@ fn report(
 fn verify(a: VerifyArgs) -> Result<()> {
     let now = super::now_or(a.at.as_deref())?;
     let pinned = pinned_root(&a.pins, &a.bundle)?;
-    let input = open_volumes(&a.bundle).map_err(|e| usage(format!("{}: {e}", a.bundle.display())))?;
+    let input =
+        crate::progress::open_bundle(&a.bundle, "verifying").map_err(|e| usage(format!("{}: {e}", a.bundle.display())))?;
     let result = verify_bundle(input, &pinned, &VerifyOptions::at(now), &mut NoSink);
     match result {
         Ok(v) => {

@@ -15,6 +15,10 @@ mod exit;
 mod compiled;
 #[path = "../cmd/docs.rs"]
 mod docs;
+// Shared with `airlock`; this binary only reads bundles, never writes one.
+#[allow(dead_code)]
+#[path = "../progress.rs"]
+mod progress;
 // Shared with `airlock mirror`. Here the pins-directory reader only reads a
 // mirror's stored pins, to check they are the compiled-in ones.
 #[path = "../rules.rs"]
@@ -37,6 +41,9 @@ const NO_PINS: &str =
 #[derive(Parser)]
 #[command(name = "airlock-import", version = airlock_keyceremony::BUILD, disable_help_subcommand = true)]
 struct Cli {
+    /// No progress bars (they are shown only when stderr is a terminal).
+    #[arg(long, global = true)]
+    quiet: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -162,5 +169,6 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(code) => return code,
     };
+    progress::set_quiet(cli.quiet);
     exit::finish("airlock-import", run(cli.command))
 }

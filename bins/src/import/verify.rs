@@ -4,7 +4,6 @@
 //! `--mirror` the bundle is judged as a fresh mirror would judge it.
 
 use crate::exit::{refused, usage};
-use airlock_bundles::bundle::open_volumes;
 use airlock_bundles::mirror::{check_bundle, Importer, Mirror, MirrorError};
 use airlock_core::text::for_terminal as safe;
 use airlock_core::Timestamp;
@@ -21,7 +20,8 @@ pub fn run(
     now: Timestamp,
     json: bool,
 ) -> Result<()> {
-    let mut input = open_volumes(bundle).map_err(|e| usage(format!("{}: {e}", bundle.display())))?;
+    let mut input =
+        crate::progress::open_bundle(bundle, "verifying").map_err(|e| usage(format!("{}: {e}", bundle.display())))?;
     match check_bundle(mirror, &mut input, importer, now) {
         Ok(c) => {
             let v = &c.bundle;
