@@ -61,8 +61,8 @@ pub fn import_all(
     json: bool,
 ) -> Result<()> {
     for b in bundles {
-        let mut input =
-            crate::progress::open_bundle(b, "importing").map_err(|e| usage(format!("{}: {e}", b.display())))?;
+        let mut input = crate::progress::open_bundle(b, "importing")
+            .map_err(|e| usage(format!("{}: {e}", b.display())))?;
         let label = b.display().to_string();
         match import_bundle(mirror, &mut input, &label, importer, now, std::time::Duration::from_secs(wait)) {
             Ok(r) => {
@@ -70,7 +70,7 @@ pub fn import_all(
                     println!(
                         "{}",
                         serde_json::to_string_pretty(
-                            &json!({"bundle": b.display().to_string(), "imported": true, "report": r})
+                            &json!({"format": "airlock-mirror-import-v1", "bundle": b.display().to_string(), "imported": true, "report": r})
                         )?
                     );
                 } else {
@@ -115,7 +115,7 @@ pub fn import_all(
                     println!(
                         "{}",
                         serde_json::to_string_pretty(
-                            &json!({"bundle": b.display().to_string(), "imported": false, "error": e.to_string()})
+                            &json!({"format": "airlock-mirror-import-v1", "bundle": b.display().to_string(), "imported": false, "error": e.to_string()})
                         )?
                     );
                 }

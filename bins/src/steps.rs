@@ -185,12 +185,27 @@ fn relative_to(path: &Path, dir: &Path) -> Option<String> {
 }
 
 /// `ceremony transcript verify`.
-pub fn verify_transcript(path: &Path, base: Option<&Path>) -> Result<()> {
+pub fn verify_transcript(path: &Path, base: Option<&Path>, json: bool) -> Result<()> {
     let base = base.map(Path::to_path_buf).unwrap_or_else(|| match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
     });
-    let report = transcript::verify(path, &base).map_err(|e| refused(format!("{}: {e}", path.display())))?;
+    let result = transcript::verify(path, &base);
+    if json {
+        let j = match &result {
+            Ok(r) => {
+                serde_json::json!({"format": "airlock-transcript-verify-v1", "transcript": path.display().to_string(), "verified": true, "records": r.records})
+            }
+            Err(e) => {
+                serde_json::json!({"format": "airlock-transcript-verify-v1", "transcript": path.display().to_string(), "verified": false, "error": e.to_string()})
+            }
+        };
+        println!("{}", serde_json::to_string_pretty(&j)?);
+    }
+    let report = result.map_err(|e| refused(format!("{}: {e}", path.display())))?;
+    if json {
+        return Ok(());
+    }
     println!(
         "{}: {} record(s), hash chain intact, every listed file matches",
         path.display(),

@@ -16,6 +16,7 @@ mod hostile;
 #[path = "../common/http_server.rs"]
 mod http_server;
 mod import_pins;
+mod json;
 mod keys;
 mod metadata;
 mod multimachine;

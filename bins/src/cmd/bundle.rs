@@ -57,6 +57,9 @@ pub struct CreateArgs {
     pub key: Option<PathBuf>,
     #[command(flatten)]
     pub passphrase: crate::secrets::PassphraseArgs,
+    /// Print the result as JSON (docs/JSON.md).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Arguments of `bundle verify`.
@@ -148,10 +151,12 @@ fn create(a: CreateArgs) -> Result<()> {
         let r = reg
             .refresh_for_trip(signer.as_ref(), created, Some(days))
             .map_err(super::registry::registry_error)?;
-        println!(
-            "refreshed for a {days}-day trip: snapshot v{}, timestamp v{}",
-            r.snapshot_version, r.timestamp_version
-        );
+        if !a.json {
+            println!(
+                "refreshed for a {days}-day trip: snapshot v{}, timestamp v{}",
+                r.snapshot_version, r.timestamp_version
+            );
+        }
     }
     let io_fail = |e: BundleError| match e {
         BundleError::Io(m) => usage(format!("{}: {m}", a.repo.display())),
@@ -168,14 +173,15 @@ fn create(a: CreateArgs) -> Result<()> {
             let (plan, file) = create_bundle(&a.repo, &opts, out).map_err(io_fail)?;
             let tmp = file
                 .into_inner()
-                .into_inner().map_err(|e| anyhow::anyhow!("{}: {}", a.out.display(), e.error()))?;
+                .into_inner()
+                .map_err(|e| anyhow::anyhow!("{}: {}", a.out.display(), e.error()))?;
             {
                 use std::os::unix::fs::PermissionsExt;
                 tmp.as_file().set_permissions(std::fs::Permissions::from_mode(BUNDLE_FILE_MODE))?;
             }
             tmp.as_file().sync_all()?;
             tmp.persist_noclobber(&a.out).map_err(|e| usage(format!("{}: {}", a.out.display(), e.error)))?;
-            report(&a.out, &plan.manifest, &a.repo, created);
+            report(&a.out, &plan.manifest, &a.repo, created, a.json, None)?;
         }
         Some(size) => {
             let size = parse_size(size)?;
@@ -186,7 +192,10 @@ fn create(a: CreateArgs) -> Result<()> {
             let mut w = w.into_inner();
             w.flush()?;
             let index = w.finish().map_err(io_fail)?;
-            report(&a.out, &plan.manifest, &a.repo, created);
+            report(&a.out, &plan.manifest, &a.repo, created, a.json, Some(&index))?;
+            if a.json {
+                return Ok(());
+            }
             println!(
                 "split into {} volume(s) of at most {size} bytes; index {}",
                 index.volumes.len(),
@@ -213,8 +222,30 @@ fn report(
     m: &airlock_core::bundle::BundleManifest,
     repo: &Path,
     created: airlock_core::Timestamp,
-) {
+    json: bool,
+    volumes: Option<&airlock_core::bundle::VolumeIndex>,
+) -> Result<()> {
     let targets = m.entries.iter().filter(|e| e.kind == airlock_core::bundle::EntryKind::Target).count();
+    let until = importable_until(repo, created);
+    if json {
+        let j = json!({
+            "format": "airlock-bundle-create-v1",
+            "out": out.display().to_string(),
+            "registry": m.registry,
+            "created": m.created,
+            "snapshot_version": m.snapshot_version,
+            "base_snapshot_version": m.base_snapshot_version,
+            "entries": m.entries.len() + 1,
+            "artifacts": targets,
+            "omitted_roles": m.omitted_roles,
+            "importable_until": until.as_ref().map(|(t, _)| t.to_string()),
+            "expiring_role": until.as_ref().map(|(_, r)| r.clone()),
+            "volumes": volumes.map(|v| &v.volumes),
+            "index": volumes.map(|_| index_path(out).display().to_string()),
+        });
+        println!("{}", serde_json::to_string_pretty(&j)?);
+        return Ok(());
+    }
     println!(
         "wrote {}: registry {}, snapshot version {}",
         out.display(),
@@ -228,19 +259,20 @@ fn report(
     if !m.omitted_roles.is_empty() {
         println!("  roles left out: {}", safe(&m.omitted_roles.join(", ")));
     }
-    if let Some((until, role)) = importable_until(repo, created) {
+    if let Some((until, role)) = until {
         println!(
             "  importable until {until} (when its {} metadata expires; `--expires DAYS --key INDEX.key` refreshes it for a longer trip)",
             safe(&role)
         );
     }
+    Ok(())
 }
 
 fn verify(a: VerifyArgs) -> Result<()> {
     let now = super::now_or(a.at.as_deref())?;
     let pinned = pinned_root(&a.pins, &a.bundle)?;
-    let input =
-        crate::progress::open_bundle(&a.bundle, "verifying").map_err(|e| usage(format!("{}: {e}", a.bundle.display())))?;
+    let input = crate::progress::open_bundle(&a.bundle, "verifying")
+        .map_err(|e| usage(format!("{}: {e}", a.bundle.display())))?;
     let result = verify_bundle(input, &pinned, &VerifyOptions::at(now), &mut NoSink);
     match result {
         Ok(v) => {
@@ -248,6 +280,7 @@ fn verify(a: VerifyArgs) -> Result<()> {
                 println!(
                     "{}",
                     serde_json::to_string_pretty(&json!({
+                        "format": "airlock-bundle-verify-v1",
                         "bundle": a.bundle.display().to_string(),
                         "verified": true,
                         "checked_at": now.to_string(),
@@ -280,6 +313,7 @@ fn verify(a: VerifyArgs) -> Result<()> {
                 println!(
                     "{}",
                     serde_json::to_string_pretty(&json!({
+                        "format": "airlock-bundle-verify-v1",
                         "bundle": a.bundle.display().to_string(),
                         "verified": false,
                         "checked_at": now.to_string(),
@@ -322,7 +356,12 @@ fn inspect(a: InspectArgs) -> Result<()> {
     let input = open_volumes(&a.bundle).map_err(|e| usage(format!("{}: {e}", a.bundle.display())))?;
     let i = inspect_bundle(input).map_err(|e| bundle_error(&a.bundle, e))?;
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&json!({"verified": false, "inspection": i}))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &json!({"format": "airlock-bundle-inspect-v1", "verified": false, "inspection": i})
+            )?
+        );
         return Ok(());
     }
     // Everything below comes from the unverified bundle: rendered for the

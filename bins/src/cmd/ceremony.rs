@@ -240,6 +240,9 @@ pub struct TranscriptVerifyArgs {
     /// The directory file paths are relative to (default: the transcript's).
     #[arg(long)]
     pub base: Option<PathBuf>,
+    /// Print the result as JSON (docs/JSON.md).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Arguments of `ceremony record`.
@@ -259,7 +262,7 @@ pub fn run(cmd: CeremonyCommand) -> Result<()> {
         CeremonyCommand::AddSignature(a) => add_signature(a),
         CeremonyCommand::Finalize(a) => finalize(a),
         CeremonyCommand::Transcript(TranscriptCommand::Verify(a)) => {
-            crate::steps::verify_transcript(&a.transcript, a.base.as_deref())
+            crate::steps::verify_transcript(&a.transcript, a.base.as_deref(), a.json)
         }
         CeremonyCommand::Record(a) => crate::steps::record(&a.dir),
     }

@@ -91,6 +91,9 @@ pub struct GenerateArgs {
     /// The token key's algorithm: p256 (every token) or ed25519.
     #[arg(long, value_enum, default_value = "p256", requires = "token")]
     pub algorithm: TokenKeyAlgorithm,
+    /// Print the new key as JSON (docs/JSON.md) instead of its id.
+    #[arg(long)]
+    pub json: bool,
     #[command(flatten)]
     pub passphrase: PassphraseArgs,
 }
@@ -267,7 +270,7 @@ fn generate_key(a: GenerateArgs) -> Result<()> {
     }
     let (key_path, pub_path) = (with_ext(&a.out, ".key"), with_ext(&a.out, ".pub"));
     if let Some(uri) = &a.token {
-        return generate_in_token(uri, a.algorithm, &pub_path, &a.passphrase);
+        return generate_in_token(uri, a.algorithm, &pub_path, &a.passphrase, a.json);
     }
     // Refuse before asking anything, so nothing is half-written.
     ensure_absent(&key_path)?;
@@ -289,7 +292,7 @@ fn generate_key(a: GenerateArgs) -> Result<()> {
         return Err(key_error(e));
     }
     let id = signer.key_id();
-    println!("{id}");
+    print_new_key(signer.public_key(), Some(&key_path), &pub_path, a.json)?;
     eprintln!("wrote {} (encrypted, mode 0600) and {}", key_path.display(), pub_path.display());
     eprintln!("key id: {}", id.grouped());
     Ok(())
@@ -297,11 +300,32 @@ fn generate_key(a: GenerateArgs) -> Result<()> {
 
 /// `key generate --token`: the key pair is made inside the token, and
 /// only the public half is written.
+/// What `key generate` prints on stdout: the key id, or with `--json` the
+/// key (`airlock-key-generate-v1`).
+fn print_new_key(key: &PublicKey, key_file: Option<&Path>, pub_file: &Path, json: bool) -> Result<()> {
+    if json {
+        let j = json!({
+            "format": "airlock-key-generate-v1",
+            "keyid": key.key_id(),
+            "keytype": key.keytype,
+            "scheme": key.scheme,
+            "fingerprint": key.fingerprint(),
+            "key_file": key_file.map(|p| p.display().to_string()),
+            "public_file": pub_file.display().to_string(),
+        });
+        println!("{}", serde_json::to_string_pretty(&j)?);
+    } else {
+        println!("{}", key.key_id());
+    }
+    Ok(())
+}
+
 fn generate_in_token(
     uri: &str,
     algorithm: TokenKeyAlgorithm,
     pub_path: &Path,
     args: &PassphraseArgs,
+    json: bool,
 ) -> Result<()> {
     let uri = TokenUri::parse(uri).map_err(token_error)?;
     ensure_absent(pub_path)?;
@@ -313,7 +337,7 @@ fn generate_in_token(
     let public = token::generate(&uri, &pin, algorithm).map_err(token_error)?;
     write_public_key_file(pub_path, &public).map_err(key_error)?;
     let id = public.key_id();
-    println!("{id}");
+    print_new_key(&public, None, pub_path, json)?;
     eprintln!("generated {}; wrote {}", for_terminal(&uri.describe()), pub_path.display());
     eprintln!("key id: {}", id.grouped());
     Ok(())
@@ -334,6 +358,7 @@ fn show(a: ShowArgs) -> Result<()> {
         println!(
             "{}",
             serde_json::to_string_pretty(&json!({
+                "format": "airlock-key-show-v1",
                 "file": a.file.display().to_string(),
                 "kind": kind,
                 "keyid": id,

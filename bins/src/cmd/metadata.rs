@@ -171,6 +171,7 @@ fn verify(a: VerifyArgs) -> Result<()> {
         println!(
             "{}",
             serde_json::to_string_pretty(&json!({
+                "format": "airlock-metadata-verify-v1",
                 "file": a.file.display().to_string(),
                 "type": md.type_name(),
                 "version": md.version(),

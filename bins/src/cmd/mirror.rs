@@ -267,7 +267,9 @@ fn log(a: DirArgs) -> Result<()> {
         let chain = if intact { "intact" } else { "damaged" };
         println!(
             "{}",
-            serde_json::to_string_pretty(&json!({"records": out, "chain": chain, "damage": damage}))?
+            serde_json::to_string_pretty(
+                &json!({"format": "airlock-mirror-log-v1", "records": out, "chain": chain, "damage": damage})
+            )?
         );
     } else {
         for r in records {

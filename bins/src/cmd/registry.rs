@@ -141,6 +141,9 @@ pub struct AcceptArgs {
     pub submission: PathBuf,
     #[command(flatten)]
     pub key: KeyArgs,
+    /// Print the report as JSON (docs/JSON.md).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Arguments of `registry update-root`.
@@ -326,7 +329,8 @@ pub fn run(cmd: RegistryCommand) -> Result<()> {
                     .iter()
                     .map(|p| serde_json::json!({"name": p.name, "namespaces": p.namespaces, "keyids": p.keyids, "threshold": p.threshold, "accepted_version": p.accepted_version}))
                     .collect();
-                println!("{}", serde_json::to_string_pretty(&v)?);
+                let j = serde_json::json!({"format": "airlock-registry-publishers-v1", "publishers": v});
+                println!("{}", serde_json::to_string_pretty(&j)?);
             } else {
                 for p in list {
                     println!(
@@ -346,6 +350,12 @@ pub fn run(cmd: RegistryCommand) -> Result<()> {
             let signer = load_signer(&a.key.key, &a.key.passphrase)?;
             let mut reg = open_writing(&a.key.repo, now)?;
             let r = reg.accept(&a.submission, signer.as_ref(), now).map_err(registry_error)?;
+            if a.json {
+                let mut j = serde_json::to_value(&r)?;
+                j["format"] = "airlock-registry-accept-v1".into();
+                println!("{}", serde_json::to_string_pretty(&j)?);
+                return Ok(());
+            }
             println!(
                 "accepted {} version {} ({} new target(s)); role sha256 {}; snapshot v{}, timestamp v{}",
                 r.role,
@@ -388,7 +398,9 @@ pub fn run(cmd: RegistryCommand) -> Result<()> {
             let now = super::now_or(a.at.as_deref())?;
             let report = registry::verify(&a.repo, now);
             if a.json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
+                let mut j = serde_json::to_value(&report)?;
+                j["format"] = "airlock-registry-verify-v1".into();
+                println!("{}", serde_json::to_string_pretty(&j)?);
             } else {
                 for p in &report.problems {
                     println!("PROBLEM  {}: {}", safe(&p.subject), safe(&p.detail));
@@ -411,7 +423,9 @@ pub fn run(cmd: RegistryCommand) -> Result<()> {
             let now = super::now_or(a.at.as_deref())?;
             let s = registry::status(&a.repo, now).map_err(registry_error)?;
             if a.json {
-                println!("{}", serde_json::to_string_pretty(&s)?);
+                let mut j = serde_json::to_value(&s)?;
+                j["format"] = "airlock-registry-status-v1".into();
+                println!("{}", serde_json::to_string_pretty(&j)?);
             } else {
                 println!(
                     "registry {} ({})",

@@ -136,6 +136,7 @@ fn verify(a: VerifyArgs) -> Result<()> {
         println!(
             "{}",
             serde_json::to_string_pretty(&json!({
+                "format": "airlock-root-verify-v1",
                 "checked_at": now.to_string(),
                 "registry": ext.as_ref().map(|e| e.registry.clone()),
                 "identity": identity,

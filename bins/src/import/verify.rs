@@ -20,8 +20,8 @@ pub fn run(
     now: Timestamp,
     json: bool,
 ) -> Result<()> {
-    let mut input =
-        crate::progress::open_bundle(bundle, "verifying").map_err(|e| usage(format!("{}: {e}", bundle.display())))?;
+    let mut input = crate::progress::open_bundle(bundle, "verifying")
+        .map_err(|e| usage(format!("{}: {e}", bundle.display())))?;
     match check_bundle(mirror, &mut input, importer, now) {
         Ok(c) => {
             let v = &c.bundle;
@@ -34,6 +34,7 @@ pub fn run(
                 println!(
                     "{}",
                     serde_json::to_string_pretty(&json!({
+                        "format": "airlock-import-verify-v1",
                         "bundle": bundle.display().to_string(),
                         "verified": true,
                         "checked_at": now.to_string(),
@@ -74,6 +75,7 @@ pub fn run(
                 println!(
                     "{}",
                     serde_json::to_string_pretty(&json!({
+                        "format": "airlock-import-verify-v1",
                         "bundle": bundle.display().to_string(),
                         "verified": false,
                         "checked_at": now.to_string(),
