@@ -131,3 +131,49 @@ fn a_flag_and_the_ceremony_file_never_silently_override_each_other() {
     }
     assert_eq!(sb.tree_hash(), before);
 }
+
+#[test]
+fn each_volume_of_a_five_volume_bundle_checks_alone_and_a_swapped_byte_is_named() {
+    let sb = world();
+    publish(
+        &sb,
+        "acme",
+        "acme.key",
+        "acme/big",
+        &[9u8; 30_000],
+        "s2",
+        &["--current", "reg/metadata/1.acme.json"],
+    );
+    accept(&sb, "s2").ok();
+    sb.run(&["bundle", "create", "--repo", "reg", "--out", "five", "--volume-size", "10K", "--at", AT]).ok();
+    let volumes: Vec<String> = (0..).map(|i| format!("five.{i:03}")).take_while(|v| sb.exists(v)).collect();
+    assert!(volumes.len() >= 5, "{volumes:?}");
+    // Each disc alone: only the volume and the index, in a directory of its own.
+    for (i, v) in volumes.iter().enumerate() {
+        let disc = format!("disc{i}");
+        std::fs::create_dir_all(sb.path(&disc)).unwrap();
+        std::fs::copy(sb.path(v), sb.path(&format!("{disc}/{v}"))).unwrap();
+        std::fs::copy(sb.path("five.volumes.json"), sb.path(&format!("{disc}/five.volumes.json"))).unwrap();
+        let run = sb.run(&["bundle", "verify-volume", &format!("{disc}/{v}")]);
+        run.ok();
+        assert!(run.stdout.contains(&format!("volume {} of {}", i + 1, volumes.len())), "{}", run.stdout);
+    }
+    // A swapped byte in volume 3 is named as volume 3, alone and in the full verify.
+    let mut bytes = sb.read("disc2/five.002");
+    bytes[1234] ^= 0x40;
+    sb.write("disc2/five.002", &bytes);
+    sb.write("five.002", &bytes);
+    let run = sb.run(&["bundle", "verify-volume", "disc2/five.002", "--json"]);
+    run.fails(1).mentions(&["five.002", "volume 3 of"]);
+    assert_eq!(run.json()["intact"], false);
+    sb.run(&["bundle", "verify", "--pins", "pins", "five", "--at", AT])
+        .fails(1)
+        .mentions(&["volume five.002"]);
+    // A volume the index does not list, and a missing one.
+    sb.write("disc0/other.000", b"x");
+    sb.run(&["bundle", "verify-volume", "disc0/other.000", "--index", "disc0/five.volumes.json"])
+        .fails(1)
+        .mentions(&["not listed"]);
+    std::fs::remove_file(sb.path("disc1/five.001")).unwrap();
+    sb.run(&["bundle", "verify-volume", "disc1/five.001"]).fails(3).mentions(&["five.001", "cannot open"]);
+}

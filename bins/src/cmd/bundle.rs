@@ -22,6 +22,23 @@ pub enum BundleCommand {
     Verify(VerifyArgs),
     /// List what a bundle holds, verifying nothing.
     Inspect(InspectArgs),
+    /// Check one volume of a split bundle alone against its index (the
+    /// FILE.volumes.json that goes on every disc): before burning, or
+    /// after carrying, one disc at a time.
+    VerifyVolume(VerifyVolumeArgs),
+}
+
+/// Arguments of `bundle verify-volume`.
+#[derive(Args)]
+pub struct VerifyVolumeArgs {
+    /// The volume file (FILE.NNN).
+    pub volume: PathBuf,
+    /// The volume index (default: FILE.volumes.json beside the volume).
+    #[arg(long)]
+    pub index: Option<PathBuf>,
+    /// Print the result as JSON (docs/JSON.md).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Arguments of `bundle create`.
@@ -95,6 +112,7 @@ pub fn run(cmd: BundleCommand) -> Result<()> {
         BundleCommand::Create(a) => create(a),
         BundleCommand::Verify(a) => verify(a),
         BundleCommand::Inspect(a) => inspect(a),
+        BundleCommand::VerifyVolume(a) => verify_volume(a),
     }
 }
 
@@ -350,6 +368,40 @@ fn pinned_root(pins: &Path, bundle: &Path) -> Result<Vec<u8>> {
         ))
     })?;
     Ok(pins_map.root(repo).unwrap_or_default().to_vec())
+}
+
+fn verify_volume(a: VerifyVolumeArgs) -> Result<()> {
+    let index =
+        a.index.clone().or_else(|| airlock_bundles::bundle::index_of_volume(&a.volume)).ok_or_else(|| {
+            usage(format!(
+                "{}: not a volume name (FILE.NNN); give --index FILE.volumes.json",
+                a.volume.display()
+            ))
+        })?;
+    let result = airlock_bundles::bundle::check_volume(&a.volume, &index);
+    if a.json {
+        let j = match &result {
+            Ok(c) => {
+                json!({"format": "airlock-bundle-verify-volume-v1", "volume": a.volume.display().to_string(), "intact": true, "number": c.number, "of": c.of, "length": c.length, "bundle_sha256": c.bundle_sha256})
+            }
+            Err(e) => {
+                json!({"format": "airlock-bundle-verify-volume-v1", "volume": a.volume.display().to_string(), "intact": false, "error": e.to_string()})
+            }
+        };
+        println!("{}", serde_json::to_string_pretty(&j)?);
+    }
+    let c = result.map_err(|e| bundle_error(&a.volume, e))?;
+    if !a.json {
+        println!(
+            "volume {} of {} ({}): {} bytes, intact (matches {}); the full `bundle verify` checks signatures",
+            c.number,
+            c.of,
+            a.volume.display(),
+            c.length,
+            index.display()
+        );
+    }
+    Ok(())
 }
 
 fn inspect(a: InspectArgs) -> Result<()> {

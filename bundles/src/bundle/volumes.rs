@@ -235,6 +235,58 @@ pub fn open_volumes(base: &Path) -> Result<Box<dyn Read>, BundleError> {
     Err(BundleError::Io(format!("{}: no such bundle file or volume index", base.display())))
 }
 
+/// What [`check_volume`] found: the volume's place in its bundle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VolumeCheck {
+    /// Its position, from 1.
+    pub number: usize,
+    /// How many volumes the bundle has.
+    pub of: usize,
+    /// Its length in bytes.
+    pub length: u64,
+    /// The SHA-256 of the whole bundle stream the index names.
+    pub bundle_sha256: String,
+}
+
+/// Checks one volume alone against its index (the `FILE.volumes.json`
+/// that goes on every disc): it must be listed by its file name and match
+/// its length and SHA-256. This finds damage from burning, carrying or
+/// reading back one disc at a time; the bundle's authenticity is still for
+/// the full verify, which checks every volume and every signature.
+pub fn check_volume(volume: &Path, index_file: &Path) -> Result<VolumeCheck, BundleError> {
+    let bytes =
+        std::fs::read(index_file).map_err(|e| BundleError::Io(format!("{}: {e}", index_file.display())))?;
+    let index = VolumeIndex::from_bytes(&bytes)
+        .map_err(|e| BundleError::Malformed(format!("{}: {e}", index_file.display())))?;
+    let name = volume.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let (i, listed) = index.volumes.iter().enumerate().find(|(_, v)| v.name == name).ok_or_else(|| {
+        BundleError::Volume { name: name.clone(), detail: format!("not listed in {}", index_file.display()) }
+    })?;
+    let mut f =
+        File::open(volume).map_err(|e| BundleError::Io(format!("volume {name}: cannot open: {e}")))?;
+    let mut h = Sha256::new();
+    let n =
+        io::copy(&mut f, &mut h).map_err(|e| BundleError::Io(format!("volume {name}: unreadable: {e}")))?;
+    if n != listed.length || hex::encode(h.finalize()) != listed.sha256 {
+        return Err(BundleError::Volume {
+            name,
+            detail: format!(
+                "volume {} of {}: does not match the volume index (damaged, swapped or from another bundle)",
+                i + 1,
+                index.volumes.len()
+            ),
+        });
+    }
+    Ok(VolumeCheck { number: i + 1, of: index.volumes.len(), length: n, bundle_sha256: index.bundle_sha256 })
+}
+
+/// The index file beside a volume `FILE.NNN`: `FILE.volumes.json`.
+pub fn index_of_volume(volume: &Path) -> Option<PathBuf> {
+    let s = volume.to_string_lossy();
+    let (base, ext) = s.rsplit_once('.')?;
+    (ext.len() == 3 && ext.bytes().all(|b| b.is_ascii_digit())).then(|| index_path(Path::new(base)))
+}
+
 /// Splits an existing bundle file into volumes (reading it once).
 pub fn split_into_volumes(bundle: &Path, base: &Path, size: u64) -> Result<VolumeIndex, BundleError> {
     let mut f = File::open(bundle).map_err(|e| BundleError::Io(format!("{}: {e}", bundle.display())))?;
