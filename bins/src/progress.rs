@@ -105,3 +105,8 @@ pub fn open_bundle(path: &Path, what: &str) -> Result<ProgressRead<Box<dyn Read>
     };
     Ok(ProgressRead { inner, bar: bar(&format!("{what} {}", path.display()), total) })
 }
+
+/// Wraps an already open bundle stream of unknown length in a progress spinner.
+pub fn reading(inner: Box<dyn Read>, what: &str) -> ProgressRead<Box<dyn Read>> {
+    ProgressRead { inner, bar: bar(what, None) }
+}

@@ -158,6 +158,14 @@ fn each_volume_of_a_five_volume_bundle_checks_alone_and_a_swapped_byte_is_named(
         run.ok();
         assert!(run.stdout.contains(&format!("volume {} of {}", i + 1, volumes.len())), "{}", run.stdout);
     }
+    // The full verify takes the discs as mounted: every volume, any order.
+    let mut discs: Vec<String> = volumes.iter().enumerate().map(|(i, v)| format!("disc{i}/{v}")).collect();
+    discs.reverse();
+    let mut args = vec!["bundle", "verify", "--pins", "pins", "--at", AT];
+    args.extend(discs.iter().map(String::as_str));
+    sb.run(&args).ok();
+    args.pop();
+    sb.run(&args).fails(3).mentions(&["five.000", "not given"]);
     // A swapped byte in volume 3 is named as volume 3, alone and in the full verify.
     let mut bytes = sb.read("disc2/five.002");
     bytes[1234] ^= 0x40;

@@ -82,8 +82,10 @@ pub struct CreateArgs {
 /// Arguments of `bundle verify`.
 #[derive(Args)]
 pub struct VerifyArgs {
-    /// The bundle file, or the base name (or .volumes.json index) of its volumes.
-    pub bundle: PathBuf,
+    /// The bundle file, or the base name (or .volumes.json index) of its
+    /// volumes, or every volume file (FILE.NNN) in any order.
+    #[arg(required = true, num_args = 1..)]
+    pub bundle: Vec<PathBuf>,
     /// The pins directory (map.json and NAME/root.json, as `mirror init`
     /// takes it), or one pinned root file of the registry.
     #[arg(long)]
@@ -288,9 +290,23 @@ fn report(
 
 fn verify(a: VerifyArgs) -> Result<()> {
     let now = super::now_or(a.at.as_deref())?;
-    let pinned = pinned_root(&a.pins, &a.bundle)?;
-    let input = crate::progress::open_bundle(&a.bundle, "verifying")
-        .map_err(|e| usage(format!("{}: {e}", a.bundle.display())))?;
+    // One path (a file, a base name or an index), or every volume.
+    let (bundle, input) = match a.bundle.as_slice() {
+        [one] => {
+            let input = crate::progress::open_bundle(one, "verifying")
+                .map_err(|e| usage(format!("{}: {e}", one.display())))?;
+            (one.clone(), input)
+        }
+        volumes => {
+            let index = airlock_bundles::bundle::index_of_volume(&volumes[0]).ok_or_else(|| {
+                usage(format!("{}: several paths must all be volumes (FILE.NNN)", volumes[0].display()))
+            })?;
+            let reader = airlock_bundles::bundle::VolumeReader::open_list(&index, volumes)
+                .map_err(|e| bundle_error(&index, e))?;
+            (index, crate::progress::reading(Box::new(reader), "verifying volumes"))
+        }
+    };
+    let pinned = pinned_root(&a.pins, &bundle)?;
     let result = verify_bundle(input, &pinned, &VerifyOptions::at(now), &mut NoSink);
     match result {
         Ok(v) => {
@@ -299,7 +315,7 @@ fn verify(a: VerifyArgs) -> Result<()> {
                     "{}",
                     serde_json::to_string_pretty(&json!({
                         "format": "airlock-bundle-verify-v1",
-                        "bundle": a.bundle.display().to_string(),
+                        "bundle": bundle.display().to_string(),
                         "verified": true,
                         "checked_at": now.to_string(),
                         "registry": v.manifest().registry,
@@ -332,14 +348,14 @@ fn verify(a: VerifyArgs) -> Result<()> {
                     "{}",
                     serde_json::to_string_pretty(&json!({
                         "format": "airlock-bundle-verify-v1",
-                        "bundle": a.bundle.display().to_string(),
+                        "bundle": bundle.display().to_string(),
                         "verified": false,
                         "checked_at": now.to_string(),
                         "error": e.to_string(),
                     }))?
                 );
             }
-            Err(bundle_error(&a.bundle, e))
+            Err(bundle_error(&bundle, e))
         }
     }
 }

@@ -160,6 +160,9 @@ impl Write for VolumeWriter {
 /// Reads the volumes listed in an index as one stream.
 pub struct VolumeReader {
     dir: PathBuf,
+    /// Where each volume is, by name, when given one by one (any order,
+    /// any directory); otherwise every volume is beside the index.
+    given: std::collections::BTreeMap<String, PathBuf>,
     index: VolumeIndex,
     next: usize,
     current: Option<BufReader<File>>,
@@ -173,7 +176,30 @@ impl VolumeReader {
         let index = VolumeIndex::from_bytes(&bytes)
             .map_err(|e| BundleError::Malformed(format!("{}: {e}", index_file.display())))?;
         let dir = index_file.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-        Ok(VolumeReader { dir, index, next: 0, current: None })
+        Ok(VolumeReader { dir, given: Default::default(), index, next: 0, current: None })
+    }
+
+    /// The volumes listed by the index `index_file`, given as `volumes` in
+    /// any order (from any directories, as discs are mounted): each must be
+    /// listed, none twice, and every listed volume given.
+    pub fn open_list(index_file: &Path, volumes: &[PathBuf]) -> Result<Self, BundleError> {
+        let mut r = Self::open(index_file)?;
+        for v in volumes {
+            let name = v.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            if !r.index.volumes.iter().any(|l| l.name == name) {
+                return Err(BundleError::Volume {
+                    name,
+                    detail: format!("not listed in {}", index_file.display()),
+                });
+            }
+            if r.given.insert(name.clone(), v.clone()).is_some() {
+                return Err(BundleError::Volume { name, detail: "given twice".into() });
+            }
+        }
+        if let Some(missing) = r.index.volumes.iter().find(|l| !r.given.contains_key(&l.name)) {
+            return Err(BundleError::Io(format!("volume {}: not given", missing.name)));
+        }
+        Ok(r)
     }
 
     /// The index.
@@ -184,7 +210,7 @@ impl VolumeReader {
     /// Checks volume `i` in full, then opens it for streaming.
     fn open_volume(&mut self, i: usize) -> io::Result<()> {
         let v = &self.index.volumes[i];
-        let path = self.dir.join(&v.name);
+        let path = self.given.get(&v.name).cloned().unwrap_or_else(|| self.dir.join(&v.name));
         let mut f = File::open(&path).map_err(|e| unreadable(&v.name, format!("cannot open: {e}")))?;
         let mut h = Sha256::new();
         let n = io::copy(&mut f, &mut h).map_err(|e| unreadable(&v.name, format!("unreadable: {e}")))?;
