@@ -18,6 +18,7 @@ mod http_server;
 mod import_pins;
 mod json;
 mod keys;
+mod lean_delta;
 mod metadata;
 mod multimachine;
 mod ownership;

@@ -148,7 +148,25 @@ impl BundlePlan {
                 continue;
             }
             add(format!("metadata/{}.{file}", m.version), EntryKind::Metadata, Source::Bytes(bytes.clone()))?;
+            // A lean delta: artifacts the base version of this role already
+            // listed, with the same hash, are in the receiving mirror.
+            let in_base: BTreeMap<String, Option<String>> =
+                match base_roles.as_ref().and_then(|b| b.get(file)) {
+                    Some(v) => {
+                        let p = meta.join(format!("{v}.{file}"));
+                        let base: Metadata<Targets> = parse(&p, &read(&p)?)?;
+                        base.signed()
+                            .targets
+                            .iter()
+                            .map(|(t, i)| (t.clone(), i.hashes.get("sha256").cloned()))
+                            .collect()
+                    }
+                    None => BTreeMap::new(),
+                };
             for (t, info) in wanted {
+                if in_base.get(t).is_some_and(|h| h.is_some() && *h == info.hashes.get("sha256").cloned()) {
+                    continue;
+                }
                 let sha = info
                     .hashes
                     .get("sha256")

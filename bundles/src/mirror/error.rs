@@ -25,6 +25,17 @@ pub enum MirrorError {
         /// Its version.
         version: u64,
     },
+    /// A delta leaves out an artifact its base had, and the mirror does not
+    /// hold it intact (it was imported from another base, or damaged).
+    #[error("target {target} (role {role}) is listed but not carried: {why}; import a full bundle or a delta from the mirror's snapshot")]
+    BaseArtifactMissing {
+        /// The target path.
+        target: String,
+        /// The role that lists it.
+        role: String,
+        /// What is wrong.
+        why: String,
+    },
     /// Another command holds the mirror's lock.
     #[error("another airlock command is writing this mirror (it holds the lock on {path}); waited {waited}s: try again when it has finished (imports take --wait SECONDS)")]
     Locked {

@@ -297,7 +297,54 @@ fn check(
         (Ok(_), None) => Err(MirrorError::Io("admission was not decided".into())),
         (Err(e), _) => Err(failure.unwrap_or(MirrorError::Bundle(e))),
     };
+    let checked = checked.and_then(|c| {
+        base_artifacts_present(mirror, &c)?;
+        Ok(c)
+    });
     (checked, repo)
+}
+
+/// A bundle carries the artifacts it lists; a lean delta leaves out those
+/// its base already had. Every target that a role carried in this bundle
+/// lists and the bundle does not carry must already be served by the
+/// mirror, byte for byte, or the mirror would serve metadata naming files
+/// it lacks. Roles the bundle does not carry were checked when they came.
+fn base_artifacts_present(mirror: Option<&Mirror>, c: &Checked) -> Result<(), MirrorError> {
+    let carried: BTreeSet<&str> = c.bundle.targets().iter().map(|(t, _, _)| t.as_str()).collect();
+    let files = c.bundle.metadata_files();
+    for (role, md) in &c.bundle.trusted().targets {
+        if !files.contains_key(&format!("metadata/{}.{role}.json", md.signed().version)) {
+            continue;
+        }
+        for (target, info) in &md.signed().targets {
+            if carried.contains(target.as_str()) {
+                continue;
+            }
+            let missing = |why: &str| MirrorError::BaseArtifactMissing {
+                target: target.clone(),
+                role: role.clone(),
+                why: why.to_owned(),
+            };
+            let Some(m) = mirror else { return Err(missing("the bundle does not carry it")) };
+            let sha = info.hashes.get("sha256").cloned().unwrap_or_default();
+            let path = m.served(&c.repo).join(crate::registry::target_store_path(target, &sha));
+            let Ok(mut f) = File::open(&path) else {
+                return Err(missing("neither the bundle nor the mirror has it"));
+            };
+            let mut v =
+                airlock_core::target::TargetVerifier::new(info).map_err(|e| missing(&e.to_string()))?;
+            let mut buf = vec![0u8; 64 * 1024];
+            loop {
+                let n = f.read(&mut buf).map_err(|e| io(&path, e))?;
+                if n == 0 {
+                    break;
+                }
+                v.update(&buf[..n]).map_err(|e| missing(&format!("the mirror's copy differs: {e}")))?;
+            }
+            v.finish().map_err(|e| missing(&format!("the mirror's copy differs: {e}")))?;
+        }
+    }
+    Ok(())
 }
 
 /// Verifies a bundle and decides whether `mirror` (or, with `None`, a fresh
