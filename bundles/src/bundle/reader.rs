@@ -737,3 +737,82 @@ fn parse_target_path(path: &ArchivePath) -> Result<(String, String), BundleError
     };
     Ok((target, sha.to_owned()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tar_len_is_a_header_and_whole_blocks() {
+        assert_eq!(tar_len(0), 512);
+        assert_eq!(tar_len(1), 1024);
+        assert_eq!(tar_len(512), 1024);
+        assert_eq!(tar_len(513), 1536);
+        assert_eq!(tar_len(5000), 512 + 10 * 512);
+    }
+
+    #[test]
+    fn over_cap_says_what_happened() {
+        assert_eq!(OverCap.to_string(), "stream longer than allowed");
+        assert_eq!(io::Error::other(OverCap).to_string(), "stream longer than allowed");
+    }
+
+    fn capped(data: &[u8], cap: u64) -> Capped<&[u8]> {
+        Capped { inner: data, read: 0, cap: Rc::new(Cell::new(cap)) }
+    }
+
+    #[test]
+    fn a_stream_exactly_at_its_cap_ends_cleanly() {
+        let mut c = capped(b"0123456789", 10);
+        let mut out = Vec::new();
+        assert_eq!(c.read_to_end(&mut out).unwrap(), 10);
+        assert_eq!(out, b"0123456789");
+        // At the cap and at the end: still a clean end, as often as asked.
+        assert_eq!(c.read(&mut [0u8; 4]).unwrap(), 0);
+    }
+
+    #[test]
+    fn one_byte_past_the_cap_is_over_cap() {
+        let mut c = capped(b"0123456789", 9);
+        let mut out = Vec::new();
+        let e = c.read_to_end(&mut out).unwrap_err();
+        assert!(e.get_ref().is_some_and(|i| i.is::<OverCap>()), "{e:?}");
+        assert_eq!(out, b"012345678");
+        // Raising the cap lets the rest through.
+        let mut c = capped(b"0123456789", 9);
+        let mut first = [0u8; 9];
+        c.read_exact(&mut first).unwrap();
+        c.cap.set(10);
+        let mut rest = Vec::new();
+        assert_eq!(c.read_to_end(&mut rest).unwrap(), 1);
+        assert_eq!(rest, b"9");
+    }
+
+    #[test]
+    fn io_errors_map_to_their_reasons() {
+        let r = io_error(io::Error::other(OverCap), 7);
+        assert!(matches!(r, BundleError::TooLarge { limit: 7 }), "{r:?}");
+        let r = io_error(io::Error::new(io::ErrorKind::UnexpectedEof, "cut"), 0);
+        assert!(matches!(&r, BundleError::Truncated(m) if m == "the rest of the archive"), "{r:?}");
+        for kind in [io::ErrorKind::InvalidData, io::ErrorKind::InvalidInput, io::ErrorKind::Other] {
+            let r = io_error(io::Error::new(kind, "bad block"), 0);
+            assert!(matches!(&r, BundleError::Malformed(m) if m == "bad block"), "{kind:?}: {r:?}");
+        }
+        let r = io_error(io::Error::new(io::ErrorKind::PermissionDenied, "denied"), 0);
+        assert!(matches!(&r, BundleError::Io(m) if m == "denied"), "{r:?}");
+        let fault = |unreadable| {
+            io::Error::other(super::super::volumes::VolumeFault {
+                name: "b.tar.001".into(),
+                detail: "swapped".into(),
+                unreadable,
+            })
+        };
+        let r = io_error(fault(false), 0);
+        assert!(
+            matches!(&r, BundleError::Volume { name, detail } if name == "b.tar.001" && detail == "swapped"),
+            "{r:?}"
+        );
+        let r = io_error(fault(true), 0);
+        assert!(matches!(&r, BundleError::Io(m) if m == "volume b.tar.001: swapped"), "{r:?}");
+    }
+}

@@ -433,3 +433,356 @@ proptest::proptest! {
         }
     }
 }
+
+fn verify_with(bytes: &[u8], root: &[u8], o: &VerifyOptions) -> Result<VerifiedBundle, BundleError> {
+    verify_bundle(bytes, root, o, &mut NoSink)
+}
+
+/// A root version 2 signed by the root key, expiring at `expires`.
+fn root_v2(expires: &str) -> Vec<u8> {
+    let mut r = super::testrepo::root_v1(super::testrepo::INDEX);
+    r.version = 2;
+    r.expires = t(expires);
+    let mut md = airlock_core::Metadata::new(r).unwrap();
+    md.sign(&signer(super::testrepo::ROOT)).unwrap();
+    md.to_bytes()
+}
+
+fn identity(root: &[u8]) -> String {
+    airlock_core::registry_identity(&airlock_core::Metadata::from_bytes(root).unwrap())
+}
+
+#[test]
+fn the_report_lists_every_check_once_in_order() {
+    let (_d, repo) = setup();
+    let b = make(&repo, &opts());
+    let n = split(&b).0.entries.len();
+    let v = verify(&b, &repo.root()).unwrap();
+    let got: Vec<(&str, &str)> = v.checks().iter().map(|c| (c.check.as_str(), c.detail.as_str())).collect();
+    let manifest = format!("{n} entries, snapshot version 1");
+    let ts = format!("snapshot version 1, signatures, hashes, versions and expiry at {}", t(NOW));
+    assert_eq!(
+        got,
+        vec![
+            ("manifest", manifest.as_str()),
+            ("root chain", "pinned version 1 to version 1"),
+            ("timestamp and snapshot", ts.as_str()),
+            ("targets roles", "3 verified, 0 omitted"),
+            ("SHA256SUMS", "matches every entry"),
+            ("artifacts", "2 verified against their signed hashes"),
+            ("end of archive", "nothing after the last entry"),
+        ]
+    );
+}
+
+#[test]
+fn a_bundle_without_artifacts_verifies_its_metadata_at_the_sums() {
+    let (_d, repo) = setup();
+    let b = make(&repo, &BundleOptions { namespaces: vec!["nothing/*".into()], ..opts() });
+    let (m, _) = split(&b);
+    assert!(m.entries.iter().all(|e| e.kind != EntryKind::Target));
+    let v = verify(&b, &repo.root()).unwrap();
+    assert!(v.targets().is_empty());
+    let names: Vec<&str> = v.checks().iter().map(|c| c.check.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "manifest",
+            "root chain",
+            "timestamp and snapshot",
+            "targets roles",
+            "SHA256SUMS",
+            "artifacts",
+            "end of archive"
+        ]
+    );
+    assert_eq!(v.checks()[3].detail, "1 verified, 2 omitted");
+}
+
+#[test]
+fn the_metadata_budget_is_exact() {
+    let (_d, repo) = setup();
+    let b = make(&repo, &opts());
+    let (m, _) = split(&b);
+    let total: u64 = m
+        .entries
+        .iter()
+        .filter(|e| matches!(e.kind, EntryKind::Metadata | EntryKind::Log))
+        .map(|e| e.length)
+        .sum();
+    let at = |max_metadata| VerifyOptions { max_metadata, ..VerifyOptions::at(t(NOW)) };
+    verify_with(&b, &repo.root(), &at(total)).unwrap();
+    let r = verify_with(&b, &repo.root(), &at(total - 1));
+    assert!(matches!(r, Err(BundleError::TooLarge { limit }) if limit == total - 1), "{r:?}");
+}
+
+#[test]
+fn the_manifest_limit_is_exact() {
+    let (_d, repo) = setup();
+    let b = make(&repo, &opts());
+    let size = entries(&b)[0].1.len() as u64;
+    // Large enough that its tar record spans several blocks.
+    assert!(size > 1024, "{size}");
+    let at = |max_manifest| VerifyOptions { max_manifest, ..VerifyOptions::at(t(NOW)) };
+    verify_with(&b, &repo.root(), &at(size)).unwrap();
+    let r = verify_with(&b, &repo.root(), &at(size - 1));
+    assert!(matches!(r, Err(BundleError::TooLarge { limit }) if limit == size - 1), "{r:?}");
+}
+
+#[test]
+fn the_stream_may_run_exactly_to_its_cap_and_no_further() {
+    let (_d, repo) = setup();
+    let (mut m, files) = split(&make(&repo, &opts()));
+    // Pad the manifest (an uninterpreted member) until the archive ends just
+    // past a 10240-byte record, where every term of the cap shows.
+    let mut pad = 0;
+    let good = loop {
+        m.extra.insert("pad".into(), serde_json::Value::String("x".repeat(pad)));
+        let b = rebuild_with(&m, &files);
+        if (1..=2048).contains(&(b.len() % 10240)) {
+            break b;
+        }
+        pad += 64;
+    };
+    // The archive is the manifest's entries, their headers and the end marker:
+    // the cap is that rounded up to a record, plus one record.
+    let cap = good.len().div_ceil(10240) * 10240 + 10240;
+    let mut at_cap = good.clone();
+    at_cap.resize(cap, 0);
+    verify(&at_cap, &repo.root()).unwrap();
+    let mut past = good;
+    past.resize(cap + 1, 0);
+    let r = verify(&past, &repo.root());
+    assert!(matches!(r, Err(BundleError::TooLarge { limit }) if limit == cap as u64), "{r:?}");
+}
+
+#[test]
+fn sums_planned_before_the_last_entry_is_refused() {
+    let (_d, repo) = setup();
+    let (mut m, files) = split(&make(&repo, &opts()));
+    let listed = |(p, d): &(String, Vec<u8>)| ManifestEntry {
+        path: ArchivePath::new(p).unwrap(),
+        kind: kind_of(p),
+        length: d.len() as u64,
+        sha256: sha256_hex(d),
+    };
+    m.entries = files.iter().map(listed).collect();
+    let sums = sha256sums(&m.entries).into_bytes();
+    // SHA256SUMS planned (and placed) between the metadata and the artifacts.
+    let first_target = files.iter().position(|(p, _)| p.starts_with("targets/")).unwrap();
+    let mut all = files.clone();
+    all.insert(first_target, (SUMS_PATH.to_owned(), sums));
+    m.entries = all.iter().map(listed).collect();
+    all.insert(0, (MANIFEST_PATH.to_owned(), m.to_bytes()));
+    let r = verify(&raw_tar(&all), &repo.root());
+    assert!(
+        matches!(&r, Err(BundleError::OutOfOrder { expected, found })
+            if expected == "SHA256SUMS last" && found == SUMS_PATH),
+        "{r:?}"
+    );
+}
+
+#[test]
+fn another_pinned_root_one_is_named_by_both_identities() {
+    let (_d, repo) = setup();
+    let b = make(&repo, &opts());
+    let mut other = airlock_core::Metadata::new(super::testrepo::root_v1(9)).unwrap();
+    other.sign(&signer(1)).unwrap();
+    let other = other.to_bytes();
+    let r = verify(&b, &other);
+    assert!(
+        matches!(&r, Err(BundleError::RegistryMismatch { expected, found })
+            if *expected == identity(&other) && *found == identity(&repo.root())),
+        "{r:?}"
+    );
+}
+
+#[test]
+fn a_bundle_without_root_one_verifies_against_its_registry() {
+    let (_d, repo) = setup();
+    let r = hostile(&repo, |f| f.retain(|(p, _)| p != "metadata/1.root.json"));
+    let v = r.unwrap();
+    assert!(!v.metadata_files().contains_key("metadata/1.root.json"));
+}
+
+#[test]
+fn a_bundle_without_root_one_for_another_registry_is_refused() {
+    let (_d, repo) = setup();
+    let (mut m, mut files) = split(&make(&repo, &opts()));
+    files.retain(|(p, _)| p != "metadata/1.root.json");
+    m.registry = "0".repeat(64);
+    let r = verify(&rebuild_with(&m, &files), &repo.root());
+    assert!(
+        matches!(&r, Err(BundleError::RegistryMismatch { expected, found })
+            if *expected == identity(&repo.root()) && *found == "0".repeat(64)),
+        "{r:?}"
+    );
+}
+
+#[test]
+fn a_pinned_root_two_verifies_a_bundle_carrying_roots_one_and_two() {
+    let (_d, repo) = setup();
+    let v2 = root_v2(super::testrepo::FAR);
+    std::fs::write(repo.dir.join("metadata/2.root.json"), &v2).unwrap();
+    let b = make(&repo, &opts());
+    let v = verify(&b, &v2).unwrap();
+    assert!(v.metadata_files().contains_key("metadata/1.root.json"));
+    assert_eq!(v.checks()[1].detail, "pinned version 2 to version 2");
+}
+
+#[test]
+fn a_root_two_other_than_the_pinned_one_is_refused() {
+    let (_d, repo) = setup();
+    std::fs::write(repo.dir.join("metadata/2.root.json"), root_v2(super::testrepo::FAR)).unwrap();
+    let b = make(&repo, &opts());
+    let pinned = root_v2("2029-01-01T00:00:00Z");
+    let r = verify(&b, &pinned);
+    assert!(
+        matches!(&r, Err(BundleError::RegistryMismatch { expected, found })
+            if expected == "the pinned root" && found == "another root version 2"),
+        "{r:?}"
+    );
+}
+
+#[test]
+fn a_tar_header_cut_short_is_malformed() {
+    let (_d, repo) = setup();
+    let b = make(&repo, &opts());
+    // Into the header that follows the manifest.
+    let manifest = entries(&b)[0].1.len();
+    let cut = &b[..512 + manifest.div_ceil(512) * 512 + 100];
+    let r = verify(cut, &repo.root());
+    assert!(matches!(&r, Err(BundleError::Malformed(m)) if m == "failed to read entire block"), "{r:?}");
+}
+
+#[test]
+fn a_gzip_stream_cut_short_is_truncated() {
+    let (_d, repo) = setup();
+    let gz = make(&repo, &BundleOptions { gzip: true, ..opts() });
+    let r = verify(&gz[..gz.len() / 2], &repo.root());
+    assert!(matches!(&r, Err(BundleError::Truncated(m)) if m == "the rest of the archive"), "{r:?}");
+}
+
+#[test]
+fn a_corrupt_deflate_stream_is_malformed() {
+    // A gzip header, then a deflate block of the reserved type.
+    let mut bad = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
+    bad.extend([0xff; 64]);
+    let (_d, repo) = setup();
+    let r = verify(&bad, &repo.root());
+    assert!(matches!(&r, Err(BundleError::Malformed(m)) if m == "corrupt deflate stream"), "{r:?}");
+}
+
+/// Refuses what it is told to, and records what it saw.
+#[derive(Default)]
+struct Picky {
+    refuse_metadata: bool,
+    refuse: Option<String>,
+    approved: Vec<String>,
+    begun: Vec<String>,
+}
+
+impl ArtifactSink for Picky {
+    fn verified_metadata(
+        &mut self,
+        _: &BundleManifest,
+        _: &airlock_core::client::Trusted,
+        carried: &[(String, airlock_core::metadata::TargetFile, String)],
+    ) -> Result<(), String> {
+        assert_eq!(carried.len(), 2);
+        if self.refuse_metadata {
+            return Err("stale mirror".into());
+        }
+        Ok(())
+    }
+    fn approve(
+        &mut self,
+        target: &str,
+        _: &airlock_core::metadata::TargetFile,
+        role: &str,
+    ) -> Result<(), String> {
+        self.approved.push(format!("{role}:{target}"));
+        if self.refuse.as_deref() == Some(target) {
+            return Err("not pinned".into());
+        }
+        Ok(())
+    }
+    fn begin(&mut self, target: &str, _: &airlock_core::metadata::TargetFile) -> std::io::Result<()> {
+        self.begun.push(target.into());
+        Ok(())
+    }
+    fn write(&mut self, _: &[u8]) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn finish(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn the_sink_approves_every_target_before_any_artifact_byte() {
+    let (_d, repo) = setup();
+    let b = make(&repo, &opts());
+    let o = VerifyOptions::at(t(NOW));
+    let mut sink = Picky::default();
+    verify_bundle(&b[..], &repo.root(), &o, &mut sink).unwrap();
+    assert_eq!(sink.approved, ["acme:acme/tool-1.0.tar.gz", "beta:beta/lib.txt"]);
+    assert_eq!(sink.begun, ["acme/tool-1.0.tar.gz", "beta/lib.txt"]);
+
+    let mut sink = Picky { refuse: Some("beta/lib.txt".into()), ..Picky::default() };
+    let r = verify_bundle(&b[..], &repo.root(), &o, &mut sink);
+    assert!(
+        matches!(&r, Err(BundleError::Refused { target, reason })
+            if target == "beta/lib.txt" && reason == "not pinned"),
+        "{r:?}"
+    );
+    assert!(sink.begun.is_empty());
+
+    let mut sink = Picky { refuse_metadata: true, ..Picky::default() };
+    let r = verify_bundle(&b[..], &repo.root(), &o, &mut sink);
+    assert!(
+        matches!(&r, Err(BundleError::Refused { target, reason })
+            if target == "metadata" && reason == "stale mirror"),
+        "{r:?}"
+    );
+    assert!(sink.approved.is_empty() && sink.begun.is_empty());
+}
+
+#[test]
+fn artifact_names_not_of_the_form_sha256_dot_name_are_refused() {
+    let (_d, repo) = setup();
+    let (_, files) = split(&make(&repo, &opts()));
+    let (path, _) = files.iter().find(|(p, _)| p.starts_with("targets/acme/")).unwrap();
+    let (dir, file) = path.rsplit_once('/').unwrap();
+    let (sha, name) = file.split_once('.').unwrap();
+    let renamed = [
+        format!("{dir}/{}.{name}", sha.to_ascii_uppercase()),
+        format!("{dir}/{}.{name}", &sha[1..]),
+        format!("{dir}/{}g.{name}", &sha[1..]),
+        format!("{dir}/{sha}."),
+        format!("{dir}/{sha}"),
+        format!("other/{sha}.{name}"),
+    ];
+    for bad in renamed {
+        let r = hostile(&repo, |f| {
+            let i = f.iter().position(|(p, _)| p == path).unwrap();
+            f[i].0 = bad.clone();
+        });
+        assert!(matches!(&r, Err(BundleError::BadTargetName(p)) if *p == bad), "{bad}: {r:?}");
+    }
+}
+
+#[test]
+fn an_archive_that_ends_early_names_the_first_missing_entry() {
+    let (_d, repo) = setup();
+    let all = entries(&make(&repo, &opts()));
+    let first_target = all.iter().position(|(p, _)| p.starts_with("targets/")).unwrap();
+    // After the manifest, amid the metadata, amid the artifacts, before SHA256SUMS.
+    for k in [1, 2, first_target + 1, all.len() - 1] {
+        // A well-formed archive (with its end marker) that stops after k entries.
+        let r = verify(&raw_tar(&all[..k]), &repo.root());
+        assert!(matches!(&r, Err(BundleError::Truncated(p)) if *p == all[k].0), "{k}: {r:?}");
+    }
+    let r = verify(&raw_tar(&[]), &repo.root());
+    assert!(matches!(&r, Err(BundleError::Truncated(p)) if p == MANIFEST_PATH), "{r:?}");
+}
