@@ -450,6 +450,14 @@ impl<'s> State<'s> {
                 _ => {}
             }
         }
+        // SHA256SUMS is not optional: a plan without it is not one the
+        // writer makes (FORMAT 7.2), so it is refused, not trusted less.
+        if manifest.entries.last().map(|e| e.kind) != Some(EntryKind::Sums) {
+            return Err(BundleError::OutOfOrder {
+                expected: "SHA256SUMS last".into(),
+                found: manifest.entries.last().map_or_else(|| "no entries".into(), |e| e.path.to_string()),
+            });
+        }
         // From now on the stream may be exactly as long as the manifest
         // says, plus the end marker and record padding, and no longer.
         let total: u64 =

@@ -583,6 +583,24 @@ fn sums_planned_before_the_last_entry_is_refused() {
 }
 
 #[test]
+fn a_plan_without_sha256sums_is_refused() {
+    let (_d, repo) = setup();
+    let (mut m, files) = split(&make(&repo, &opts()));
+    // The same bundle with SHA256SUMS taken out of the plan and the archive.
+    let files: Vec<_> = files.into_iter().filter(|(p, _)| p != SUMS_PATH).collect();
+    m.entries.retain(|e| e.kind != EntryKind::Sums);
+    let last = m.entries.last().unwrap().path.to_string();
+    let mut all = files.clone();
+    all.insert(0, (MANIFEST_PATH.to_owned(), m.to_bytes()));
+    let r = verify(&raw_tar(&all), &repo.root());
+    assert!(
+        matches!(&r, Err(BundleError::OutOfOrder { expected, found })
+            if expected == "SHA256SUMS last" && *found == last),
+        "{r:?}"
+    );
+}
+
+#[test]
 fn another_pinned_root_one_is_named_by_both_identities() {
     let (_d, repo) = setup();
     let b = make(&repo, &opts());
