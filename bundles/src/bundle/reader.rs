@@ -593,8 +593,10 @@ impl<'s> State<'s> {
             resolved.insert(e.path.to_string(), (target, m.file, m.role));
         }
         self.pending_approval = resolved.values().cloned().collect();
-        let trusted = client.trusted().clone();
-        drop(client);
+        // Moved out, not cloned: with many targets the trusted roles are
+        // the largest thing the reader holds.
+        let trusted = client.into_trusted();
+        drop(files);
         for r in &trusted.new_roots {
             accounted.insert(format!("{}.root.json", r.signed().version));
         }
