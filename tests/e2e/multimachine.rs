@@ -11,10 +11,9 @@
 //! every signing step that happened on a laptop merged into it.
 
 use crate::ceremony::payload_hash;
-use crate::support::{require_tool, t, Run, Sandbox, PASSPHRASE};
+use crate::support::{softhsm_token, t, Run, Sandbox, PASSPHRASE};
 use serde_json::Value;
 use std::path::PathBuf;
-use std::process::Command;
 
 /// When root version 1 is made.
 const T0: &str = "2026-06-01T00:00:00Z";
@@ -22,10 +21,6 @@ const T0: &str = "2026-06-01T00:00:00Z";
 fn day(n: i64) -> String {
     t(T0).plus_secs(n * 86_400).to_string()
 }
-
-/// Where Debian and Ubuntu install SoftHSM2's PKCS#11 module.
-const SOFTHSM_MODULES: &[&str] =
-    &["/usr/lib/softhsm/libsofthsm2.so", "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so"];
 
 /// A deployment: the machines as directories of one sandbox.
 struct Deployment {
@@ -47,37 +42,8 @@ impl Deployment {
     /// laptop, whose user PIN is the test passphrase. `None` (skipped,
     /// or failed under CI) when SoftHSM2 is not installed.
     fn with_carol_on_softhsm() -> Option<Deployment> {
-        let util = require_tool("softhsm2-util")?;
-        let module = SOFTHSM_MODULES.iter().find(|m| std::path::Path::new(m).is_file());
-        let Some(module) = module else {
-            panic!("softhsm2-util is installed but no module at {SOFTHSM_MODULES:?}");
-        };
         let mut d = Deployment::new();
-        std::fs::create_dir_all(d.sb.path("carol/tokens")).unwrap();
-        let conf = d.sb.path("carol/softhsm2.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                "directories.tokendir = {}\nobjectstore.backend = file\n",
-                d.sb.path("carol/tokens").display()
-            ),
-        )
-        .unwrap();
-        let out = Command::new(util)
-            .args([
-                "--init-token",
-                "--free",
-                "--label",
-                "carol",
-                "--pin",
-                PASSPHRASE,
-                "--so-pin",
-                "so-pin-1234",
-            ])
-            .env("SOFTHSM2_CONF", &conf)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "softhsm2-util: {}", String::from_utf8_lossy(&out.stderr));
+        let (conf, module) = softhsm_token(&d.sb, "carol", "carol")?;
         d.token = Some((conf, format!("pkcs11:token=carol;object=root-key?module-path={module}")));
         Some(d)
     }

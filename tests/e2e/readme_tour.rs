@@ -12,7 +12,7 @@
 //! (what a custodian types back at the prompt), and `--at` a fixed instant
 //! on every command that takes it (tests never read the clock).
 
-use crate::support::{require_tool, Run, Sandbox, PASSPHRASE};
+use crate::support::{softhsm_token, Run, Sandbox, PASSPHRASE};
 use std::path::Path;
 
 const AT: &str = "2026-11-23T12:00:00Z";
@@ -107,27 +107,9 @@ fn the_readme_tour_runs_as_printed() {
     let sb = Sandbox::new();
     let mut env = vec![("AIRLOCK_PASSPHRASE".to_owned(), PASSPHRASE.to_owned())];
     // The token the tour's `key generate --token` line names.
-    let util = require_tool("softhsm2-util");
-    if let Some(util) = &util {
-        std::fs::create_dir_all(sb.path("tokens")).unwrap();
-        sb.write("softhsm2.conf", format!("directories.tokendir = {}\n", sb.path("tokens").display()));
-        let conf = sb.path("softhsm2.conf").display().to_string();
-        let out = std::process::Command::new(util)
-            .args([
-                "--init-token",
-                "--free",
-                "--label",
-                "acme",
-                "--pin",
-                PASSPHRASE,
-                "--so-pin",
-                "so-pin-1234",
-            ])
-            .env("SOFTHSM2_CONF", &conf)
-            .output()
-            .unwrap();
-        assert!(out.status.success());
-        env.push(("SOFTHSM2_CONF".to_owned(), conf));
+    let token = softhsm_token(&sb, "hsm", "acme");
+    if let Some((conf, _)) = &token {
+        env.push(("SOFTHSM2_CONF".to_owned(), conf.display().to_string()));
     }
     sb.write("tool.tar.gz", b"acme tool\n");
     sb.write("policy.toml", "");
@@ -135,7 +117,7 @@ fn the_readme_tour_runs_as_printed() {
     for line in &commands {
         let mut args = words(line, &sb);
         assert_eq!(args.remove(0), "airlock", "{line}");
-        if args.iter().any(|a| a.starts_with("pkcs11:")) && util.is_none() {
+        if args.iter().any(|a| a.starts_with("pkcs11:")) && token.is_none() {
             continue;
         }
         if args[0] == "mirror" && args[1] == "init" {

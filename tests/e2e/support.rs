@@ -608,3 +608,34 @@ pub fn require_tool(name: &str) -> Option<std::path::PathBuf> {
     }
     found
 }
+
+/// Where Debian and Ubuntu install SoftHSM2's PKCS#11 module.
+const SOFTHSM_MODULES: &[&str] =
+    &["/usr/lib/softhsm/libsofthsm2.so", "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so"];
+
+/// A SoftHSM2 token labelled `label`, its store in the sandbox directory
+/// `dir`, user PIN the test passphrase: returns the `SOFTHSM2_CONF` path
+/// and the PKCS#11 module's path. `None` (skipped, or failed under CI) when
+/// SoftHSM2 is not installed.
+pub fn softhsm_token(sb: &Sandbox, dir: &str, label: &str) -> Option<(PathBuf, String)> {
+    let util = require_tool("softhsm2-util")?;
+    let module = SOFTHSM_MODULES
+        .iter()
+        .find(|m| Path::new(m).is_file())
+        .unwrap_or_else(|| panic!("softhsm2-util is installed but no module at {SOFTHSM_MODULES:?}"));
+    std::fs::create_dir_all(sb.path(&format!("{dir}/tokens"))).unwrap();
+    let conf = sb.path(&format!("{dir}/softhsm2.conf"));
+    let store = sb.path(&format!("{dir}/tokens"));
+    std::fs::write(
+        &conf,
+        format!("directories.tokendir = {}\nobjectstore.backend = file\n", store.display()),
+    )
+    .unwrap();
+    let out = Command::new(util)
+        .args(["--init-token", "--free", "--label", label, "--pin", PASSPHRASE, "--so-pin", "so-pin-1234"])
+        .env("SOFTHSM2_CONF", &conf)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "softhsm2-util: {}", String::from_utf8_lossy(&out.stderr));
+    Some((conf, module.to_string()))
+}
