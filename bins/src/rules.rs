@@ -3,6 +3,7 @@
 //! `airlock_core::admission::admit`; nothing here decides trust.
 
 use crate::exit::{refused, usage};
+use airlock_bundles::bundle::{index_of_volume, VolumeReader};
 use airlock_bundles::mirror::{import_bundle, Importer, Mirror, MirrorError};
 use airlock_core::pins::Pins;
 use airlock_core::policy::Policy;
@@ -48,6 +49,27 @@ pub fn read_policy(path: Option<&Path>) -> Result<(Policy, Option<Vec<u8>>)> {
     }
 }
 
+/// The bundles named on a command line, each with the volume index it
+/// is read through: each path alone, except that volume files (`FILE.NNN`
+/// beside `FILE.volumes.json`) of one index, given one after another in any
+/// order, are one bundle.
+fn group_volumes(paths: &[PathBuf]) -> Vec<(Option<PathBuf>, Vec<PathBuf>)> {
+    let mut groups: Vec<(Option<PathBuf>, Vec<PathBuf>)> = Vec::new();
+    for p in paths {
+        let index = index_of_volume(p).filter(|i| i.is_file());
+        // Each disc carries its own copy of the index: the same bytes are
+        // the same bundle.
+        let same = |a: &PathBuf, b: &PathBuf| {
+            a == b || std::fs::read(a).ok().is_some_and(|x| std::fs::read(b).ok() == Some(x))
+        };
+        match (groups.last_mut(), &index) {
+            (Some((Some(last), members)), Some(i)) if same(last, i) => members.push(p.clone()),
+            _ => groups.push((index, vec![p.clone()])),
+        }
+    }
+    groups
+}
+
 /// Imports bundles in order with `rules`, printing a report for each and
 /// stopping at the first refusal; each waits up to `wait` seconds for
 /// another writer's lock. Shared by `airlock mirror import` and
@@ -60,9 +82,27 @@ pub fn import_all(
     wait: u64,
     json: bool,
 ) -> Result<()> {
-    for b in bundles {
-        let mut input = crate::progress::open_bundle(b, "importing")
-            .map_err(|e| usage(format!("{}: {e}", b.display())))?;
+    for (index, group) in group_volumes(bundles) {
+        let (b, mut input) = match index {
+            None => {
+                let one = &group[0];
+                let input = crate::progress::open_bundle(one, "importing")
+                    .map_err(|e| usage(format!("{}: {e}", one.display())))?;
+                (one.clone(), input)
+            }
+            Some(index) => {
+                let reader = VolumeReader::open_list(&index, &group).map_err(|e| match e {
+                    // A volume not given or unreadable is I/O (exit 3); one
+                    // the index does not list, or given twice, is refused.
+                    airlock_bundles::bundle::BundleError::Io(m) => {
+                        anyhow::anyhow!("{}: {m}", index.display())
+                    }
+                    other => refused(format!("{}: {other}", index.display())),
+                })?;
+                (index, crate::progress::reading(Box::new(reader), "importing volumes"))
+            }
+        };
+        let b = &b;
         let label = b.display().to_string();
         match import_bundle(mirror, &mut input, &label, importer, now, std::time::Duration::from_secs(wait)) {
             Ok(r) => {

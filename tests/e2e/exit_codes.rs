@@ -166,6 +166,12 @@ fn each_volume_of_a_five_volume_bundle_checks_alone_and_a_swapped_byte_is_named(
     sb.run(&args).ok();
     args.pop();
     sb.run(&args).fails(3).mentions(&["five.000", "not given"]);
+    // So does the import: the discs as mounted, in any order, are one bundle.
+    sb.run(&["mirror", "init", "m", "--pins", "pins"]).ok();
+    let mut import = vec!["mirror", "import", "m", "--at", AT];
+    import.extend(discs.iter().map(String::as_str));
+    sb.run(&import).ok();
+    sb.run(&["mirror", "verify", "m", "--at", AT]).ok();
     // A swapped byte in volume 3 is named as volume 3, alone and in the full verify.
     let mut bytes = sb.read("disc2/five.002");
     bytes[1234] ^= 0x40;
