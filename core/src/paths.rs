@@ -174,6 +174,12 @@ mod tests {
     }
 
     #[test]
+    fn a_class_refuses_characters_it_does_not_list() {
+        assert!(!fnmatch("[abc]x", "dx") && !fnmatch("[ab]x", "cx"));
+        assert!(fnmatch("[a]x", "ax") && !fnmatch("[a]x", "bx"));
+    }
+
+    #[test]
     fn a_range_refuses_characters_outside_it() {
         assert!(!fnmatch("[b-d]x", "ax") && !fnmatch("[b-d]x", "ex"));
     }
