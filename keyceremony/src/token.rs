@@ -412,11 +412,6 @@ impl TokenSigner {
         let (public, algorithm) = opened.public_key()?;
         Ok(TokenSigner { opened, key, public, algorithm })
     }
-
-    /// Which algorithm the key uses.
-    pub fn algorithm(&self) -> TokenAlgorithm {
-        self.algorithm
-    }
 }
 
 impl Signer for TokenSigner {

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 pub const BUNDLE_FILE_MODE: u32 = 0o644;
 
 /// Opens a new bundle file (refusing an existing one) with [`BUNDLE_FILE_MODE`].
-pub fn create_bundle_file(path: &Path) -> io::Result<File> {
+fn create_bundle_file(path: &Path) -> io::Result<File> {
     use std::os::unix::fs::PermissionsExt;
     let f = File::options().write(true).create_new(true).open(path)?;
     // Set after creation: the umask must not change what every reader expects.
