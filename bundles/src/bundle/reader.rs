@@ -58,7 +58,7 @@ pub trait ArtifactSink {
         &mut self,
         _manifest: &BundleManifest,
         _trusted: &Trusted,
-        _carried: &[(String, TargetFile, String)],
+        _carried: &[&(String, TargetFile, String)],
     ) -> Result<(), String> {
         Ok(())
     }
@@ -312,7 +312,6 @@ struct State<'s> {
     /// Archive path -> (target path, its signed description, signing role),
     /// resolved by delegation search before any artifact is read.
     resolved: BTreeMap<String, (String, TargetFile, String)>,
-    pending_approval: Vec<(String, TargetFile, String)>,
     targets: Vec<(String, TargetFile, String)>,
     checks: Vec<Check>,
 }
@@ -332,7 +331,6 @@ impl<'s> State<'s> {
             metadata_bytes: 0,
             trusted: None,
             resolved: BTreeMap::new(),
-            pending_approval: Vec::new(),
             targets: Vec::new(),
             checks: Vec::new(),
         }
@@ -592,7 +590,6 @@ impl<'s> State<'s> {
             }
             resolved.insert(e.path.to_string(), (target, m.file, m.role));
         }
-        self.pending_approval = resolved.values().cloned().collect();
         // Moved out, not cloned: with many targets the trusted roles are
         // the largest thing the reader holds.
         let trusted = client.into_trusted();
@@ -676,12 +673,16 @@ impl<'s> State<'s> {
 
     /// Asks the sink to approve every target before the first artifact byte.
     fn approve_all(&mut self, sink: &mut dyn ArtifactSink) -> Result<(), BundleError> {
+        // By reference: a copy per artifact is what made memory grow with
+        // the artifact count (docs/BENCHMARKS.md, "Memory").
         if let (Some(m), Some(t)) = (&self.manifest, &self.trusted) {
-            sink.verified_metadata(m, t, &self.pending_approval)
+            let carried: Vec<&(String, TargetFile, String)> = self.resolved.values().collect();
+            sink.verified_metadata(m, t, &carried)
                 .map_err(|reason| BundleError::Refused { target: "metadata".into(), reason })?;
         }
-        for (target, info, role) in std::mem::take(&mut self.pending_approval) {
-            sink.approve(&target, &info, &role).map_err(|reason| BundleError::Refused { target, reason })?;
+        for (target, info, role) in self.resolved.values() {
+            sink.approve(target, info, role)
+                .map_err(|reason| BundleError::Refused { target: target.clone(), reason })?;
         }
         Ok(())
     }

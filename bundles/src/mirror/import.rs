@@ -139,7 +139,7 @@ impl ArtifactSink for Sink<'_> {
         &mut self,
         manifest: &BundleManifest,
         trusted: &Trusted,
-        carried: &[(String, TargetFile, String)],
+        carried: &[&(String, TargetFile, String)],
     ) -> Result<(), String> {
         let chosen = self.chosen.borrow();
         let carried: BTreeSet<(String, String)> = carried
