@@ -70,6 +70,34 @@ fn group_volumes(paths: &[PathBuf]) -> Vec<(Option<PathBuf>, Vec<PathBuf>)> {
     groups
 }
 
+/// Opens one bundle: `paths[0]` alone (a file, a base name or a volume
+/// index) when `index` is `None`, else the volume files `paths`, in any
+/// order, read through `index`. Returns the name to report it by and the
+/// stream, with a progress bar labelled `what`. A path that cannot be
+/// opened is a usage error; a volume not given or unreadable is I/O (exit
+/// 3); one the index does not list, or given twice, is refused (exit 1).
+pub fn open_bundle_input(
+    index: Option<PathBuf>,
+    paths: &[PathBuf],
+    what: &str,
+) -> Result<(PathBuf, crate::progress::ProgressRead<Box<dyn std::io::Read>>)> {
+    match index {
+        None => {
+            let one = &paths[0];
+            let input = crate::progress::open_bundle(one, what)
+                .map_err(|e| usage(format!("{}: {e}", one.display())))?;
+            Ok((one.clone(), input))
+        }
+        Some(index) => {
+            let reader = VolumeReader::open_list(&index, paths).map_err(|e| match e {
+                airlock_bundles::bundle::BundleError::Io(m) => anyhow::anyhow!("{}: {m}", index.display()),
+                other => refused(format!("{}: {other}", index.display())),
+            })?;
+            Ok((index, crate::progress::reading(Box::new(reader), &format!("{what} volumes"))))
+        }
+    }
+}
+
 /// Imports bundles in order with `rules`, printing a report for each and
 /// stopping at the first refusal; each waits up to `wait` seconds for
 /// another writer's lock. Shared by `airlock mirror import` and
@@ -83,25 +111,7 @@ pub fn import_all(
     json: bool,
 ) -> Result<()> {
     for (index, group) in group_volumes(bundles) {
-        let (b, mut input) = match index {
-            None => {
-                let one = &group[0];
-                let input = crate::progress::open_bundle(one, "importing")
-                    .map_err(|e| usage(format!("{}: {e}", one.display())))?;
-                (one.clone(), input)
-            }
-            Some(index) => {
-                let reader = VolumeReader::open_list(&index, &group).map_err(|e| match e {
-                    // A volume not given or unreadable is I/O (exit 3); one
-                    // the index does not list, or given twice, is refused.
-                    airlock_bundles::bundle::BundleError::Io(m) => {
-                        anyhow::anyhow!("{}: {m}", index.display())
-                    }
-                    other => refused(format!("{}: {other}", index.display())),
-                })?;
-                (index, crate::progress::reading(Box::new(reader), "importing volumes"))
-            }
-        };
+        let (b, mut input) = open_bundle_input(index, &group, "importing")?;
         let b = &b;
         let label = b.display().to_string();
         match import_bundle(mirror, &mut input, &label, importer, now, std::time::Duration::from_secs(wait)) {

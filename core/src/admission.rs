@@ -118,6 +118,20 @@ pub enum StateError {
 }
 
 impl TrustedState {
+    /// The first instant the trusted metadata stops being valid, and the
+    /// role whose expiry that is (of root, snapshot and timestamp): what a
+    /// mirror serving this state warns about and reports as expired.
+    pub fn earliest_expiry(&self) -> (Timestamp, &'static str) {
+        [
+            (self.timestamp.signed().expires, "timestamp"),
+            (self.snapshot.signed().expires, "snapshot"),
+            (self.root.signed().expires, "root"),
+        ]
+        .into_iter()
+        .min()
+        .unwrap_or((self.root.signed().expires, "root"))
+    }
+
     /// Parses the stored files; `Ok(None)` when there are none (a fresh
     /// mirror). Any other combination, or any file that does not parse,
     /// is an error.

@@ -291,21 +291,13 @@ fn report(
 fn verify(a: VerifyArgs) -> Result<()> {
     let now = super::now_or(a.at.as_deref())?;
     // One path (a file, a base name or an index), or every volume.
-    let (bundle, input) = match a.bundle.as_slice() {
-        [one] => {
-            let input = crate::progress::open_bundle(one, "verifying")
-                .map_err(|e| usage(format!("{}: {e}", one.display())))?;
-            (one.clone(), input)
-        }
-        volumes => {
-            let index = airlock_bundles::bundle::index_of_volume(&volumes[0]).ok_or_else(|| {
-                usage(format!("{}: several paths must all be volumes (FILE.NNN)", volumes[0].display()))
-            })?;
-            let reader = airlock_bundles::bundle::VolumeReader::open_list(&index, volumes)
-                .map_err(|e| bundle_error(&index, e))?;
-            (index, crate::progress::reading(Box::new(reader), "verifying volumes"))
-        }
+    let index = match a.bundle.as_slice() {
+        [_] => None,
+        volumes => Some(airlock_bundles::bundle::index_of_volume(&volumes[0]).ok_or_else(|| {
+            usage(format!("{}: several paths must all be volumes (FILE.NNN)", volumes[0].display()))
+        })?),
     };
+    let (bundle, input) = crate::rules::open_bundle_input(index, &a.bundle, "verifying")?;
     let pinned = pinned_root(&a.pins, &bundle)?;
     let result = verify_bundle(input, &pinned, &VerifyOptions::at(now), &mut NoSink);
     match result {

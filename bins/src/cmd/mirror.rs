@@ -175,14 +175,7 @@ fn status(args: StatusArgs) -> Result<()> {
         let Some(s) = trusted_state(&m, &repo).map_err(mirror_error)? else { continue };
         let (root, ts, snap) =
             (Some(&s.root.metadata), Some(&s.timestamp.metadata), Some(&s.snapshot.metadata));
-        let (expires, role) = [
-            (s.timestamp.signed().expires, "timestamp"),
-            (s.snapshot.signed().expires, "snapshot"),
-            (s.root.signed().expires, "root"),
-        ]
-        .into_iter()
-        .min()
-        .unwrap_or((s.root.signed().expires, "root"));
+        let (expires, role) = s.earliest_expiry();
         let left = expires.unix() - now.unix();
         let state = if left <= 0 {
             "expired"

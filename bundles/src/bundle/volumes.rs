@@ -211,14 +211,8 @@ impl VolumeReader {
     fn open_volume(&mut self, i: usize) -> io::Result<()> {
         let v = &self.index.volumes[i];
         let path = self.given.get(&v.name).cloned().unwrap_or_else(|| self.dir.join(&v.name));
-        let mut f = File::open(&path).map_err(|e| unreadable(&v.name, format!("cannot open: {e}")))?;
-        let mut h = Sha256::new();
-        let n = io::copy(&mut f, &mut h).map_err(|e| unreadable(&v.name, format!("unreadable: {e}")))?;
-        if n != v.length || hex::encode(h.finalize()) != v.sha256 {
-            return Err(fault(
-                &v.name,
-                "does not match the volume index (damaged, swapped or from another bundle)",
-            ));
+        if !matches_listing(&path, v).map_err(|(what, e)| unreadable(&v.name, format!("{what}: {e}")))? {
+            return Err(fault(&v.name, MISMATCH));
         }
         let f = File::open(&path).map_err(|e| unreadable(&v.name, format!("cannot reopen: {e}")))?;
         self.current = Some(BufReader::with_capacity(64 * 1024, f));
@@ -280,30 +274,35 @@ pub struct VolumeCheck {
 /// reading back one disc at a time; the bundle's authenticity is still for
 /// the full verify, which checks every volume and every signature.
 pub fn check_volume(volume: &Path, index_file: &Path) -> Result<VolumeCheck, BundleError> {
-    let bytes =
-        std::fs::read(index_file).map_err(|e| BundleError::Io(format!("{}: {e}", index_file.display())))?;
-    let index = VolumeIndex::from_bytes(&bytes)
-        .map_err(|e| BundleError::Malformed(format!("{}: {e}", index_file.display())))?;
+    let index = VolumeReader::open(index_file)?.index;
     let name = volume.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let (i, listed) = index.volumes.iter().enumerate().find(|(_, v)| v.name == name).ok_or_else(|| {
         BundleError::Volume { name: name.clone(), detail: format!("not listed in {}", index_file.display()) }
     })?;
-    let mut f =
-        File::open(volume).map_err(|e| BundleError::Io(format!("volume {name}: cannot open: {e}")))?;
-    let mut h = Sha256::new();
-    let n =
-        io::copy(&mut f, &mut h).map_err(|e| BundleError::Io(format!("volume {name}: unreadable: {e}")))?;
-    if n != listed.length || hex::encode(h.finalize()) != listed.sha256 {
-        return Err(BundleError::Volume {
-            name,
-            detail: format!(
-                "volume {} of {}: does not match the volume index (damaged, swapped or from another bundle)",
-                i + 1,
-                index.volumes.len()
-            ),
-        });
+    let matches = matches_listing(volume, listed)
+        .map_err(|(what, e)| BundleError::Io(format!("volume {name}: {what}: {e}")))?;
+    if !matches {
+        let detail = format!("volume {} of {}: {MISMATCH}", i + 1, index.volumes.len());
+        return Err(BundleError::Volume { name, detail });
     }
-    Ok(VolumeCheck { number: i + 1, of: index.volumes.len(), length: n, bundle_sha256: index.bundle_sha256 })
+    Ok(VolumeCheck {
+        number: i + 1,
+        of: index.volumes.len(),
+        length: listed.length,
+        bundle_sha256: index.bundle_sha256,
+    })
+}
+
+/// What a volume that does not match its index entry is.
+const MISMATCH: &str = "does not match the volume index (damaged, swapped or from another bundle)";
+
+/// Whether the file at `path` has the length and SHA-256 its index entry
+/// lists; an error says which step failed (`cannot open`, `unreadable`).
+fn matches_listing(path: &Path, listed: &Volume) -> Result<bool, (&'static str, io::Error)> {
+    let mut f = File::open(path).map_err(|e| ("cannot open", e))?;
+    let mut h = Sha256::new();
+    let n = io::copy(&mut f, &mut h).map_err(|e| ("unreadable", e))?;
+    Ok(n == listed.length && hex::encode(h.finalize()) == listed.sha256)
 }
 
 /// The index file beside a volume `FILE.NNN`: `FILE.volumes.json`.

@@ -2,6 +2,7 @@
 
 use super::error::{io, MirrorError};
 use super::layout::{crash_point, sync_dir, write_atomic, Mirror, STATE_FILES};
+use super::verify::ServedTarget;
 use crate::bundle::{
     verify_bundle_from, ArtifactSink, BundleError, TrustedStart, VerifiedBundle, VerifyOptions,
 };
@@ -326,22 +327,16 @@ fn base_artifacts_present(mirror: Option<&Mirror>, c: &Checked) -> Result<(), Mi
                 why: why.to_owned(),
             };
             let Some(m) = mirror else { return Err(missing("the bundle does not carry it")) };
-            let sha = info.hashes.get("sha256").cloned().unwrap_or_default();
-            let path = m.served(&c.repo).join(crate::registry::target_store_path(target, &sha));
-            let Ok(mut f) = File::open(&path) else {
-                return Err(missing("neither the bundle nor the mirror has it"));
-            };
-            let mut v =
-                airlock_core::target::TargetVerifier::new(info).map_err(|e| missing(&e.to_string()))?;
-            let mut buf = vec![0u8; 64 * 1024];
-            loop {
-                let n = f.read(&mut buf).map_err(|e| io(&path, e))?;
-                if n == 0 {
-                    break;
+            match super::verify::check_served_target(&m.served(&c.repo), target, info) {
+                Ok(()) => {}
+                Err(ServedTarget::Missing) => {
+                    return Err(missing("neither the bundle nor the mirror has it"))
                 }
-                v.update(&buf[..n]).map_err(|e| missing(&format!("the mirror's copy differs: {e}")))?;
+                Err(ServedTarget::Unreadable(path, e)) => return Err(io(&path, e)),
+                Err(ServedTarget::Differs(e)) => {
+                    return Err(missing(&format!("the mirror's copy differs: {e}")))
+                }
             }
-            v.finish().map_err(|e| missing(&format!("the mirror's copy differs: {e}")))?;
         }
     }
     Ok(())

@@ -6,7 +6,8 @@ use super::import::{trusted_state, Importer, Served};
 use super::layout::Mirror;
 use airlock_core::admission::{admit, Purpose, Rules, Update};
 use airlock_core::client::{Client, Limits, Transport, TransportError, UpdateError};
-use airlock_core::target::TargetVerifier;
+use airlock_core::metadata::TargetFile;
+use airlock_core::target::{TargetError, TargetVerifier};
 use airlock_core::Timestamp;
 use airlock_keyceremony::transcript;
 use serde::Serialize;
@@ -78,14 +79,7 @@ pub fn verify_mirror(
         let Some(prior) = trusted_state(mirror, &repo)? else { continue };
         // Expiry is reported apart from damage: past it, everything else is
         // checked as of the last instant the metadata was valid.
-        let (expires, role) = [
-            (prior.timestamp.signed().expires, "timestamp"),
-            (prior.snapshot.signed().expires, "snapshot"),
-            (prior.root.signed().expires, "root"),
-        ]
-        .into_iter()
-        .min()
-        .unwrap_or((prior.root.signed().expires, "root"));
+        let (expires, role) = prior.earliest_expiry();
         let now = if now >= expires {
             problems.push(MirrorProblem {
                 repo: repo.clone(),
@@ -130,30 +124,51 @@ pub fn verify_mirror(
         }
         for (role, md) in &trusted.targets {
             for (target, info) in &md.signed().targets {
-                let sha = info.hashes.get("sha256").cloned().unwrap_or_default();
-                let p = served.join(crate::registry::target_store_path(target, &sha));
-                let Ok(mut f) = std::fs::File::open(&p) else {
-                    report(format!("target {target} (role {role}): missing"));
-                    continue;
-                };
-                let check = TargetVerifier::new(info).and_then(|mut v| {
-                    let mut buf = vec![0u8; 64 * 1024];
-                    loop {
-                        let n = f.read(&mut buf).unwrap_or(0);
-                        if n == 0 {
-                            break;
-                        }
-                        v.update(&buf[..n])?;
+                match check_served_target(&served, target, info) {
+                    Ok(()) => {}
+                    Err(ServedTarget::Missing) => report(format!("target {target} (role {role}): missing")),
+                    Err(ServedTarget::Unreadable(p, e)) => {
+                        report(format!("target {target}: {}: unreadable: {e}", p.display()))
                     }
-                    v.finish()
-                });
-                if let Err(e) = check {
-                    report(format!("target {target}: {e}"));
+                    Err(ServedTarget::Differs(e)) => report(format!("target {target}: {e}")),
                 }
             }
         }
     }
     Ok(problems)
+}
+
+/// Why a served target file does not stand for its signed description.
+#[derive(Debug)]
+pub(crate) enum ServedTarget {
+    /// No such file in the served tree.
+    Missing,
+    /// The file could not be read.
+    Unreadable(PathBuf, std::io::Error),
+    /// Its bytes are not the signed length and hashes.
+    Differs(TargetError),
+}
+
+/// Hashes the served copy of `target` (under `served`, a repository's
+/// served tree) against `info`, its signed description, streaming.
+pub(crate) fn check_served_target(
+    served: &Path,
+    target: &str,
+    info: &TargetFile,
+) -> Result<(), ServedTarget> {
+    let sha = info.hashes.get("sha256").cloned().unwrap_or_default();
+    let path = served.join(crate::registry::target_store_path(target, &sha));
+    let Ok(mut f) = std::fs::File::open(&path) else { return Err(ServedTarget::Missing) };
+    let mut v = TargetVerifier::new(info).map_err(ServedTarget::Differs)?;
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = f.read(&mut buf).map_err(|e| ServedTarget::Unreadable(path.clone(), e))?;
+        if n == 0 {
+            break;
+        }
+        v.update(&buf[..n]).map_err(ServedTarget::Differs)?;
+    }
+    v.finish().map_err(ServedTarget::Differs)
 }
 
 /// Loads every targets role reachable from top-level targets that the
