@@ -11,6 +11,10 @@ pub use merkle::{
     ProofError,
 };
 pub use note::{
+    check_signatures, format_cosignature_verifier_key, format_verifier_key, SignatureCheck, SignatureStatus,
+    VerifierKey, VerifierKeyError, VerifierKind,
+};
+pub use note::{
     cosign, cosignature_key_id, note_key_id, sign_note, verify_cosignatures, verify_note, Checkpoint,
     NoteError, NoteSignature, SignedNote,
 };
