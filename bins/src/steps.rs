@@ -10,6 +10,37 @@ use airlock_keyceremony::airgap::{check_offline, AirgapError};
 use airlock_keyceremony::transcript;
 use anyhow::Result;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Whether a ceremony step runs with `--json`: its human lines then go to
+/// stderr, and stdout carries the one JSON object only.
+static JSON_STEP: AtomicBool = AtomicBool::new(false);
+
+/// Sends the human lines of this run's ceremony step to stderr (`--json`).
+pub fn set_json(json: bool) {
+    JSON_STEP.store(json, Ordering::Relaxed);
+}
+
+/// A human line of a ceremony step (the `println!` of `ceremony` and
+/// `ownership`): stdout, or stderr under `--json`, where the custodian
+/// still reads the review and the read-back.
+pub fn human(args: std::fmt::Arguments<'_>, newline: bool) {
+    if JSON_STEP.load(Ordering::Relaxed) {
+        if newline {
+            eprintln!("{args}");
+        } else {
+            eprint!("{args}");
+        }
+    } else {
+        crate::exit::out(args, newline);
+    }
+}
+
+/// Prints a step's JSON object on stdout (the only thing there).
+pub fn print_json(j: &serde_json::Value) -> Result<()> {
+    crate::exit::out(format_args!("{}", serde_json::to_string_pretty(j)?), true);
+    Ok(())
+}
 
 /// Refuses to run while a network interface other than loopback is up,
 /// unless the custodian said `--allow-online` (which the transcript records).
@@ -72,13 +103,19 @@ impl StepLog {
 
 /// Appends a record of `log` to its transcript.
 pub fn transcript_step(log: StepLog) -> Result<()> {
+    record_step(log).map(|_| ())
+}
+
+/// [`transcript_step`], returning the record appended (its `seq` goes into
+/// a step's JSON).
+pub fn record_step(log: StepLog) -> Result<transcript::Record> {
     let shown = log.transcript.clone();
     transcript_step_shown(log, &shown)
 }
 
-/// [`transcript_step`], naming the transcript `shown` in the message: where
+/// [`record_step`], naming the transcript `shown` in the message: where
 /// it will be once a staging directory is renamed into place.
-pub fn transcript_step_shown(log: StepLog, shown: &Path) -> Result<()> {
+pub fn transcript_step_shown(log: StepLog, shown: &Path) -> Result<transcript::Record> {
     let base = match log.transcript.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
@@ -102,7 +139,24 @@ pub fn transcript_step_shown(log: StepLog, shown: &Path) -> Result<()> {
     let rec = transcript::append(&log.transcript, entry)
         .map_err(|e| refused(format!("{}: {e}", log.transcript.display())))?;
     eprintln!("transcript: record {} appended to {}", rec.seq, shown.display());
-    Ok(())
+    Ok(rec)
+}
+
+/// Where a step's record went, for its JSON: the transcript `file` and the
+/// record's `seq`.
+pub fn transcript_json(file: &Path, rec: &transcript::Record) -> serde_json::Value {
+    serde_json::json!({"file": file.display().to_string(), "seq": rec.seq})
+}
+
+/// The files a step wrote, each `path` and `sha256` (lowercase hex), for
+/// its JSON.
+pub fn files_json(files: &[PathBuf]) -> Result<serde_json::Value> {
+    let mut v = Vec::new();
+    for f in files {
+        let bytes = std::fs::read(f).map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?;
+        v.push(serde_json::json!({"path": f.display().to_string(), "sha256": airlock_core::hash::sha256_hex(&bytes)}));
+    }
+    Ok(serde_json::Value::Array(v))
 }
 
 /// The transcript that travels with a draft: `DRAFT.transcript.jsonl`
@@ -214,8 +268,70 @@ pub fn verify_transcript(path: &Path, base: Option<&Path>, json: bool) -> Result
     Ok(())
 }
 
+/// `ceremony record --json`: the same record as one JSON object, names and
+/// key ids exact; a transcript that does not verify is reported in it
+/// (`verified: false`, `error`) and exits 1.
+fn record_json(
+    dir: &Path,
+    roots: &[airlock_core::Metadata<airlock_core::metadata::Root>],
+    identity: &str,
+) -> Result<()> {
+    let ext = roots.first().and_then(|r| RootExtension::of(r.signed()).ok());
+    let names = airlock_core::extension::custodian_names(roots.iter().map(|r| r.signed()));
+    let tpath = dir.join("transcript.jsonl");
+    let verified = transcript::verify(&tpath, dir);
+    let versions: Vec<serde_json::Value> = roots
+        .iter()
+        .map(|r| {
+            let s = r.signed();
+            let name = |id: &KeyId| {
+                names.get(id).cloned().or_else(|| is_index_key(s, id).then(|| "index".to_owned()))
+            };
+            let roles: serde_json::Map<String, serde_json::Value> = s
+                .roles
+                .iter()
+                .map(|(role, keys)| {
+                    let ks: Vec<serde_json::Value> = keys
+                        .keyids
+                        .iter()
+                        .map(|k| serde_json::json!({"keyid": k, "name": name(k), "retiring": keys.retiring.get(k)}))
+                        .collect();
+                    (role.clone(), serde_json::json!({"threshold": keys.threshold, "keys": ks}))
+                })
+                .collect();
+            let signed_by: Vec<serde_json::Value> = r
+                .signatures()
+                .iter()
+                .map(|sig| serde_json::json!({"keyid": sig.keyid, "name": name(&sig.keyid)}))
+                .collect();
+            serde_json::json!({"version": s.version, "expires": s.expires, "roles": roles, "signed_by": signed_by})
+        })
+        .collect();
+    let transcript = match &verified {
+        Ok(r) => {
+            serde_json::json!({"file": tpath.display().to_string(), "verified": true, "records": r.records, "head": r.head})
+        }
+        Err(e) => {
+            serde_json::json!({"file": tpath.display().to_string(), "verified": false, "error": e.to_string()})
+        }
+    };
+    print_json(&serde_json::json!({
+        "format": "airlock-ceremony-record-v1",
+        "dir": dir.display().to_string(),
+        "registry": ext.as_ref().map(|e| e.registry.clone()),
+        "identity": identity,
+        "rehearsal": ext.as_ref().is_some_and(|e| e.rehearsal),
+        "roots": versions,
+        "transcript": transcript,
+    }))?;
+    match verified {
+        Ok(_) => Ok(()),
+        Err(e) => Err(refused(format!("{}: the transcript does not verify: {e}", tpath.display()))),
+    }
+}
+
 /// `ceremony record`: a one-page Markdown summary for the paper archive.
-pub fn record(dir: &Path) -> Result<()> {
+pub fn record(dir: &Path, json: bool) -> Result<()> {
     let files = root_files(&[dir.to_path_buf()])?;
     let mut roots = Vec::new();
     for f in &files {
@@ -227,6 +343,9 @@ pub fn record(dir: &Path) -> Result<()> {
     } else {
         RootExtension::of(first.signed()).ok().and_then(|e| e.identity).unwrap_or_default()
     };
+    if json {
+        return record_json(dir, &roots, &identity);
+    }
     let ext = RootExtension::of(first.signed()).ok();
     let mut out = String::new();
     let registry =

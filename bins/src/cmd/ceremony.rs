@@ -11,14 +11,15 @@ use crate::secrets::{
     ask, check_new_passphrase, key_error, key_file_options, load_signer, source, PassphraseArgs,
 };
 use crate::steps::{
-    check_airgap, merge_travelling, transcript_step, transcript_step_shown, travelling_transcript, StepLog,
+    check_airgap, files_json, merge_travelling, print_json, record_step, transcript_json,
+    transcript_step_shown, travelling_transcript, StepLog,
 };
 use airlock_core::extension::{ExpiryDays, RootExtension};
 use airlock_core::hash::sha256_hex;
 use airlock_core::keys::group4;
 use airlock_core::metadata::{Root, Signature, Targets};
 use airlock_core::text::for_terminal as safe;
-use airlock_core::{registry_identity, KeyId, Metadata, PublicKey, Signer, Timestamp};
+use airlock_core::{registry_identity, Authorization, KeyId, Metadata, PublicKey, Signer, Timestamp};
 use airlock_keyceremony::rotation::{describe_changes, initial_root, propose, Change, InitialRoot};
 use airlock_keyceremony::{
     generate, write_key_file, write_public_key_file, FilePassphrase, PassphraseRequest,
@@ -26,9 +27,17 @@ use airlock_keyceremony::{
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use serde::Deserialize;
+use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
+
+/// A ceremony step's human lines go through `steps::human`: stdout, or
+/// stderr under `--json` (stdout then carries the one JSON object only).
+macro_rules! println {
+    () => { $crate::steps::human(format_args!(""), true) };
+    ($($arg:tt)*) => { $crate::steps::human(format_args!($($arg)*), true) };
+}
 
 /// Ceremony commands.
 #[derive(Subcommand)]
@@ -61,7 +70,9 @@ pub struct Common {
     /// The time of the step (YYYY-MM-DDTHH:MM:SSZ) instead of the clock.
     #[arg(long)]
     pub at: Option<String>,
-    /// The transcript to append to (default: transcript.jsonl beside the output).
+    /// The transcript to append to (default: transcript.jsonl beside the
+    /// output, in the ceremony directory for init; for sign, payload and
+    /// add-signature, DRAFT.transcript.jsonl, which travels with the draft).
     #[arg(long)]
     pub transcript: Option<PathBuf>,
 }
@@ -86,8 +97,9 @@ pub struct InitArgs {
     /// The registry's index key as a PEM public key; generated here if absent.
     #[arg(long)]
     pub index_key: Option<PathBuf>,
-    /// The ceremony directory to create.
-    #[arg(long)]
+    /// The ceremony directory to create (new or empty). `--out` is an
+    /// older spelling.
+    #[arg(long = "out-dir", alias = "out", value_name = "DIR")]
     pub out: PathBuf,
     /// A directory holding one passphrase file per custodian (and `index`).
     #[arg(long)]
@@ -99,6 +111,9 @@ pub struct InitArgs {
     /// Accept weak passphrases for the new keys (tests; a rehearsal does).
     #[arg(long)]
     pub allow_weak_passphrase: bool,
+    /// Print the result as one JSON object (docs/JSON.md); the human lines go to stderr.
+    #[arg(long)]
+    pub json: bool,
     #[command(flatten)]
     pub common: Common,
 }
@@ -145,6 +160,9 @@ pub struct ProposeArgs {
     /// The root's new expiry (default: now plus the root period).
     #[arg(long)]
     pub expires: Option<String>,
+    /// Print the result as one JSON object (docs/JSON.md); the human lines go to stderr.
+    #[arg(long)]
+    pub json: bool,
     #[command(flatten)]
     pub common: Common,
 }
@@ -168,6 +186,9 @@ pub struct SignArgs {
     /// over an earlier version of it) instead of refusing to sign.
     #[arg(long)]
     pub remove_stale: bool,
+    /// Print the result as one JSON object (docs/JSON.md); the human lines go to stderr.
+    #[arg(long)]
+    pub json: bool,
     #[command(flatten)]
     pub passphrase: PassphraseArgs,
     #[command(flatten)]
@@ -182,6 +203,9 @@ pub struct PayloadArgs {
     /// Where to write the canonical bytes (must not exist).
     #[arg(long)]
     pub out: PathBuf,
+    /// Print the result as one JSON object (docs/JSON.md); the human lines go to stderr.
+    #[arg(long)]
+    pub json: bool,
     #[command(flatten)]
     pub common: Common,
 }
@@ -201,6 +225,9 @@ pub struct AddSignatureArgs {
     /// The signature: raw bytes or hex text.
     #[arg(long)]
     pub signature: PathBuf,
+    /// Print the result as one JSON object (docs/JSON.md); the human lines go to stderr.
+    #[arg(long)]
+    pub json: bool,
     #[command(flatten)]
     pub common: Common,
 }
@@ -221,6 +248,9 @@ pub struct FinalizeArgs {
     /// custodians signed (written as 1.targets.json beside the root).
     #[arg(long)]
     pub targets: Option<PathBuf>,
+    /// Print the result as one JSON object (docs/JSON.md); the human lines go to stderr.
+    #[arg(long)]
+    pub json: bool,
     #[command(flatten)]
     pub common: Common,
 }
@@ -250,22 +280,62 @@ pub struct TranscriptVerifyArgs {
 pub struct RecordArgs {
     /// The ceremony directory (N.root.json files and transcript.jsonl).
     pub dir: PathBuf,
+    /// Print the record as one JSON object (docs/JSON.md) instead of Markdown.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Runs a ceremony command.
 pub fn run(cmd: CeremonyCommand) -> Result<()> {
-    match cmd {
-        CeremonyCommand::Init(a) => init(a),
-        CeremonyCommand::Propose(a) => propose_cmd(a),
-        CeremonyCommand::Sign(a) => sign(a),
-        CeremonyCommand::Payload(a) => payload(a),
-        CeremonyCommand::AddSignature(a) => add_signature(a),
-        CeremonyCommand::Finalize(a) => finalize(a),
+    let json = match &cmd {
+        CeremonyCommand::Init(a) => a.json,
+        CeremonyCommand::Propose(a) => a.json,
+        CeremonyCommand::Sign(a) => a.json,
+        CeremonyCommand::Payload(a) => a.json,
+        CeremonyCommand::AddSignature(a) => a.json,
+        CeremonyCommand::Finalize(a) => a.json,
+        CeremonyCommand::Transcript(_) | CeremonyCommand::Record(_) => false,
+    };
+    crate::steps::set_json(json);
+    let (format, facts) = match cmd {
+        CeremonyCommand::Init(a) => ("init", init(a)?),
+        CeremonyCommand::Propose(a) => ("propose", propose_cmd(a)?),
+        CeremonyCommand::Sign(a) => ("sign", sign(a)?),
+        CeremonyCommand::Payload(a) => ("payload", payload(a)?),
+        CeremonyCommand::AddSignature(a) => ("add-signature", add_signature(a)?),
+        CeremonyCommand::Finalize(a) => ("finalize", finalize(a)?),
         CeremonyCommand::Transcript(TranscriptCommand::Verify(a)) => {
-            crate::steps::verify_transcript(&a.transcript, a.base.as_deref(), a.json)
+            return crate::steps::verify_transcript(&a.transcript, a.base.as_deref(), a.json)
         }
-        CeremonyCommand::Record(a) => crate::steps::record(&a.dir),
+        CeremonyCommand::Record(a) => return crate::steps::record(&a.dir, a.json),
+    };
+    if !json {
+        return Ok(());
     }
+    let mut j = json!({"format": format!("airlock-ceremony-{format}-v1")});
+    if let (Some(j), Value::Object(facts)) = (j.as_object_mut(), facts) {
+        j.extend(facts);
+    }
+    print_json(&j)
+}
+
+/// The signatures on a draft counted against `root`'s keys for `role`, for
+/// a step's JSON: the threshold report (`counted`, `threshold`, ...), the
+/// root version whose keys count, and whether the threshold is `met`.
+pub(crate) fn threshold_json(
+    root: &Root,
+    role: &str,
+    signatures: &[Signature],
+    payload: &[u8],
+    now: Timestamp,
+) -> Result<Value> {
+    let report = Authorization::top_level(root, role)
+        .map_err(|e| refused(format!("root version {}: {e}", root.version)))?
+        .count(signatures, payload, now);
+    let mut j = serde_json::to_value(&report)?;
+    j["root_version"] = root.version.into();
+    j["met"] = report.met().into();
+    Ok(j)
 }
 
 pub(crate) fn dir_of(p: &Path) -> PathBuf {
@@ -302,7 +372,7 @@ pub(crate) fn read_back(confirm: Option<&str>, payload: &[u8]) -> Result<()> {
     confirm_hash(confirm, payload)
 }
 
-fn init(a: InitArgs) -> Result<()> {
+fn init(a: InitArgs) -> Result<Value> {
     let now = super::now_or(a.common.at.as_deref())?;
     check_airgap(a.common.allow_online)?;
     let file: CeremonyFile = match &a.config {
@@ -417,21 +487,51 @@ fn init(a: InitArgs) -> Result<()> {
         );
         init_into(&a, &stage, registry, custodians, threshold, index_key, expiry_days, now)
     };
-    let result = made.and_then(|log| {
+    let result = made.and_then(|(log, facts)| {
         // The default transcript is part of the ceremony directory; one
         // elsewhere is written once the ceremony is in place.
         let custom = a.common.transcript.is_some();
         let shown = a.out.join(log.transcript.strip_prefix(&stage).unwrap_or(&log.transcript));
-        let log = if custom { Some(log) } else { transcript_step_shown(log, &shown).map(|()| None)? };
+        let (log, rec) =
+            if custom { (Some(log), None) } else { (None, Some(transcript_step_shown(log, &shown)?)) };
         std::fs::rename(&stage, &a.out)
             .with_context(|| format!("{}: cannot move the finished ceremony into place", a.out.display()))?;
-        log.map_or(Ok(()), |l| transcript_step(l.rebase(&stage, &a.out)))
+        let (file, rec) = match (log, rec) {
+            (Some(l), _) => (l.transcript.clone(), record_step(l.rebase(&stage, &a.out))?),
+            (None, Some(rec)) => (shown, rec),
+            (None, None) => unreachable!("a record is made in one of the two places"),
+        };
+        Ok((facts, file, rec))
     });
-    if result.is_err() {
-        // A failed ceremony leaves nothing behind, not even half the keys.
-        let _ = std::fs::remove_dir_all(&stage);
+    let (mut facts, file, rec) = match result {
+        Ok(r) => r,
+        Err(e) => {
+            // A failed ceremony leaves nothing behind, not even half the keys.
+            let _ = std::fs::remove_dir_all(&stage);
+            return Err(e);
+        }
+    };
+    facts["out"] = a.out.display().to_string().into();
+    facts["files"] = files_json(&files_under(&a.out)?)?;
+    facts["transcript"] = transcript_json(&file, &rec);
+    Ok(facts)
+}
+
+/// Every file under `dir`, at any depth, in sorted order.
+fn files_under(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .and_then(|d| d.map(|e| e.map(|e| e.path())).collect())
+        .with_context(|| format!("{}: cannot list", dir.display()))?;
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            out.extend(files_under(&p)?);
+        } else {
+            out.push(p);
+        }
     }
-    result
+    Ok(out)
 }
 
 /// Writes the drafts of a first ceremony whose custodians brought their own
@@ -451,9 +551,12 @@ fn init_drafts(
     index_key: PublicKey,
     expiry_days: ExpiryDays,
     now: Timestamp,
-) -> Result<StepLog> {
+) -> Result<(StepLog, Value)> {
     std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create", dir.display()))?;
     let names: Vec<String> = custodians.iter().map(|(n, _)| n.clone()).collect();
+    let custodian_ids: Vec<Value> =
+        custodians.iter().map(|(n, k)| json!({"name": n, "keyid": k.key_id()})).collect();
+    let index_keyid = index_key.key_id();
     let root = initial_root(
         &InitialRoot {
             registry: registry.clone(),
@@ -491,7 +594,21 @@ fn init_drafts(
     println!("first targets payload hash {}", short_hash(&targets.proposed.payload()));
     println!("registry identity: {}", group4(&identity));
     println!("read aloud:        {}", airlock_core::identity::words(&identity).unwrap_or_default());
-    Ok(StepLog {
+    let facts = json!({
+        "registry": registry,
+        "identity": identity,
+        "rehearsal": a.rehearsal,
+        "keys": "brought",
+        "root_version": 1,
+        "root_expires": draft.signed().expires,
+        "threshold": threshold,
+        "custodians": custodian_ids,
+        "index_keyid": index_keyid,
+        "root_payload_sha256": sha256_hex(&draft.payload()),
+        "targets_payload_sha256": sha256_hex(&targets.proposed.payload()),
+        "signed_by": Vec::<KeyId>::new(),
+    });
+    let log = StepLog {
         transcript: a.common.transcript.clone().unwrap_or_else(|| dir.join("transcript.jsonl")),
         step: "ceremony init",
         now,
@@ -500,7 +617,8 @@ fn init_drafts(
         key_ids: draft.signed().keys.keys().cloned().collect(),
         files: vec![root_path, targets_path, id_path],
         details: serde_json::json!({"registry": registry, "identity": identity, "threshold": threshold, "custodians": names, "keys": "brought by the custodians"}),
-    })
+    };
+    Ok((log, facts))
 }
 
 /// Writes a first ceremony into `dir` and returns its transcript record
@@ -515,7 +633,7 @@ fn init_into(
     index_key: Option<PublicKey>,
     expiry_days: ExpiryDays,
     now: Timestamp,
-) -> Result<StepLog> {
+) -> Result<(StepLog, Value)> {
     let opts = key_file_options()?;
     let keys_dir = dir.join("keys");
     std::fs::create_dir_all(&keys_dir).with_context(|| format!("{}: cannot create", keys_dir.display()))?;
@@ -608,7 +726,21 @@ fn init_into(
     println!("registry identity: {}", group4(&identity));
     println!("read aloud:        {}", airlock_core::identity::words(&identity).unwrap_or_default());
     let keyids: Vec<KeyId> = md.signed().keys.keys().cloned().collect();
-    Ok(StepLog {
+    let facts = json!({
+        "registry": registry,
+        "identity": identity,
+        "rehearsal": a.rehearsal,
+        "keys": "generated",
+        "root_version": 1,
+        "root_expires": md.signed().expires,
+        "threshold": threshold,
+        "custodians": signers.iter().map(|(n, s)| json!({"name": n, "keyid": s.key_id()})).collect::<Vec<_>>(),
+        "index_keyid": index_key.key_id(),
+        "root_payload_sha256": sha256_hex(&md.payload()),
+        "targets_payload_sha256": sha256_hex(&targets.payload()),
+        "signed_by": md.signatures().iter().map(|s| &s.keyid).collect::<Vec<_>>(),
+    });
+    let log = StepLog {
         transcript: a.common.transcript.clone().unwrap_or_else(|| dir.join("transcript.jsonl")),
         step: "ceremony init",
         now,
@@ -617,7 +749,8 @@ fn init_into(
         key_ids: keyids,
         files: written,
         details: serde_json::json!({"registry": registry, "identity": identity, "threshold": threshold, "custodians": custodians}),
-    })
+    };
+    Ok((log, facts))
 }
 
 fn read_public(p: &Path) -> Result<PublicKey> {
@@ -635,7 +768,7 @@ fn identity_of(root: &Metadata<Root>) -> Result<String> {
     ext.identity.ok_or_else(|| refused("root carries no registry identity"))
 }
 
-fn propose_cmd(a: ProposeArgs) -> Result<()> {
+fn propose_cmd(a: ProposeArgs) -> Result<Value> {
     let now = super::now_or(a.common.at.as_deref())?;
     check_airgap(a.common.allow_online)?;
     let current = load_root(&a.root)?;
@@ -677,16 +810,31 @@ fn propose_cmd(a: ProposeArgs) -> Result<()> {
         draft.signed().version,
         short_hash(&draft.payload())
     );
-    transcript_step(StepLog {
-        transcript: a.common.transcript.unwrap_or_else(|| dir_of(&a.out).join("transcript.jsonl")),
+    let changes = describe_changes(current.signed(), draft.signed());
+    let transcript = a.common.transcript.unwrap_or_else(|| dir_of(&a.out).join("transcript.jsonl"));
+    let rec = record_step(StepLog {
+        transcript: transcript.clone(),
         step: "ceremony propose",
         now,
         rehearsal: ext.rehearsal,
         allow_online: a.common.allow_online,
         key_ids: Vec::new(),
         files: vec![a.out.clone()],
-        details: serde_json::json!({"version": draft.signed().version, "changes": describe_changes(current.signed(), draft.signed())}),
-    })
+        details: serde_json::json!({"version": draft.signed().version, "changes": changes}),
+    })?;
+    Ok(json!({
+        "draft": a.out.display().to_string(),
+        "registry": ext.registry,
+        "identity": identity_of(&draft)?,
+        "rehearsal": ext.rehearsal,
+        "previous_version": current.signed().version,
+        "version": draft.signed().version,
+        "expires": draft.signed().expires,
+        "changes": changes,
+        "payload_sha256": sha256_hex(&draft.payload()),
+        "files": files_json(std::slice::from_ref(&a.out))?,
+        "transcript": transcript_json(&transcript, &rec),
+    }))
 }
 
 /// Loads the current root and a draft, and checks the draft belongs after
@@ -793,13 +941,13 @@ pub(crate) fn confirm_hash(confirm: Option<&str>, payload: &[u8]) -> Result<()> 
     Ok(())
 }
 
-fn sign(a: SignArgs) -> Result<()> {
+fn sign(a: SignArgs) -> Result<Value> {
     if is_targets_draft(&a.draft)? {
         return super::ownership::sign(a);
     }
     let now = super::now_or(a.common.at.as_deref())?;
     check_airgap(a.common.allow_online)?;
-    let (before, _, mut draft) = load_pair(a.root.as_deref(), &a.draft)?;
+    let (before, current, mut draft) = load_pair(a.root.as_deref(), &a.draft)?;
     let ext = RootExtension::of(draft.signed()).map_err(|e| refused(e.to_string()))?;
     banner(ext.rehearsal);
     // Names in a draft are whoever wrote it: rendered for the terminal.
@@ -818,6 +966,7 @@ fn sign(a: SignArgs) -> Result<()> {
     let stale = stale_signatures(draft.signatures(), &draft.payload(), |id| {
         root_signing_key(&before, draft.signed(), id)
     });
+    let removed = stale.clone();
     drop_stale(&mut draft, stale, &a.draft, a.remove_stale, |id| names.get(id).cloned())?;
     let payload = draft.payload();
     read_back(a.confirm.as_deref(), &payload)?;
@@ -837,16 +986,67 @@ fn sign(a: SignArgs) -> Result<()> {
     let who = holder(draft.signed(), &id).or_else(|| holder(&before, &id));
     println!("signed by {} ({}); signature checked", who.as_deref().unwrap_or("(unnamed)"), id.grouped());
     println!("signatures now: {}", draft.signatures().len());
-    transcript_step(StepLog {
-        transcript: a.common.transcript.unwrap_or_else(|| travelling_transcript(&a.draft)),
+    let transcript = a.common.transcript.unwrap_or_else(|| travelling_transcript(&a.draft));
+    let rec = record_step(StepLog {
+        transcript: transcript.clone(),
         step: "ceremony sign",
         now,
         rehearsal: ext.rehearsal,
         allow_online: a.common.allow_online,
-        key_ids: vec![id],
+        key_ids: vec![id.clone()],
         files: vec![a.draft.clone()],
         details: serde_json::json!({"version": draft.signed().version, "payload_sha256": sha256_hex(&payload)}),
-    })
+    })?;
+    let mut facts = root_draft_facts(&a.draft, &before, current.is_some(), &draft, now)?;
+    facts["keyid"] = json!(id);
+    facts["signer"] = json!(who_exact(draft.signed(), &id).or_else(|| who_exact(&before, &id)));
+    facts["removed_stale"] = json!(removed);
+    facts["transcript"] = transcript_json(&transcript, &rec);
+    Ok(facts)
+}
+
+/// Who holds key `id` of `root` as the root names them (exact, for JSON):
+/// a custodian's name, or `index` for the index key.
+fn who_exact(root: &Root, id: &KeyId) -> Option<String> {
+    airlock_core::extension::custodian_names([root])
+        .get(id)
+        .cloned()
+        .or_else(|| crate::steps::is_index_key(root, id).then(|| "index".to_owned()))
+}
+
+/// What a signing step's JSON says of a root draft: its registry, version,
+/// payload hash, the signatures on it counted against the current root's
+/// and its own root keys, the new keys yet to sign it, and whether
+/// `finalize` would now accept it (`complete`).
+fn root_draft_facts(
+    path: &Path,
+    before: &Root,
+    has_current: bool,
+    draft: &Metadata<Root>,
+    now: Timestamp,
+) -> Result<Value> {
+    let payload = draft.payload();
+    let ext = RootExtension::of(draft.signed()).map_err(|e| refused(e.to_string()))?;
+    let mut thresholds = Vec::new();
+    if has_current {
+        thresholds.push(threshold_json(before, "root", draft.signatures(), &payload, now)?);
+    }
+    thresholds.push(threshold_json(draft.signed(), "root", draft.signatures(), &payload, now)?);
+    let unsigned = new_keys_unsigned_ids(before, draft);
+    let complete = unsigned.is_empty() && thresholds.iter().all(|t| t["met"] == true);
+    Ok(json!({
+        "draft": path.display().to_string(),
+        "kind": "root",
+        "registry": ext.registry,
+        "identity": identity_of(draft).ok(),
+        "rehearsal": ext.rehearsal,
+        "version": draft.signed().version,
+        "payload_sha256": sha256_hex(&payload),
+        "signatures": draft.signatures().len(),
+        "thresholds": thresholds,
+        "new_keys_unsigned": unsigned,
+        "complete": complete,
+    }))
 }
 
 /// Signatures on a draft that do not verify over its payload with the key
@@ -901,6 +1101,14 @@ pub(crate) fn drop_stale<T: airlock_core::metadata::Role>(
 /// The keys `draft` brings in (see [`new_key_ids`]) without a valid
 /// signature by them on the draft, named as a review names them.
 fn new_keys_unsigned(current: &Root, draft: &Metadata<Root>) -> Vec<String> {
+    new_keys_unsigned_ids(current, draft)
+        .into_iter()
+        .map(|id| holder(draft.signed(), &id).map_or_else(|| id.short(), |n| format!("{n} ({})", id.short())))
+        .collect()
+}
+
+/// The key ids of [`new_keys_unsigned`].
+fn new_keys_unsigned_ids(current: &Root, draft: &Metadata<Root>) -> Vec<KeyId> {
     let payload = draft.payload();
     let signed = |id: &KeyId, key: &PublicKey| {
         draft.signatures().iter().any(|s| s.keyid == *id && key.verify(&payload, &s.sig).is_ok())
@@ -908,7 +1116,6 @@ fn new_keys_unsigned(current: &Root, draft: &Metadata<Root>) -> Vec<String> {
     new_key_ids(current, draft.signed())
         .into_iter()
         .filter(|id| draft.signed().keys.get(id).is_none_or(|k| !signed(id, k)))
-        .map(|id| holder(draft.signed(), &id).map_or_else(|| id.short(), |n| format!("{n} ({})", id.short())))
         .collect()
 }
 
@@ -946,19 +1153,22 @@ fn is_targets_draft(path: &Path) -> Result<bool> {
     Ok(airlock_bundles::registry::TargetsDraft::is_draft(&read_input(path)?))
 }
 
-fn payload(a: PayloadArgs) -> Result<()> {
+fn payload(a: PayloadArgs) -> Result<Value> {
     let now = super::now_or(a.common.at.as_deref())?;
     check_airgap(a.common.allow_online)?;
-    let payload = if is_targets_draft(&a.draft)? {
-        super::ownership::load_draft(&a.draft)?.proposed.payload()
+    let (kind, version, payload) = if is_targets_draft(&a.draft)? {
+        let d = super::ownership::load_draft(&a.draft)?;
+        ("targets", d.proposed.signed().version, d.proposed.payload())
     } else {
-        load_root(&a.draft)?.payload()
+        let d = load_root(&a.draft)?;
+        ("root", d.signed().version, d.payload())
     };
     write_new(&a.out, &payload)?;
     println!("wrote {} ({} bytes), payload hash {}", a.out.display(), payload.len(), short_hash(&payload));
     // Bytes taken out to be signed elsewhere are part of the ceremony's record.
-    transcript_step(StepLog {
-        transcript: a.common.transcript.unwrap_or_else(|| travelling_transcript(&a.draft)),
+    let transcript = a.common.transcript.unwrap_or_else(|| travelling_transcript(&a.draft));
+    let rec = record_step(StepLog {
+        transcript: transcript.clone(),
         step: "ceremony payload",
         now,
         rehearsal: false,
@@ -972,16 +1182,25 @@ fn payload(a: PayloadArgs) -> Result<()> {
             "out": a.out.display().to_string(),
             "payload_sha256": sha256_hex(&payload),
         }),
-    })
+    })?;
+    Ok(json!({
+        "draft": a.draft.display().to_string(),
+        "kind": kind,
+        "version": version,
+        "out": a.out.display().to_string(),
+        "length": payload.len(),
+        "payload_sha256": sha256_hex(&payload),
+        "transcript": transcript_json(&transcript, &rec),
+    }))
 }
 
-fn add_signature(a: AddSignatureArgs) -> Result<()> {
+fn add_signature(a: AddSignatureArgs) -> Result<Value> {
     if is_targets_draft(&a.draft)? {
         return super::ownership::add_signature(a);
     }
     let now = super::now_or(a.common.at.as_deref())?;
     check_airgap(a.common.allow_online)?;
-    let (before, _, mut draft) = load_pair(a.root.as_deref(), &a.draft)?;
+    let (before, current, mut draft) = load_pair(a.root.as_deref(), &a.draft)?;
     let id = keyid_arg(&a.keyid, before.keys.keys().chain(draft.signed().keys.keys()))?;
     let key = root_signing_key(&before, draft.signed(), &id).ok_or_else(|| {
         usage(format!("key {} is not a root key of the current root or the draft", id.short()))
@@ -999,19 +1218,26 @@ fn add_signature(a: AddSignatureArgs) -> Result<()> {
     write_atomic(&a.draft, &draft.to_bytes())?;
     println!("added signature by {}; signature checked", id.grouped());
     let rehearsal = RootExtension::of(draft.signed()).is_ok_and(|e| e.rehearsal);
-    transcript_step(StepLog {
-        transcript: a.common.transcript.unwrap_or_else(|| travelling_transcript(&a.draft)),
+    let transcript = a.common.transcript.unwrap_or_else(|| travelling_transcript(&a.draft));
+    let rec = record_step(StepLog {
+        transcript: transcript.clone(),
         step: "ceremony add-signature",
         now,
         rehearsal,
         allow_online: a.common.allow_online,
-        key_ids: vec![id],
+        key_ids: vec![id.clone()],
         files: vec![a.draft.clone()],
         details: serde_json::json!({"version": draft.signed().version}),
-    })
+    })?;
+    let mut facts = root_draft_facts(&a.draft, &before, current.is_some(), &draft, now)?;
+    facts["keyid"] = json!(id);
+    facts["signer"] = json!(who_exact(draft.signed(), &id).or_else(|| who_exact(&before, &id)));
+    facts["signature_file"] = a.signature.display().to_string().into();
+    facts["transcript"] = transcript_json(&transcript, &rec);
+    Ok(facts)
 }
 
-fn finalize(a: FinalizeArgs) -> Result<()> {
+fn finalize(a: FinalizeArgs) -> Result<Value> {
     if is_targets_draft(&a.draft)? {
         return Err(usage(format!(
             "{}: a targets draft is published by the registry: airlock registry targets finalize {} --repo REG --key INDEX.key",
@@ -1107,18 +1333,32 @@ fn finalize(a: FinalizeArgs) -> Result<()> {
     // The signing steps that travelled with the draft join the ceremony's
     // transcript, then this step.
     let transcript = a.common.transcript.unwrap_or_else(|| dir_of(&a.out).join("transcript.jsonl"));
-    merge_travelling(&a.draft, &transcript)?;
+    let mut merged = merge_travelling(&a.draft, &transcript)?;
     if let Some(t) = &a.targets {
-        merge_travelling(t, &transcript)?;
+        merged += merge_travelling(t, &transcript)?;
     }
-    transcript_step(StepLog {
-        transcript,
+    let rec = record_step(StepLog {
+        transcript: transcript.clone(),
         step: "ceremony finalize",
         now,
         rehearsal: ext.rehearsal,
         allow_online: a.common.allow_online,
         key_ids: step.by_self.counted.clone(),
-        files,
+        files: files.clone(),
         details: serde_json::json!({"version": step.version}),
-    })
+    })?;
+    Ok(json!({
+        "draft": a.draft.display().to_string(),
+        "out": a.out.display().to_string(),
+        "targets_file": targets.as_ref().map(|(p, _)| p.display().to_string()),
+        "registry": ext.registry,
+        "identity": identity_of(&draft)?,
+        "rehearsal": ext.rehearsal,
+        "version": step.version,
+        "expires": step.expires,
+        "step": step,
+        "files": files_json(&files)?,
+        "merged_records": merged,
+        "transcript": transcript_json(&transcript, &rec),
+    }))
 }

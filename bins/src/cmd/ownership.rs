@@ -9,13 +9,14 @@
 //! the ceremony transcript.
 
 use super::ceremony::{
-    banner, drop_stale, keyid_arg, read_back, read_signature, stale_signatures, AddSignatureArgs, SignArgs,
+    banner, drop_stale, keyid_arg, read_back, read_signature, stale_signatures, threshold_json,
+    AddSignatureArgs, SignArgs,
 };
 use crate::cmd::root::load_root;
 use crate::exit::{refused, usage};
 use crate::io::{read_input, write_atomic};
 use crate::secrets::load_signer;
-use crate::steps::{check_airgap, transcript_step, travelling_transcript, StepLog};
+use crate::steps::{check_airgap, record_step, transcript_json, travelling_transcript, StepLog};
 use airlock_bundles::registry::{delegation_table, describe_targets_change, TargetsDraft};
 use airlock_core::extension::RootExtension;
 use airlock_core::hash::sha256_hex;
@@ -23,8 +24,14 @@ use airlock_core::metadata::{Root, Signature};
 use airlock_core::text::for_terminal as safe;
 use airlock_core::{Authorization, KeyId, Metadata, PublicKey, Timestamp};
 use anyhow::Result;
+use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::Path;
+
+/// As in `ceremony`: human lines on stdout, or on stderr under `--json`.
+macro_rules! println {
+    ($($arg:tt)*) => { $crate::steps::human(format_args!($($arg)*), true) };
+}
 
 /// Reads a targets draft, mapping its errors to exit codes.
 pub fn load_draft(path: &Path) -> Result<TargetsDraft> {
@@ -92,8 +99,29 @@ fn count(root: &Root, draft: &TargetsDraft, now: Timestamp) -> (usize, u64) {
         .unwrap_or((0, 0))
 }
 
+/// What a signing step's JSON says of a targets draft: its version and
+/// payload hash, the signatures counted against the root's targets keys,
+/// and whether the registry could now publish it (`complete`).
+fn facts(path: &Path, root: &Metadata<Root>, draft: &TargetsDraft, now: Timestamp) -> Result<Value> {
+    let payload = draft.proposed.payload();
+    let ext = RootExtension::of(root.signed()).ok();
+    let report = threshold_json(root.signed(), "targets", draft.proposed.signatures(), &payload, now)?;
+    Ok(json!({
+        "draft": path.display().to_string(),
+        "kind": "targets",
+        "registry": ext.as_ref().map(|e| e.registry.clone()),
+        "rehearsal": ext.as_ref().is_some_and(|e| e.rehearsal),
+        "root_version": root.signed().version,
+        "version": draft.proposed.signed().version,
+        "payload_sha256": sha256_hex(&payload),
+        "signatures": draft.proposed.signatures().len(),
+        "complete": report["met"] == true,
+        "thresholds": [report],
+    }))
+}
+
 /// `ceremony sign` on a targets draft.
-pub fn sign(a: SignArgs) -> Result<()> {
+pub fn sign(a: SignArgs) -> Result<Value> {
     let now = super::now_or(a.common.at.as_deref())?;
     check_airgap(a.common.allow_online)?;
     let (root, mut draft) = load_with_root(a.root.as_deref(), &a.draft)?;
@@ -109,6 +137,7 @@ pub fn sign(a: SignArgs) -> Result<()> {
         targets_key(root.signed(), id)
     });
     let names = airlock_core::extension::custodian_names([root.signed()]);
+    let removed = stale.clone();
     drop_stale(&mut draft.proposed, stale, &a.draft, a.remove_stale, |id| names.get(id).cloned())?;
     let payload = draft.proposed.payload();
     read_back(a.confirm.as_deref(), &payload)?;
@@ -135,24 +164,31 @@ pub fn sign(a: SignArgs) -> Result<()> {
     );
     let (counted, threshold) = count(root.signed(), &draft, now);
     println!("valid targets signatures now: {counted} of {threshold} needed");
-    transcript_step(StepLog {
-        transcript: a.common.transcript.unwrap_or_else(|| travelling_transcript(&a.draft)),
+    let transcript = a.common.transcript.unwrap_or_else(|| travelling_transcript(&a.draft));
+    let rec = record_step(StepLog {
+        transcript: transcript.clone(),
         step: "ceremony sign targets",
         now,
         rehearsal: RootExtension::of(root.signed()).is_ok_and(|e| e.rehearsal),
         allow_online: a.common.allow_online,
-        key_ids: vec![id],
+        key_ids: vec![id.clone()],
         files: vec![a.draft.clone()],
         details: serde_json::json!({
             "targets_version": draft.proposed.signed().version,
             "payload_sha256": sha256_hex(&payload),
             "changes": describe_targets_change(draft.base.as_ref().map(|b| b.signed()), draft.proposed.signed()),
         }),
-    })
+    })?;
+    let mut j = facts(&a.draft, &root, &draft, now)?;
+    j["keyid"] = json!(id);
+    j["signer"] = json!(who);
+    j["removed_stale"] = json!(removed);
+    j["transcript"] = transcript_json(&transcript, &rec);
+    Ok(j)
 }
 
 /// `ceremony add-signature` on a targets draft.
-pub fn add_signature(a: AddSignatureArgs) -> Result<()> {
+pub fn add_signature(a: AddSignatureArgs) -> Result<Value> {
     let now = super::now_or(a.common.at.as_deref())?;
     check_airgap(a.common.allow_online)?;
     let (root, mut draft) = load_with_root(a.root.as_deref(), &a.draft)?;
@@ -173,14 +209,21 @@ pub fn add_signature(a: AddSignatureArgs) -> Result<()> {
     write_atomic(&a.draft, &draft.to_bytes())?;
     let (counted, threshold) = count(root.signed(), &draft, now);
     println!("added signature by {}; signature checked; {counted} of {threshold} needed", id.grouped());
-    transcript_step(StepLog {
-        transcript: a.common.transcript.unwrap_or_else(|| travelling_transcript(&a.draft)),
+    let transcript = a.common.transcript.unwrap_or_else(|| travelling_transcript(&a.draft));
+    let rec = record_step(StepLog {
+        transcript: transcript.clone(),
         step: "ceremony add-signature targets",
         now,
         rehearsal: RootExtension::of(root.signed()).is_ok_and(|e| e.rehearsal),
         allow_online: a.common.allow_online,
-        key_ids: vec![id],
+        key_ids: vec![id.clone()],
         files: vec![a.draft.clone()],
         details: serde_json::json!({"targets_version": draft.proposed.signed().version}),
-    })
+    })?;
+    let mut j = facts(&a.draft, &root, &draft, now)?;
+    j["keyid"] = json!(id);
+    j["signer"] = json!(RootExtension::of(root.signed()).ok().and_then(|e| e.custodians.get(&id).cloned()));
+    j["signature_file"] = a.signature.display().to_string().into();
+    j["transcript"] = transcript_json(&transcript, &rec);
+    Ok(j)
 }
