@@ -179,7 +179,7 @@ fn steps(d: &mut Demo) -> Result<()> {
                 "carol",
                 "--threshold",
                 "2",
-                "--out",
+                "--out-dir",
                 "ceremony",
                 "--allow-online",
             ][..],

@@ -60,11 +60,12 @@ pub struct SplitArgs {
 /// Arguments of `key combine`.
 #[derive(Args)]
 pub struct CombineArgs {
-    /// Share files: age-encrypted (decrypted with --identity) or plain share JSON.
+    /// Share files: age-encrypted (decrypted with --age-identity) or plain share JSON.
     #[arg(required = true)]
     pub shares: Vec<PathBuf>,
     /// An age identity file able to decrypt some of the shares (repeatable).
-    #[arg(long = "identity")]
+    /// `--identity` is an older spelling (a registry identity is another thing).
+    #[arg(long = "age-identity", alias = "identity", value_name = "FILE")]
     pub identities: Vec<PathBuf>,
     /// Output name: writes NAME.key (encrypted with a new passphrase) and NAME.pub.
     #[arg(long, value_name = "NAME")]
