@@ -57,6 +57,9 @@ enum Command {
     /// Verify root chains.
     #[command(subcommand)]
     Root(cmd::root::RootCommand),
+    /// The transparency log: verify checkpoints, audit a registry's log.
+    #[command(subcommand)]
+    Log(cmd::log::LogCommand),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(cmd::docs::CompletionsArgs),
     /// Write man pages for every command.
@@ -79,6 +82,7 @@ fn main() -> ExitCode {
         Command::Mirror(c) => cmd::mirror::run(c),
         Command::Bundle(c) => cmd::bundle::run(c),
         Command::Ceremony(c) => cmd::ceremony::run(c),
+        Command::Log(c) => cmd::log::run(c),
         Command::Completions(a) => cmd::docs::completions::<Cli>(a),
         Command::Man(a) => cmd::docs::man::<Cli>(a),
     };

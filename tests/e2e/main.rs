@@ -19,6 +19,7 @@ mod import_pins;
 mod json;
 mod keys;
 mod lean_delta;
+mod log_checkpoint;
 mod metadata;
 mod multimachine;
 mod ownership;

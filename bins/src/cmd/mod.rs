@@ -5,6 +5,7 @@ pub mod ceremony;
 pub mod demo;
 pub mod docs;
 pub mod key;
+pub mod log;
 pub mod metadata;
 pub mod mirror;
 pub mod ownership;
