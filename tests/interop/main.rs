@@ -13,6 +13,7 @@ mod ceremony;
 mod fixed_clock;
 #[path = "../common/http_server.rs"]
 mod http_server;
+mod log_note;
 mod pyhelpers;
 mod support;
 mod tuf_client;
