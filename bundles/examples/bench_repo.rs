@@ -183,8 +183,8 @@ fn parse_args() -> Result<(PathBuf, u64, u64), Error> {
     };
     let count: u64 = count.parse().map_err(|e| format!("COUNT {count:?}: {e}"))?;
     let total: u64 = total.parse().map_err(|e| format!("TOTAL_BYTES {total:?}: {e}"))?;
-    if count == 0 || count > 99_999 {
-        return Err("COUNT must be between 1 and 99999".into());
+    if count == 0 || count > 999_999 {
+        return Err("COUNT must be between 1 and 999999".into());
     }
     Ok((PathBuf::from(out), count, total))
 }

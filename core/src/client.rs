@@ -295,7 +295,7 @@ impl<'a, T: Transport + ?Sized> Client<'a, T> {
         let root: Metadata<Root> = parse(name, root_bytes)?;
         let auth = Authorization::top_level(root.signed(), "root")
             .map_err(|source| UpdateError::Threshold { name: name.into(), source })?;
-        auth.verify(root.signatures(), &root.payload(), now)
+        auth.verify(root.signatures(), root.payload_bytes(), now)
             .map_err(|source| UpdateError::Threshold { name: name.into(), source })?;
         let root = Verified { metadata: root, bytes: root_bytes.to_vec() };
         let trusted = Trusted {
@@ -369,7 +369,7 @@ impl<'a, T: Transport + ?Sized> Client<'a, T> {
         let md: Metadata<R> = parse(name, bytes)?;
         let auth = Authorization::top_level(self.trusted.root.signed(), role)
             .map_err(|source| UpdateError::Threshold { name: name.into(), source })?;
-        auth.verify(md.signatures(), &md.payload(), self.now)
+        auth.verify(md.signatures(), md.payload_bytes(), self.now)
             .map_err(|source| UpdateError::Threshold { name: name.into(), source })?;
         Ok(md)
     }
@@ -566,7 +566,7 @@ impl<'a, T: Transport + ?Sized> Client<'a, T> {
                 let threshold = |source| UpdateError::Threshold { name: name.to_owned(), source };
                 Authorization::top_level(self.trusted.root.signed(), "targets")
                     .map_err(threshold)?
-                    .verify(new.signatures(), &new.payload(), self.now)
+                    .verify(new.signatures(), new.payload_bytes(), self.now)
                     .map_err(threshold)?;
             }
             Some(p) => self.verify_delegated(p, role, name, &new)?,
@@ -598,7 +598,7 @@ impl<'a, T: Transport + ?Sized> Client<'a, T> {
         let d = delegator.signed().delegations.as_ref().ok_or_else(missing)?;
         let r = d.role(role).ok_or_else(missing)?;
         Authorization::delegated(d, r)
-            .verify(md.signatures(), &md.payload(), self.now)
+            .verify(md.signatures(), md.payload_bytes(), self.now)
             .map_err(|source| UpdateError::Threshold { name: name.to_owned(), source })?;
         Ok(())
     }

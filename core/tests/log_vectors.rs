@@ -124,7 +124,7 @@ fn leaf_hashes() -> Vec<Hash> {
 }
 
 #[test]
-fn rfc6962_roots_of_every_size() {
+fn log_rfc6962_roots_of_every_size() {
     let leaves = leaf_hashes();
     assert_eq!(root_hash(&[]), h(EMPTY_ROOT));
     for (n, want) in ROOTS.iter().enumerate() {
@@ -133,7 +133,7 @@ fn rfc6962_roots_of_every_size() {
 }
 
 #[test]
-fn rfc6962_inclusion_proofs_generated_and_verified() {
+fn log_rfc6962_inclusion_proofs_generated_and_verified() {
     let leaves = leaf_hashes();
     for (index, size, proof) in INCLUSION {
         let proof = hashes(proof);
@@ -196,7 +196,7 @@ fn inclusion_probes(
 }
 
 #[test]
-fn rfc6962_consistency_proofs_generated_and_verified() {
+fn log_rfc6962_consistency_proofs_generated_and_verified() {
     let leaves = leaf_hashes();
     for (old, new, proof) in CONSISTENCY {
         let proof = hashes(proof);
@@ -241,7 +241,7 @@ fn rfc6962_consistency_proofs_generated_and_verified() {
 }
 
 #[test]
-fn rfc6962_edge_cases() {
+fn log_rfc6962_edge_cases() {
     let some = h("abacaba000000000000000000000000000000000000000000060061e00123456");
     let empty = h(EMPTY_ROOT);
     // Always consistent: from the empty tree, and a tree with itself.
@@ -286,7 +286,7 @@ fn statuses(note: &SignedNote, keys: &[VerifierKey]) -> Result<Vec<SignatureStat
 }
 
 #[test]
-fn c2sp_example_keys_parse_with_their_key_ids() {
+fn log_c2sp_example_keys_parse_with_their_key_ids() {
     let peter = VerifierKey::parse(PETER_VKEY).unwrap();
     assert_eq!(
         (peter.name.as_str(), peter.kind, peter.key_id()),
@@ -320,7 +320,7 @@ fn c2sp_example_keys_parse_with_their_key_ids() {
 }
 
 #[test]
-fn c2sp_example_note_signed_byte_for_byte() {
+fn log_c2sp_example_note_signed_byte_for_byte() {
     // The private key is `PRIVATE+KEY+<name>+<id>+base64(0x01 || seed)`.
     let raw = B64.decode(PETER_SKEY.splitn(5, '+').nth(4).unwrap()).unwrap();
     assert_eq!(raw[0], 0x01);
@@ -332,7 +332,7 @@ fn c2sp_example_note_signed_byte_for_byte() {
 }
 
 #[test]
-fn c2sp_example_notes_verify_and_refuse() {
+fn log_c2sp_example_notes_verify_and_refuse() {
     let peter = VerifierKey::parse(PETER_VKEY).unwrap();
     let enoch = VerifierKey::parse(ENOCH_VKEY).unwrap();
     let both = data("peterneumann-enochroot.note");
@@ -384,7 +384,7 @@ fn c2sp_example_notes_verify_and_refuse() {
 // ------------------------------------------------------- sum.golang.org
 
 #[test]
-fn real_sum_golang_org_checkpoints_verify() {
+fn log_real_sum_golang_org_checkpoints_verify() {
     let vkey = String::from_utf8(data("sum.golang.org.vkey")).unwrap();
     let key = VerifierKey::parse(vkey.trim()).unwrap();
     assert_eq!((key.name.as_str(), key.key_id()), ("sum.golang.org", 0x033de0ae));

@@ -16,7 +16,7 @@
 use super::error::BundleError;
 use super::tarfmt::type_name;
 use airlock_core::archive::ArchivePath;
-use airlock_core::bundle::{sha256sums, BundleManifest, EntryKind, MANIFEST_PATH};
+use airlock_core::bundle::{BundleManifest, EntryKind, MANIFEST_PATH};
 use airlock_core::client::{Client, Limits, Trusted, UpdateError};
 use airlock_core::metadata::{Metadata, Root, TargetFile};
 use airlock_core::rootchain::update_root;
@@ -44,7 +44,7 @@ pub struct VerifyOptions {
 impl VerifyOptions {
     /// Defaults at time `now`.
     pub fn at(now: Timestamp) -> Self {
-        VerifyOptions { now, limits: Limits::default(), max_manifest: 16 << 20, max_metadata: 64 << 20 }
+        VerifyOptions { now, limits: Limits::default(), max_manifest: 32 << 20, max_metadata: 64 << 20 }
     }
 }
 
@@ -53,12 +53,12 @@ pub trait ArtifactSink {
     /// Sees the verified metadata before any artifact byte is read (a mirror
     /// checks its own state here). Refusing stops the bundle.
     /// `carried` lists every artifact the bundle will stream: (target path,
-    /// its signed description, the signing role).
+    /// its signed description, the signing role), borrowed from `trusted`.
     fn verified_metadata(
         &mut self,
         _manifest: &BundleManifest,
         _trusted: &Trusted,
-        _carried: &[&(String, TargetFile, String)],
+        _carried: &[(&str, &TargetFile, &str)],
     ) -> Result<(), String> {
         Ok(())
     }
@@ -106,7 +106,11 @@ pub struct VerifiedBundle {
     manifest: BundleManifest,
     trusted: Trusted,
     metadata: BTreeMap<String, Vec<u8>>,
-    targets: Vec<(String, TargetFile, String)>,
+    /// Each artifact streamed: (its manifest entry, its signing role in
+    /// `roles`). Its description is borrowed from `trusted`, not copied:
+    /// per-artifact copies were most of the reader's memory.
+    targets: Vec<(u32, u32)>,
+    roles: Vec<String>,
     checks: Vec<Check>,
 }
 
@@ -123,9 +127,20 @@ impl VerifiedBundle {
     pub fn metadata_files(&self) -> &BTreeMap<String, Vec<u8>> {
         &self.metadata
     }
-    /// Every artifact: target path, its signed description, the signing role.
-    pub fn targets(&self) -> &[(String, TargetFile, String)] {
-        &self.targets
+    /// Every artifact, in stream order: target path, its signed
+    /// description, the signing role.
+    pub fn targets(&self) -> Vec<(&str, &TargetFile, &str)> {
+        self.targets
+            .iter()
+            .filter_map(|&(entry, role)| {
+                signed_target(
+                    &self.trusted,
+                    &self.roles,
+                    &self.manifest.entries.get(entry as usize)?.path,
+                    role,
+                )
+            })
+            .collect()
     }
     /// The report, in the order the checks ran.
     pub fn checks(&self) -> &[Check] {
@@ -309,10 +324,14 @@ struct State<'s> {
     metadata: BTreeMap<String, Vec<u8>>,
     metadata_bytes: u64,
     trusted: Option<Trusted>,
-    /// Archive path -> (target path, its signed description, signing role),
-    /// resolved by delegation search before any artifact is read.
-    resolved: BTreeMap<String, (String, TargetFile, String)>,
-    targets: Vec<(String, TargetFile, String)>,
+    /// By manifest entry: the index in `roles` of the role that signs the
+    /// artifact (`NO_ROLE` for other entries), resolved by delegation search
+    /// before any artifact is read.
+    resolved: Vec<u32>,
+    /// Names of the roles that sign carried artifacts.
+    roles: Vec<String>,
+    /// (manifest entry, index in `roles`) of each artifact streamed.
+    targets: Vec<(u32, u32)>,
     checks: Vec<Check>,
 }
 
@@ -330,7 +349,8 @@ impl<'s> State<'s> {
             metadata: BTreeMap::new(),
             metadata_bytes: 0,
             trusted: None,
-            resolved: BTreeMap::new(),
+            resolved: Vec::new(),
+            roles: Vec::new(),
             targets: Vec::new(),
             checks: Vec::new(),
         }
@@ -358,6 +378,7 @@ impl<'s> State<'s> {
         }
         let manifest =
             self.manifest.as_ref().ok_or_else(|| BundleError::ManifestNotFirst(path.to_string()))?;
+        let index = self.next;
         let listed = match manifest.entries.get(self.next) {
             Some(e) if e.path == path => e.clone(),
             Some(e) if manifest.entries.iter().any(|x| x.path == path) => {
@@ -396,18 +417,14 @@ impl<'s> State<'s> {
                 if self.phase != Phase::Targets {
                     return Err(BundleError::NotInManifest(path.to_string()));
                 }
-                self.stream_target(entry, &path, &listed.sha256, sink)?;
+                self.stream_target(entry, index, &path, &listed.sha256, sink)?;
             }
             EntryKind::Sums => {
                 if self.phase == Phase::Metadata {
                     self.verify_metadata()?;
                     self.approve_all(sink)?;
                 }
-                let bytes = read_exact(entry, size)?;
-                let expected = sha256sums(&manifest_entries(&self.manifest));
-                if bytes != expected.as_bytes() {
-                    return Err(BundleError::SumsMismatch);
-                }
+                self.check_sums(entry, size)?;
                 self.phase = Phase::Done;
                 self.checks.push(Check { check: "SHA256SUMS".into(), detail: "matches every entry".into() });
             }
@@ -482,11 +499,16 @@ impl<'s> State<'s> {
     fn verify_metadata(&mut self) -> Result<(), BundleError> {
         let manifest =
             self.manifest.as_ref().ok_or_else(|| BundleError::ManifestNotFirst("(none)".into()))?;
-        let mut files: BTreeMap<String, Vec<u8>> = self
-            .metadata
-            .iter()
-            .filter_map(|(p, b)| p.strip_prefix("metadata/").map(|n| (n.to_owned(), b.clone())))
-            .collect();
+        // The client reads the metadata entries' bytes moved out of
+        // `self.metadata`, not a copy; they go back once it is done.
+        let mut files: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+        let mut lent: Vec<(String, String)> = Vec::new();
+        for (p, b) in self.metadata.iter_mut() {
+            if let Some(n) = p.strip_prefix("metadata/") {
+                files.insert(n.to_owned(), std::mem::take(b));
+                lent.push((p.clone(), n.to_owned()));
+            }
+        }
         // Roles the bundle leaves out come from what the receiver holds;
         // the client verifies them as it would a download.
         for (name, bytes) in &self.start.held_roles {
@@ -578,9 +600,13 @@ impl<'s> State<'s> {
                 queue.push(child);
             }
         }
-        // Resolve every artifact the manifest lists, while the client is at hand.
-        let mut resolved = BTreeMap::new();
-        for e in manifest.entries.iter().filter(|e| e.kind == EntryKind::Target) {
+        // Resolve every artifact the manifest lists, while the client is at
+        // hand. Only the signing role is kept: the description stays in the
+        // trusted role, where the stream looks it up again.
+        let mut resolved = vec![NO_ROLE; manifest.entries.len()];
+        let mut roles: Vec<String> = Vec::new();
+        let mut role_index: BTreeMap<String, u32> = BTreeMap::new();
+        for (i, e) in manifest.entries.iter().enumerate().filter(|(_, e)| e.kind == EntryKind::Target) {
             let (target, sha) = parse_target_path(&e.path)?;
             let Some(m) = client.target_info(&target)? else {
                 return Err(BundleError::TargetNotSigned(target));
@@ -588,11 +614,26 @@ impl<'s> State<'s> {
             if m.file.hashes.get("sha256").map(|h| h.to_ascii_lowercase()) != Some(sha.clone()) {
                 return Err(BundleError::TargetNotSigned(format!("{target} with SHA-256 {sha}")));
             }
-            resolved.insert(e.path.to_string(), (target, m.file, m.role));
+            let r = match role_index.get(&m.role) {
+                Some(&r) => r,
+                None => {
+                    let r = u32::try_from(roles.len())
+                        .map_err(|_| BundleError::TooLarge { limit: u32::MAX.into() })?;
+                    role_index.insert(m.role.clone(), r);
+                    roles.push(m.role);
+                    r
+                }
+            };
+            resolved[i] = r;
         }
         // Moved out, not cloned: with many targets the trusted roles are
         // the largest thing the reader holds.
         let trusted = client.into_trusted();
+        for (p, n) in lent {
+            if let (Some(slot), Some(b)) = (self.metadata.get_mut(&p), files.remove(&n)) {
+                *slot = b;
+            }
+        }
         drop(files);
         for r in &trusted.new_roots {
             accounted.insert(format!("{}.root.json", r.signed().version));
@@ -633,6 +674,7 @@ impl<'s> State<'s> {
         });
         self.trusted = Some(trusted);
         self.resolved = resolved;
+        self.roles = roles;
         self.phase = Phase::Targets;
         Ok(())
     }
@@ -640,17 +682,19 @@ impl<'s> State<'s> {
     fn stream_target<R: Read>(
         &mut self,
         entry: &mut tar::Entry<'_, R>,
+        index: usize,
         path: &ArchivePath,
         listed_sha: &str,
         sink: &mut dyn ArtifactSink,
     ) -> Result<(), BundleError> {
-        let (target, info, role) = self
-            .resolved
-            .remove(path.as_str())
-            .ok_or_else(|| BundleError::NotInManifest(path.to_string()))?;
+        let not_listed = || BundleError::NotInManifest(path.to_string());
+        let role =
+            self.resolved.get_mut(index).map(|r| std::mem::replace(r, NO_ROLE)).ok_or_else(not_listed)?;
+        let trusted = self.trusted.as_ref().ok_or_else(not_listed)?;
+        let (target, info, _) = signed_target(trusted, &self.roles, path, role).ok_or_else(not_listed)?;
         let mismatch = |source| BundleError::TargetMismatch { path: path.to_string(), source };
-        let mut verifier = TargetVerifier::new(&info).map_err(mismatch)?;
-        sink.begin(&target, &info).map_err(|e| BundleError::Io(e.to_string()))?;
+        let mut verifier = TargetVerifier::new(info).map_err(mismatch)?;
+        sink.begin(target, info).map_err(|e| BundleError::Io(e.to_string()))?;
         let mut buf = vec![0u8; 64 * 1024];
         loop {
             let n = entry.read(&mut buf).map_err(|e| io_error(e, 0))?;
@@ -667,7 +711,53 @@ impl<'s> State<'s> {
             return Err(BundleError::HashMismatch { path: path.to_string() });
         }
         sink.finish().map_err(|e| BundleError::Io(e.to_string()))?;
-        self.targets.push((target, info, role));
+        // `resolved` has one slot per manifest entry, which `read_manifest` bounds.
+        self.targets.push((u32::try_from(index).unwrap_or(u32::MAX), role));
+        Ok(())
+    }
+
+    /// SHA256SUMS must be exactly the lines the manifest implies
+    /// (`sha256sums`), compared as the entry streams past rather than by
+    /// building both texts: for many artifacts each is megabytes.
+    fn check_sums<R: Read>(&self, entry: &mut tar::Entry<'_, R>, size: u64) -> Result<(), BundleError> {
+        let entries = self.manifest.as_ref().map_or(&[][..], |m| &m.entries[..]);
+        let mut lines = entries
+            .iter()
+            .filter(|e| e.kind != EntryKind::Sums)
+            .map(|e| format!("{}  {}\n", e.sha256, e.path));
+        let (mut line, mut at) = (String::new(), 0usize);
+        let mut same = true;
+        let mut read = 0u64;
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut body = entry.take(size);
+        loop {
+            let n = body.read(&mut buf).map_err(|e| io_error(e, 0))?;
+            if n == 0 {
+                break;
+            }
+            read += n as u64;
+            let mut chunk = &buf[..n];
+            while same && !chunk.is_empty() {
+                if at == line.len() {
+                    match lines.next() {
+                        Some(l) => (line, at) = (l, 0),
+                        None => {
+                            same = false;
+                            break;
+                        }
+                    }
+                }
+                let k = chunk.len().min(line.len() - at);
+                same = chunk[..k] == line.as_bytes()[at..at + k];
+                (chunk, at) = (&chunk[k..], at + k);
+            }
+        }
+        if read != size {
+            return Err(BundleError::Truncated(String::from_utf8_lossy(&entry.path_bytes()).into_owned()));
+        }
+        if !same || at != line.len() || lines.next().is_some() {
+            return Err(BundleError::SumsMismatch);
+        }
         Ok(())
     }
 
@@ -675,14 +765,20 @@ impl<'s> State<'s> {
     fn approve_all(&mut self, sink: &mut dyn ArtifactSink) -> Result<(), BundleError> {
         // By reference: a copy per artifact is what made memory grow with
         // the artifact count (docs/BENCHMARKS.md, "Memory").
-        if let (Some(m), Some(t)) = (&self.manifest, &self.trusted) {
-            let carried: Vec<&(String, TargetFile, String)> = self.resolved.values().collect();
-            sink.verified_metadata(m, t, &carried)
-                .map_err(|reason| BundleError::Refused { target: "metadata".into(), reason })?;
-        }
-        for (target, info, role) in self.resolved.values() {
+        let (Some(m), Some(t)) = (&self.manifest, &self.trusted) else { return Ok(()) };
+        // In archive path order, as before.
+        let mut order: Vec<usize> =
+            (0..self.resolved.len()).filter(|&i| self.resolved[i] != NO_ROLE).collect();
+        order.sort_by(|&a, &b| m.entries[a].path.as_str().cmp(m.entries[b].path.as_str()));
+        let carried: Vec<(&str, &TargetFile, &str)> = order
+            .into_iter()
+            .filter_map(|i| signed_target(t, &self.roles, &m.entries[i].path, self.resolved[i]))
+            .collect();
+        sink.verified_metadata(m, t, &carried)
+            .map_err(|reason| BundleError::Refused { target: "metadata".into(), reason })?;
+        for &(target, info, role) in &carried {
             sink.approve(target, info, role)
-                .map_err(|reason| BundleError::Refused { target: target.clone(), reason })?;
+                .map_err(|reason| BundleError::Refused { target: target.to_owned(), reason })?;
         }
         Ok(())
     }
@@ -709,13 +805,28 @@ impl<'s> State<'s> {
             trusted,
             metadata: self.metadata,
             targets: self.targets,
+            roles: self.roles,
             checks: self.checks,
         }
     }
 }
 
-fn manifest_entries(m: &Option<BundleManifest>) -> Vec<airlock_core::bundle::ManifestEntry> {
-    m.as_ref().map(|m| m.entries.clone()).unwrap_or_default()
+/// `resolved` for a manifest entry that is not an artifact.
+const NO_ROLE: u32 = u32::MAX;
+
+/// The signed description of the artifact at archive `path`, signed by
+/// `roles[role]`, borrowed from the trusted role: (target path, description,
+/// role name).
+fn signed_target<'t>(
+    trusted: &'t Trusted,
+    roles: &'t [String],
+    path: &ArchivePath,
+    role: u32,
+) -> Option<(&'t str, &'t TargetFile, &'t str)> {
+    let role = roles.get(role as usize)?;
+    let (target, _) = parse_target_path(path).ok()?;
+    let (target, info) = trusted.targets.get(role)?.signed().targets.get_key_value(&target)?;
+    Some((target.as_str(), info, role.as_str()))
 }
 
 fn read_exact<R: Read>(entry: &mut tar::Entry<'_, R>, size: u64) -> Result<Vec<u8>, BundleError> {

@@ -705,7 +705,7 @@ impl ArtifactSink for Picky {
         &mut self,
         _: &BundleManifest,
         _: &airlock_core::client::Trusted,
-        carried: &[&(String, airlock_core::metadata::TargetFile, String)],
+        carried: &[(&str, &airlock_core::metadata::TargetFile, &str)],
     ) -> Result<(), String> {
         assert_eq!(carried.len(), 2);
         if self.refuse_metadata {

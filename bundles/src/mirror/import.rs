@@ -140,13 +140,13 @@ impl ArtifactSink for Sink<'_> {
         &mut self,
         manifest: &BundleManifest,
         trusted: &Trusted,
-        carried: &[&(String, TargetFile, String)],
+        carried: &[(&str, &TargetFile, &str)],
     ) -> Result<(), String> {
         let chosen = self.chosen.borrow();
         let carried: BTreeSet<(String, String)> = carried
             .iter()
             .map(|(t, f, _)| {
-                (t.clone(), f.hashes.get("sha256").map(|h| h.to_ascii_lowercase()).unwrap_or_default())
+                ((*t).to_owned(), f.hashes.get("sha256").map(|h| h.to_ascii_lowercase()).unwrap_or_default())
             })
             .collect();
         let update = Update {
@@ -311,7 +311,7 @@ fn check(
 /// mirror, byte for byte, or the mirror would serve metadata naming files
 /// it lacks. Roles the bundle does not carry were checked when they came.
 fn base_artifacts_present(mirror: Option<&Mirror>, c: &Checked) -> Result<(), MirrorError> {
-    let carried: BTreeSet<&str> = c.bundle.targets().iter().map(|(t, _, _)| t.as_str()).collect();
+    let carried: BTreeSet<&str> = c.bundle.targets().into_iter().map(|(t, _, _)| t).collect();
     let files = c.bundle.metadata_files();
     for (role, md) in &c.bundle.trusted().targets {
         if !files.contains_key(&format!("metadata/{}.{role}.json", md.signed().version)) {
@@ -420,7 +420,7 @@ pub fn import_bundle(
         snapshot_from: previous,
         snapshot_to: trusted.snapshot.as_ref().map_or(0, |s| s.signed().version),
         new_roots: trusted.new_roots.iter().map(|r| r.signed().version).collect(),
-        targets: verified.targets().iter().map(|(t, _, _)| t.clone()).collect(),
+        targets: verified.targets().into_iter().map(|(t, _, _)| t.to_owned()).collect(),
         omitted_roles: verified.manifest().omitted_roles.clone(),
         served_targets: admitted.served_targets,
         delegation_changes: admitted.changes.clone(),

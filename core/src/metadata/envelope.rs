@@ -2,7 +2,7 @@
 
 use super::validate::{check_spec_version, check_version};
 use super::MetadataError;
-use crate::canonical::{parse_strict, to_canonical_bytes};
+use crate::canonical::{parse_canonical, parse_strict, to_canonical_bytes};
 use crate::keys::{KeyId, Signer, SignerError};
 use crate::time::Timestamp;
 use serde::de::DeserializeOwned;
@@ -44,14 +44,17 @@ pub trait Role: Serialize + DeserializeOwned + Clone {
 
 /// A signed metadata document of role type `T`.
 ///
-/// The `signed` object is kept exactly as read; signatures are made and
-/// checked over its canonical form. Replacing the signed content through
-/// [`Metadata::set_signed`] drops every signature, since none can still hold.
+/// The `signed` object is kept exactly as read, as its canonical form:
+/// the bytes signatures are made and checked over. (Not as a JSON tree: a
+/// `Value` costs several times the bytes, which for a targets role of many
+/// thousand targets dominated a verifier's memory; see docs/BENCHMARKS.md,
+/// "Memory".) Replacing the signed content through [`Metadata::set_signed`]
+/// drops every signature, since none can still hold.
 #[derive(Debug, Clone)]
 pub struct Metadata<T> {
     signatures: Vec<Signature>,
     signed: T,
-    signed_value: Value,
+    payload: Box<[u8]>,
     extra: serde_json::Map<String, Value>,
 }
 
@@ -62,8 +65,8 @@ impl<T: Role> Metadata<T> {
         Self::check_signed(&signed_value)?;
         signed.validate()?;
         // Refuse now what could never be signed.
-        to_canonical_bytes(&signed_value)?;
-        Ok(Metadata { signatures: Vec::new(), signed, signed_value, extra: Default::default() })
+        let payload = to_canonical_bytes(&signed_value)?.into_boxed_slice();
+        Ok(Metadata { signatures: Vec::new(), signed, payload, extra: Default::default() })
     }
 
     /// Parses and validates a metadata file of type `T`.
@@ -87,11 +90,14 @@ impl<T: Role> Metadata<T> {
             }
         }
         Self::check_signed(&signed_value)?;
+        // Encoded before the tree is consumed by the typing below, but the
+        // errors still come in their old order: schema, then canonical.
+        let payload = to_canonical_bytes(&signed_value);
         let signed: T =
-            serde_json::from_value(signed_value.clone()).map_err(|e| MetadataError::Schema(e.to_string()))?;
+            serde_json::from_value(signed_value).map_err(|e| MetadataError::Schema(e.to_string()))?;
         signed.validate()?;
-        to_canonical_bytes(&signed_value)?;
-        Ok(Metadata { signatures, signed, signed_value, extra: doc })
+        let payload = payload?.into_boxed_slice();
+        Ok(Metadata { signatures, signed, payload, extra: doc })
     }
 
     fn check_signed(signed: &Value) -> Result<(), MetadataError> {
@@ -120,9 +126,10 @@ impl<T: Role> Metadata<T> {
         &self.signed
     }
 
-    /// The signed content exactly as read.
-    pub fn signed_value(&self) -> &Value {
-        &self.signed_value
+    /// The signed content exactly as read, rebuilt from its canonical form.
+    pub fn signed_value(&self) -> Value {
+        // The payload was written by `to_canonical_bytes`, so it reads back.
+        parse_canonical(&self.payload).unwrap_or(Value::Null)
     }
 
     /// The signatures, in file order.
@@ -132,8 +139,12 @@ impl<T: Role> Metadata<T> {
 
     /// The exact bytes signatures cover: canonical JSON of `signed`.
     pub fn payload(&self) -> Vec<u8> {
-        // Checked encodable at construction.
-        to_canonical_bytes(&self.signed_value).unwrap_or_default()
+        self.payload.to_vec()
+    }
+
+    /// [`Metadata::payload`] without a copy.
+    pub fn payload_bytes(&self) -> &[u8] {
+        &self.payload
     }
 
     /// Replaces the signed content and drops all signatures.
@@ -169,7 +180,7 @@ impl<T: Role> Metadata<T> {
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut doc = self.extra.clone();
         doc.insert("signatures".into(), serde_json::to_value(&self.signatures).unwrap_or(Value::Null));
-        doc.insert("signed".into(), self.signed_value.clone());
+        doc.insert("signed".into(), self.signed_value());
         let mut out = serde_json::to_vec_pretty(&sorted(Value::Object(doc))).unwrap_or_default();
         out.push(b'\n');
         out

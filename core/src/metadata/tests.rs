@@ -127,7 +127,7 @@ fn unknown_members_survive_and_signatures_still_verify() {
     let mut md = parse_root(r.clone()).unwrap();
     md.sign(&signer(1)).unwrap();
     let reread = Metadata::<Root>::from_bytes(&md.to_bytes()).unwrap();
-    assert_eq!(reread.signed_value(), &r);
+    assert_eq!(reread.signed_value(), r);
     // The typed view writes every unknown member back too.
     assert_eq!(serde_json::to_value(reread.signed()).unwrap(), r);
     let auth = Authorization::top_level(reread.signed(), "root").unwrap();
