@@ -60,6 +60,9 @@ enum Command {
     /// The transparency log: verify checkpoints, audit a registry's log.
     #[command(subcommand)]
     Log(cmd::log::LogCommand),
+    /// Offline witnesses: cosign registry log checkpoints, refuse split views.
+    #[command(subcommand)]
+    Witness(cmd::witness::WitnessCommand),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(cmd::docs::CompletionsArgs),
     /// Write man pages for every command.
@@ -81,6 +84,7 @@ fn main() -> ExitCode {
         Command::Demo(a) => cmd::demo::run(a),
         Command::Mirror(c) => cmd::mirror::run(c),
         Command::Bundle(c) => cmd::bundle::run(c),
+        Command::Witness(c) => cmd::witness::run(c),
         Command::Ceremony(c) => cmd::ceremony::run(c),
         Command::Log(c) => cmd::log::run(c),
         Command::Completions(a) => cmd::docs::completions::<Cli>(a),

@@ -98,6 +98,17 @@ pub fn open_bundle_input(
     }
 }
 
+/// The witness cosignatures collected beside a bundle (`FILE.checkpoint`).
+pub fn companion(bundle: &Path) -> Result<Vec<airlock_core::log::SignedNote>> {
+    let path = airlock_bundles::bundle::companion_checkpoint_path(bundle);
+    airlock_bundles::bundle::read_companion_checkpoint(bundle).map(|n| n.into_iter().collect()).map_err(|e| {
+        match e {
+            airlock_bundles::bundle::BundleError::Io(m) => anyhow::anyhow!("{m}"),
+            other => refused(format!("{}: {other}", path.display())),
+        }
+    })
+}
+
 /// Imports bundles in order with `rules`, printing a report for each and
 /// stopping at the first refusal; each waits up to `wait` seconds for
 /// another writer's lock. Shared by `airlock mirror import` and
@@ -114,7 +125,16 @@ pub fn import_all(
         let (b, mut input) = open_bundle_input(index, &group, "importing")?;
         let b = &b;
         let label = b.display().to_string();
-        match import_bundle(mirror, &mut input, &label, importer, now, std::time::Duration::from_secs(wait)) {
+        let cosigned = companion(b)?;
+        match import_bundle(
+            mirror,
+            &mut input,
+            &label,
+            importer,
+            &cosigned,
+            now,
+            std::time::Duration::from_secs(wait),
+        ) {
             Ok(r) => {
                 if json {
                     println!(

@@ -4,3 +4,4 @@ mod fault;
 pub mod filelock;
 pub mod mirror;
 pub mod registry;
+pub mod witness;

@@ -12,6 +12,7 @@
 //! break each, in docs/THREAT-MODEL.md ("Admission rules").
 
 use crate::client::{Trusted, Verified};
+use crate::log::LogError;
 use crate::metadata::{Delegations, Metadata, MetadataError, Root, Snapshot, Targets, TimestampRole};
 use crate::paths::role_covers;
 use crate::pins::Pins;
@@ -384,6 +385,27 @@ pub enum AdmissionError {
     /// The import policy refuses.
     #[error("rule policy {}: {}{}", .0.rule, .0.target.as_ref().map(|t| format!("target {t}: ")).unwrap_or_default(), .0.detail)]
     Policy(PolicyRefusal),
+    /// The bundle carries no transparency log where one is required.
+    #[error("rule log: the bundle carries no transparency log, but {why}")]
+    LogRequired {
+        /// Why one is required.
+        why: String,
+    },
+    /// The log does not extend what the mirror saw before (a split view,
+    /// a shrunk log) or its proofs are missing.
+    #[error("rule {}: {}", log_rule(.0), .0)]
+    Log(LogError),
+    /// A cosigned checkpoint given beside the bundle is for another checkpoint.
+    #[error("rule log: the cosigned checkpoint given with the bundle is not the bundle's checkpoint")]
+    CosignedOtherCheckpoint,
+}
+
+/// `split-view` for a log that forked or shrank, `log` for the rest.
+fn log_rule(e: &LogError) -> &'static str {
+    match e {
+        LogError::SplitView { .. } | LogError::Shrunk { .. } => "split-view",
+        _ => "log",
+    }
 }
 
 impl AdmissionError {
@@ -404,6 +426,8 @@ impl AdmissionError {
             AdmissionError::TopLevelTarget { .. } => "publisher-signed",
             AdmissionError::Pins { .. } => "namespace-pins",
             AdmissionError::Policy(_) => "policy",
+            AdmissionError::Log(e) => log_rule(e),
+            AdmissionError::LogRequired { .. } | AdmissionError::CosignedOtherCheckpoint => "log",
         }
     }
 }
@@ -814,6 +838,9 @@ fn check_served(
     }
     Ok(count)
 }
+
+mod log;
+pub use log::{admit_log, OfferedLog};
 
 #[cfg(test)]
 mod tests;

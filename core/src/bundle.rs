@@ -20,6 +20,11 @@ use std::collections::BTreeMap;
 /// Archive name of the manifest, always the first entry.
 pub const MANIFEST_PATH: &str = "airlock-bundle.json";
 
+/// The registry's checkpoint in a bundle (docs/FORMAT.md 10.3).
+pub const LOG_CHECKPOINT_PATH: &str = "log/checkpoint";
+/// The log proofs in a bundle (docs/FORMAT.md 10.3).
+pub const LOG_PROOF_PATH: &str = "log/proof.json";
+
 /// Archive name of the checksum list, always the last entry.
 pub const SUMS_PATH: &str = "SHA256SUMS";
 

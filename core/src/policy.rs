@@ -7,7 +7,8 @@
 //! ai_generated = "require-review"   # allow (default) | require-review | deny
 //! allow_namespaces = ["acme/*"]     # empty: every namespace
 //! deny_namespaces = ["acme/experimental-*"]
-//! required_witnesses = 0            # default 0; above 0 is refused, see below
+//! require_log = true               # default true: refuse a bundle without a transparency log
+//! required_witnesses = 0            # default 0: cosignatures by listed witnesses a checkpoint needs
 //!
 //! [[witness]]
 //! name = "witness.example"
@@ -18,13 +19,9 @@
 //! never silently means less than its author wrote. Every refusal is a
 //! [`PolicyRefusal`] naming the rule that refused.
 //!
-//! Witnesses: airlock bundles do not carry a transparency log yet, so no
-//! import has a log checkpoint whose cosignatures could be counted. A
-//! policy with `required_witnesses` above 0 could therefore never be met,
-//! and nothing would enforce it; rather than accept it and ignore it,
-//! [`Policy::from_toml`] refuses it ([`PolicyError::WitnessesNotSupported`]).
-//! `[[witness]]` entries are still read and checked, so a policy can list its
-//! witnesses ahead of time.
+//! Witnesses cosign the registry log's checkpoints (docs/FORMAT.md 10.5);
+//! an import counts the valid cosignatures by listed witnesses on the
+//! bundle's checkpoint and its companion `.checkpoint` file.
 
 use crate::log::{verify_cosignatures, SignedNote};
 use crate::metadata::TargetFile;
@@ -101,26 +98,13 @@ pub enum PolicyError {
     /// Two witnesses share a name or a key.
     #[error("witness {0:?} is listed twice (by name or by key)")]
     DuplicateWitness(String),
-    /// More witnesses required than are listed. While
-    /// [`PolicyError::WitnessesNotSupported`] refuses every `required_witnesses`
-    /// above 0 first, [`Policy::from_toml`] does not return this.
+    /// More witnesses required than are listed.
     #[error("policy requires {required} witness cosignature(s) but lists {listed} witness(es)")]
     TooManyRequiredWitnesses {
         /// `required_witnesses`.
         required: u64,
         /// How many `[[witness]]` entries there are.
         listed: usize,
-    },
-    /// `required_witnesses` above 0: bundles carry no transparency log yet,
-    /// so no import could meet it, and it is refused rather than ignored.
-    #[error(
-        "policy requires {required} witness cosignature(s), but airlock bundles do not carry a \
-         transparency log yet, so no import could meet it; set required_witnesses = 0 \
-         (witness lists may stay)"
-    )]
-    WitnessesNotSupported {
-        /// `required_witnesses`.
-        required: u64,
     },
 }
 
@@ -152,6 +136,7 @@ struct PolicyFile {
     witnesses: Vec<WitnessFile>,
     #[serde(default)]
     required_witnesses: u64,
+    require_log: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -172,6 +157,7 @@ pub struct Policy {
     deny_namespaces: Vec<String>,
     witnesses: Vec<Witness>,
     required_witnesses: usize,
+    require_log: bool,
 }
 
 impl Default for Policy {
@@ -184,6 +170,7 @@ impl Default for Policy {
             deny_namespaces: Vec::new(),
             witnesses: Vec::new(),
             required_witnesses: 0,
+            require_log: true,
         }
     }
 }
@@ -262,11 +249,6 @@ impl Policy {
             }
             witnesses.push(w);
         }
-        // Checked before the count of listed witnesses: listing more could
-        // not make such a policy satisfiable.
-        if f.required_witnesses > 0 {
-            return Err(PolicyError::WitnessesNotSupported { required: f.required_witnesses });
-        }
         let required_witnesses = usize::try_from(f.required_witnesses)
             .ok()
             .filter(|k| *k <= witnesses.len())
@@ -282,6 +264,7 @@ impl Policy {
             deny_namespaces: f.deny_namespaces,
             witnesses,
             required_witnesses,
+            require_log: f.require_log.unwrap_or(true),
         })
     }
 
@@ -315,11 +298,16 @@ impl Policy {
         &self.witnesses
     }
 
-    /// How many witness cosignatures a log checkpoint needs. Always 0 for a
-    /// policy read by [`Policy::from_toml`], which refuses more
-    /// ([`PolicyError::WitnessesNotSupported`]).
+    /// How many witness cosignatures a log checkpoint needs.
     pub fn required_witnesses(&self) -> usize {
         self.required_witnesses
+    }
+
+    /// Whether a bundle without a transparency log is refused (default:
+    /// yes; `require_log = false` admits bundles of repositories that keep
+    /// no log, until the first one with a log arrives).
+    pub fn require_log(&self) -> bool {
+        self.require_log
     }
 
     /// Checks one verified target: namespaces, then generation provenance.
@@ -432,9 +420,6 @@ impl Policy {
     /// valid cosignatures by listed witnesses (rule `required_witnesses`);
     /// a listed witness's cosignature that does not verify refuses the
     /// checkpoint. Returns how many verified.
-    ///
-    /// Nothing calls this on import yet: bundles carry no log checkpoint,
-    /// which is why [`Policy::from_toml`] refuses `required_witnesses` above 0.
     pub fn check_witnesses(&self, checkpoint: &SignedNote) -> Result<usize, PolicyRefusal> {
         verify_cosignatures(checkpoint, &self.witness_keys(), self.required_witnesses).map_err(|e| {
             PolicyRefusal { rule: "required_witnesses", target: None, detail: format!("log checkpoint: {e}") }
@@ -595,28 +580,25 @@ mod tests {
     }
 
     #[test]
-    fn required_witnesses_above_zero_is_refused() {
+    fn required_witnesses_may_not_exceed_the_listed() {
         let w = |name: &str, key: &str| format!("[[witness]]\nname = \"{name}\"\nkey = \"{key}\"\n");
         let two = w("a", &key_hex(1)) + &w("b", &key_hex(2));
-        for (required, witnesses) in [(1, String::new()), (1, two.clone()), (2, two.clone()), (3, two)] {
+        for (required, witnesses, listed) in [(1, String::new(), 0), (3, two.clone(), 2)] {
             let text = format!("required_witnesses = {required}\n{witnesses}");
             assert_eq!(
                 Policy::from_toml(&text),
-                Err(PolicyError::WitnessesNotSupported { required }),
+                Err(PolicyError::TooManyRequiredWitnesses { required, listed }),
                 "{text}"
             );
         }
-        let e = PolicyError::WitnessesNotSupported { required: 1 }.to_string();
-        assert_eq!(
-            e,
-            "policy requires 1 witness cosignature(s), but airlock bundles do not carry a transparency \
-             log yet, so no import could meet it; set required_witnesses = 0 (witness lists may stay)"
-        );
-        // The witness entries are still checked first: a bad one is named.
+        assert_eq!(policy(&format!("required_witnesses = 2\n{two}")).required_witnesses(), 2);
+        // The witness entries are checked first: a bad one is named.
         let bad = format!("required_witnesses = 1\n{}", w("a b", &key_hex(1)));
         assert_eq!(Policy::from_toml(&bad), Err(PolicyError::BadWitnessName("a b".into())));
-        // Zero, written or not, is accepted.
+        // Zero, written or not, is accepted; the log is required unless turned off.
         assert_eq!(policy("required_witnesses = 0"), Policy::default());
+        assert!(Policy::default().require_log());
+        assert!(!policy("require_log = false").require_log());
     }
 
     #[test]
@@ -624,16 +606,11 @@ mod tests {
         let signer = |s: u8| Ed25519Signer::new(ed25519_dalek::SigningKey::from_bytes(&[s; 32]));
         let text = "origin\n1\nAAAA\n";
         let mut note = sign_note(text, "log", &signer(9)).unwrap();
-        // from_toml refuses required_witnesses above 0 until bundles carry a
-        // log; the counting itself is kept ready, and tested, for when they do.
-        let p = Policy {
-            required_witnesses: 1,
-            ..policy(&format!(
-                "[[witness]]\nname = \"w1\"\nkey = \"{}\"\n[[witness]]\nname = \"w2\"\nkey = \"{}\"\n",
-                key_hex(1),
-                key_hex(2)
-            ))
-        };
+        let p = policy(&format!(
+            "required_witnesses = 1\n[[witness]]\nname = \"w1\"\nkey = \"{}\"\n[[witness]]\nname = \"w2\"\nkey = \"{}\"\n",
+            key_hex(1),
+            key_hex(2)
+        ));
         let e = p.check_witnesses(&note).unwrap_err();
         assert_eq!(e.rule, "required_witnesses");
         cosign(&mut note, "w2", &signer(2), Timestamp::from_unix(1_700_000_000)).unwrap();

@@ -11,7 +11,7 @@
 //! publishers acme and beta, pins `pins/`, and a mirror `mirror` that
 //! imported `b1.tar`.
 
-use crate::support::{fault_injection, tree_hash, Run, PASSPHRASE};
+use crate::support::{copy_dir, fault_injection, tree_hash, Run, PASSPHRASE};
 use crate::threats::{latest_role, World};
 use airlock_core::bundle::{sha256sums, BundleManifest, EntryKind, MANIFEST_PATH, SUMS_PATH};
 use airlock_core::hash::sha256_hex;
@@ -119,18 +119,6 @@ fn audit_lines(w: &World, dir: &str) -> Vec<String> {
 fn served_snapshot(meta: &Path) -> u64 {
     let ts: Value = serde_json::from_slice(&std::fs::read(meta.join("timestamp.json")).unwrap()).unwrap();
     ts["signed"]["meta"]["snapshot.json"]["version"].as_u64().unwrap()
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap().flatten() {
-        let (src, dst) = (e.path(), to.join(e.file_name()));
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&src, &dst);
-        } else {
-            std::fs::copy(&src, &dst).unwrap();
-        }
-    }
 }
 
 /// Every path under `dir`, relative to it.

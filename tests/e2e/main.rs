@@ -29,3 +29,4 @@ mod registry_cli;
 mod roots;
 mod support;
 mod threats;
+mod transparency;

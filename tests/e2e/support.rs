@@ -278,6 +278,19 @@ fn walk(base: &Path, dir: &Path, f: &mut dyn FnMut(&str, &Path)) {
 }
 
 /// See [`Sandbox::tree_hash`].
+/// Copies a directory tree (files and directories only).
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        let (src, dst) = (e.path(), to.join(e.file_name()));
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&src, &dst);
+        } else {
+            std::fs::copy(&src, &dst).unwrap();
+        }
+    }
+}
+
 pub fn tree_hash(dir: &Path) -> String {
     let mut acc = Vec::new();
     walk(dir, dir, &mut |rel, p| {

@@ -59,6 +59,11 @@ pub struct CreateArgs {
     /// Carry only what is new since this snapshot version (a delta bundle).
     #[arg(long)]
     pub since_snapshot: Option<u64>,
+    /// Prove the log consistent from this tree size (the receiving mirror's
+    /// or witness's last checkpoint: `mirror status`, `witness status`;
+    /// repeatable). A delta adds its base snapshot's size itself.
+    #[arg(long = "since-checkpoint", value_name = "SIZE")]
+    pub since_checkpoints: Vec<u64>,
     /// Split into volumes of this size: bytes, or with K, M or G (powers of 1024).
     #[arg(long)]
     pub volume_size: Option<String>,
@@ -151,7 +156,7 @@ fn created_at(at: Option<&str>) -> Result<airlock_core::Timestamp> {
     }
 }
 
-fn bundle_error(path: &Path, e: BundleError) -> anyhow::Error {
+pub(crate) fn bundle_error(path: &Path, e: BundleError) -> anyhow::Error {
     match e {
         BundleError::Io(m) => anyhow::anyhow!("{}: {m}", path.display()),
         other => refused(format!("{}: {other}", path.display())),
@@ -160,8 +165,13 @@ fn bundle_error(path: &Path, e: BundleError) -> anyhow::Error {
 
 fn create(a: CreateArgs) -> Result<()> {
     let created = created_at(a.at.as_deref())?;
-    let opts =
-        BundleOptions { gzip: a.gzip, namespaces: a.namespaces, since_snapshot: a.since_snapshot, created };
+    let opts = BundleOptions {
+        gzip: a.gzip,
+        namespaces: a.namespaces,
+        since_snapshot: a.since_snapshot,
+        created,
+        since_checkpoints: a.since_checkpoints,
+    };
     if !a.repo.join("metadata").is_dir() {
         return Err(usage(format!("{}: not a registry repository (no metadata/)", a.repo.display())));
     }
@@ -356,7 +366,7 @@ fn verify(a: VerifyArgs) -> Result<()> {
 /// pins directory `pins` the root of the one pinned registry, or (with
 /// several) of the registry the bundle's manifest names, which costs one
 /// more read of the bundle.
-fn pinned_root(pins: &Path, bundle: &Path) -> Result<Vec<u8>> {
+pub(crate) fn pinned_root(pins: &Path, bundle: &Path) -> Result<Vec<u8>> {
     if !pins.is_dir() {
         return read_input(pins);
     }

@@ -7,6 +7,7 @@ use crate::io::read_input;
 use airlock_core::log::{Checkpoint, NoteError, SignatureCheck, SignatureStatus, SignedNote, VerifierKey};
 use airlock_core::text::for_terminal;
 use airlock_core::Timestamp;
+use airlock_bundles::registry::{Registry, RegistryLog};
 use anyhow::Result;
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
@@ -24,12 +25,47 @@ pub enum LogCommand {
     /// is refused (a signature by a given key does not verify, the log's
     /// key did not sign it, the file is no checkpoint, the origin differs).
     VerifyCheckpoint(VerifyCheckpointArgs),
+    /// Recompute a registry's whole log from its leaves and check it: every
+    /// leaf's role file has the logged bytes, and the newest checkpoint is
+    /// signed by the log key root lists and names the recomputed tree.
+    Audit(AuditArgs),
+    /// Write the consistency proof of a registry's log from an earlier tree
+    /// size (a witness's last checkpoint), for `witness cosign CHECKPOINT --proof`.
+    Prove(ProveArgs),
+}
+
+/// Arguments of `log audit`.
+#[derive(Args)]
+pub struct AuditArgs {
+    /// The registry directory.
+    pub repo: PathBuf,
+    /// Check at this instant (YYYY-MM-DDTHH:MM:SSZ) instead of now.
+    #[arg(long)]
+    pub at: Option<String>,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `log prove`.
+#[derive(Args)]
+pub struct ProveArgs {
+    /// The registry directory.
+    pub repo: PathBuf,
+    /// The earlier tree size to prove consistency from.
+    #[arg(long = "since-checkpoint", value_name = "SIZE")]
+    pub since: u64,
+    /// The proof file to write.
+    #[arg(long)]
+    pub out: PathBuf,
 }
 
 /// Runs a log command.
 pub fn run(cmd: LogCommand) -> Result<()> {
     match cmd {
         LogCommand::VerifyCheckpoint(a) => verify_checkpoint(a),
+        LogCommand::Audit(a) => audit(a),
+        LogCommand::Prove(a) => prove(a),
     }
 }
 
@@ -211,4 +247,80 @@ fn explain(e: &NoteError, bytes: &[u8]) -> String {
         }
     }
     e.to_string()
+}
+
+fn open_log(repo: &Path) -> Result<(airlock_bundles::registry::Registry, RegistryLog)> {
+    let reg = Registry::open(repo).map_err(super::registry::registry_error)?;
+    let log = RegistryLog::open(repo).map_err(super::registry::registry_error)?;
+    Ok((reg, log))
+}
+
+fn audit(a: AuditArgs) -> Result<()> {
+    let now = super::now_or(a.at.as_deref())?;
+    let (reg, log) = open_log(&a.repo)?;
+    let mut problems: Vec<String> = Vec::new();
+    for e in log.entries() {
+        let file = a.repo.join("metadata").join(format!("{}.{}.json", e.version, e.role));
+        match std::fs::read(&file) {
+            Ok(b) if airlock_core::hash::sha256_hex(&b) == e.sha256 => {}
+            Ok(_) => problems.push(format!("{}: differs from the bytes the log recorded", file.display())),
+            Err(err) => problems.push(format!("{}: {err}", file.display())),
+        }
+    }
+    let root = log.tree().root();
+    match log.checkpoint_bytes().map_err(super::registry::registry_error)? {
+        None => problems.push("no checkpoint".into()),
+        Some(b) => match airlock_core::log::verify_checkpoint(&b, &reg.state().identity, reg.newest_root(), now) {
+            Ok((cp, _)) if cp.size == log.tree().size() && cp.root == root => {}
+            Ok((cp, _)) => problems.push(format!(
+                "the checkpoint names a tree of {} entries that is not the one the leaves give ({} entries)",
+                cp.size,
+                log.tree().size()
+            )),
+            Err(e) => problems.push(format!("checkpoint: {e}")),
+        },
+    }
+    if a.json {
+        let j = json!({
+            "format": "airlock-log-audit-v1",
+            "repo": a.repo.display().to_string(),
+            "checked_at": now.to_string(),
+            "origin": airlock_core::log::origin(&reg.state().identity),
+            "size": log.tree().size(),
+            "root": hex::encode(root),
+            "verified": problems.is_empty(),
+            "problems": problems,
+        });
+        println!("{}", serde_json::to_string_pretty(&j)?);
+    } else {
+        for p in &problems {
+            println!("problem: {}", for_terminal(p));
+        }
+    }
+    if let Some(first) = problems.first() {
+        return Err(refused(format!("{}: log: {} (and {} more)", a.repo.display(), for_terminal(first), problems.len() - 1)));
+    }
+    if !a.json {
+        println!(
+            "log verified: {} entries, root {}; every leaf matches its role file and the checkpoint is signed by the log key",
+            log.tree().size(),
+            hex::encode(root)
+        );
+    }
+    Ok(())
+}
+
+fn prove(a: ProveArgs) -> Result<()> {
+    let (_, log) = open_log(&a.repo)?;
+    if a.since == 0 || a.since > log.tree().size() {
+        return Err(usage(format!(
+            "--since-checkpoint {}: give a size from 1 to the log's {}",
+            a.since,
+            log.tree().size()
+        )));
+    }
+    let proof = log.prove(&[], &[a.since]).map_err(super::registry::registry_error)?;
+    crate::io::write_new(&a.out, &proof.to_bytes())?;
+    println!("wrote {}: consistency of {} entries with {}", a.out.display(), log.tree().size(), a.since);
+    Ok(())
 }

@@ -11,6 +11,7 @@ pub mod mirror;
 pub mod ownership;
 pub mod registry;
 pub mod root;
+pub mod witness;
 
 use crate::exit::usage;
 use airlock_core::Timestamp;

@@ -22,7 +22,8 @@ pub fn run(
 ) -> Result<()> {
     let mut input = crate::progress::open_bundle(bundle, "verifying")
         .map_err(|e| usage(format!("{}: {e}", bundle.display())))?;
-    match check_bundle(mirror, &mut input, importer, now) {
+    let cosigned = crate::rules::companion(bundle)?;
+    match check_bundle(mirror, &mut input, importer, &cosigned, now) {
         Ok(c) => {
             let v = &c.bundle;
             let mut mapped = Vec::new();

@@ -143,4 +143,7 @@ pub enum BundleError {
     /// Reading or writing failed.
     #[error("{0}")]
     Io(String),
+    /// The transparency log the bundle carries does not verify.
+    #[error("log: {0}")]
+    Log(#[from] airlock_core::log::LogError),
 }

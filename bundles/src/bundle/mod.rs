@@ -5,6 +5,7 @@
 
 mod error;
 mod inspect;
+mod logcheck;
 mod reader;
 mod tarfmt;
 mod volumes;
@@ -12,6 +13,9 @@ mod writer;
 
 pub use error::BundleError;
 pub use inspect::{inspect_bundle, Inspection};
+pub use logcheck::{
+    carried_role_versions, companion_checkpoint_path, read_companion_checkpoint, BundleLog,
+};
 pub use reader::{
     verify_bundle, verify_bundle_from, ArtifactSink, Check, NoSink, TrustedStart, VerifiedBundle,
     VerifyOptions,
@@ -20,7 +24,7 @@ pub use volumes::{
     check_volume, index_of_volume, index_path, open_volumes, split_into_volumes, volume_path, VolumeCheck,
     VolumeFault, VolumeReader, VolumeWriter, BUNDLE_FILE_MODE,
 };
-pub use writer::{create_bundle, BundleOptions, BundlePlan};
+pub use writer::{create_bundle, BundleOptions, BundlePlan, RECENT_CHECKPOINTS};
 
 #[cfg(test)]
 pub(crate) mod testrepo;

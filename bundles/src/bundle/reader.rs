@@ -14,9 +14,10 @@
 //!    gzip stream must end where the archive ends.
 
 use super::error::BundleError;
+use super::logcheck::BundleLog;
 use super::tarfmt::type_name;
 use airlock_core::archive::ArchivePath;
-use airlock_core::bundle::{BundleManifest, EntryKind, MANIFEST_PATH};
+use airlock_core::bundle::{BundleManifest, EntryKind, LOG_CHECKPOINT_PATH, LOG_PROOF_PATH, MANIFEST_PATH};
 use airlock_core::client::{Client, Limits, Trusted, UpdateError};
 use airlock_core::metadata::{Metadata, Root, TargetFile};
 use airlock_core::rootchain::update_root;
@@ -112,9 +113,15 @@ pub struct VerifiedBundle {
     targets: Vec<(u32, u32)>,
     roles: Vec<String>,
     checks: Vec<Check>,
+    log: Option<BundleLog>,
 }
 
 impl VerifiedBundle {
+    /// The transparency log the bundle carried, verified: checkpoint signed
+    /// by the log key, every carried role version included.
+    pub fn log(&self) -> Option<&BundleLog> {
+        self.log.as_ref()
+    }
     /// The manifest (its claims were checked against signed metadata).
     pub fn manifest(&self) -> &BundleManifest {
         &self.manifest
@@ -324,6 +331,7 @@ struct State<'s> {
     metadata: BTreeMap<String, Vec<u8>>,
     metadata_bytes: u64,
     trusted: Option<Trusted>,
+    log: Option<BundleLog>,
     /// By manifest entry: the index in `roles` of the role that signs the
     /// artifact (`NO_ROLE` for other entries), resolved by delegation search
     /// before any artifact is read.
@@ -349,6 +357,7 @@ impl<'s> State<'s> {
             metadata: BTreeMap::new(),
             metadata_bytes: 0,
             trusted: None,
+            log: None,
             resolved: Vec::new(),
             roles: Vec::new(),
             targets: Vec::new(),
@@ -634,6 +643,8 @@ impl<'s> State<'s> {
                 *slot = b;
             }
         }
+        let log =
+            super::logcheck::verify_log(&self.metadata, &manifest.registry, trusted.root.signed(), now)?;
         drop(files);
         for r in &trusted.new_roots {
             accounted.insert(format!("{}.root.json", r.signed().version));
@@ -646,6 +657,7 @@ impl<'s> State<'s> {
         for p in self.metadata.keys() {
             match p.strip_prefix("metadata/") {
                 Some(name) if accounted.contains(name) => {}
+                None if log.is_some() && (p == LOG_CHECKPOINT_PATH || p == LOG_PROOF_PATH) => {}
                 _ => return Err(BundleError::UnaccountedMetadata(p.clone())),
             }
         }
@@ -672,6 +684,17 @@ impl<'s> State<'s> {
             check: "targets roles".into(),
             detail: format!("{} verified, {} omitted", trusted.targets.len(), manifest.omitted_roles.len()),
         });
+        if let Some(l) = &log {
+            self.checks.push(Check {
+                check: "log".into(),
+                detail: format!(
+                    "checkpoint of {} entries signed by the log key; {} role version(s) proved included",
+                    l.checkpoint.size,
+                    l.proof.inclusion.len()
+                ),
+            });
+        }
+        self.log = log;
         self.trusted = Some(trusted);
         self.resolved = resolved;
         self.roles = roles;
@@ -807,6 +830,7 @@ impl<'s> State<'s> {
             targets: self.targets,
             roles: self.roles,
             checks: self.checks,
+            log: self.log,
         }
     }
 }

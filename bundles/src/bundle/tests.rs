@@ -9,7 +9,13 @@ use airlock_core::hash::sha256_hex;
 use std::io::Read;
 
 fn opts() -> BundleOptions {
-    BundleOptions { gzip: false, namespaces: vec![], since_snapshot: None, created: t(NOW) }
+    BundleOptions {
+        gzip: false,
+        namespaces: vec![],
+        since_snapshot: None,
+        created: t(NOW),
+        since_checkpoints: vec![],
+    }
 }
 
 fn make(repo: &Repo, o: &BundleOptions) -> Vec<u8> {

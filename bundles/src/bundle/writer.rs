@@ -4,9 +4,11 @@
 
 use super::error::BundleError;
 use super::tarfmt::{self, MAX_USTAR_PATH};
+use crate::registry::{RegistryLog, LEAVES_FILE, LOG_DIR};
 use airlock_core::archive::ArchivePath;
 use airlock_core::bundle::{
-    sha256sums, BundleManifest, EntryKind, ManifestEntry, BUNDLE_FORMAT, MANIFEST_PATH, SUMS_PATH,
+    sha256sums, BundleManifest, EntryKind, ManifestEntry, BUNDLE_FORMAT, LOG_CHECKPOINT_PATH, LOG_PROOF_PATH,
+    MANIFEST_PATH, SUMS_PATH,
 };
 use airlock_core::hash::sha256_hex;
 use airlock_core::metadata::{Metadata, Root, Snapshot, Targets, TimestampRole};
@@ -29,6 +31,9 @@ pub struct BundleOptions {
     pub since_snapshot: Option<u64>,
     /// The creation time recorded in the manifest.
     pub created: Timestamp,
+    /// Tree sizes of the registry's log to prove consistency from (the
+    /// receiver's last checkpoint); a delta adds its base snapshot's.
+    pub since_checkpoints: Vec<u64>,
 }
 
 /// Where an entry's bytes come from.
@@ -63,6 +68,37 @@ fn hash_file(path: &Path) -> Result<(u64, String), BundleError> {
     let mut h = Sha256::new();
     let n = io::copy(&mut f, &mut h).map_err(|e| io_err(path, e))?;
     Ok((n, hex::encode(h.finalize())))
+}
+
+/// How many of the registry's most recent checkpoint sizes a full bundle
+/// proves consistency from.
+pub const RECENT_CHECKPOINTS: usize = 64;
+
+/// The checkpoint and `log/proof.json` for a bundle carrying `carried`.
+fn log_entries(
+    repo: &Path,
+    carried: &[(String, u64, String)],
+    opts: &BundleOptions,
+) -> Result<(Vec<u8>, Vec<u8>), BundleError> {
+    let log = RegistryLog::open(repo).map_err(|e| BundleError::Io(e.to_string()))?;
+    let checkpoint =
+        log.checkpoint_bytes().map_err(|e| BundleError::Io(e.to_string()))?.ok_or_else(|| {
+            BundleError::Io(format!("{}: the log has no checkpoint (run `registry refresh`)", repo.display()))
+        })?;
+    let mut since = opts.since_checkpoints.clone();
+    match opts.since_snapshot {
+        Some(v) => since.extend(log.size_at_snapshot(v)),
+        // A full bundle may go to any mirror: prove consistency from the
+        // registry's recent checkpoints, so one that imported any of them
+        // takes it without being named (older ones: --since-checkpoint).
+        None => since.extend(log.recent_sizes(RECENT_CHECKPOINTS)),
+    }
+    let size = log.tree().size();
+    if let Some(s) = since.iter().find(|s| **s > size) {
+        return Err(BundleError::Io(format!("--since-checkpoint {s}: the log has only {size} entries")));
+    }
+    let proof = log.prove(carried, &since).map_err(|e| BundleError::Io(e.to_string()))?;
+    Ok((checkpoint, proof.to_bytes()))
 }
 
 impl BundlePlan {
@@ -114,8 +150,11 @@ impl BundlePlan {
             entries.push((ManifestEntry { path, kind, length, sha256: sha256.clone() }, source));
             Ok((length, sha256))
         };
+        let mut carried_roles: Vec<(String, u64, String)> = Vec::new();
         for (n, p) in &roots {
-            add(format!("metadata/{n}.root.json"), EntryKind::Metadata, Source::Bytes(read(p)?))?;
+            let bytes = read(p)?;
+            carried_roles.push(("root".into(), *n, sha256_hex(&bytes)));
+            add(format!("metadata/{n}.root.json"), EntryKind::Metadata, Source::Bytes(bytes))?;
         }
         add("metadata/timestamp.json".into(), EntryKind::Metadata, Source::Bytes(ts_bytes))?;
         add(
@@ -147,6 +186,7 @@ impl BundlePlan {
                 omitted.push(role.to_owned());
                 continue;
             }
+            carried_roles.push((role.to_owned(), m.version, sha256_hex(&bytes)));
             add(format!("metadata/{}.{file}", m.version), EntryKind::Metadata, Source::Bytes(bytes.clone()))?;
             // A lean delta: artifacts the base version of this role already
             // listed, with the same hash, are in the receiving mirror.
@@ -174,6 +214,14 @@ impl BundlePlan {
                     .ok_or_else(|| BundleError::Io(format!("{role}: target {t} has no sha256 hash")))?;
                 targets.insert(t.clone(), (sha, info.length));
             }
+        }
+        // The log: the registry's checkpoint and the proof of every role
+        // version carried (docs/FORMAT.md 10.3). A repository that is not
+        // a registry (no log/) has none to carry.
+        if repo.join(LOG_DIR).join(LEAVES_FILE).is_file() {
+            let (checkpoint, proof) = log_entries(repo, &carried_roles, opts)?;
+            add(LOG_CHECKPOINT_PATH.into(), EntryKind::Log, Source::Bytes(checkpoint))?;
+            add(LOG_PROOF_PATH.into(), EntryKind::Log, Source::Bytes(proof))?;
         }
         let targets_dir = repo.join("targets");
         let mut seen = BTreeSet::new();

@@ -6,9 +6,12 @@ use super::verify::ServedTarget;
 use crate::bundle::{
     verify_bundle_from, ArtifactSink, BundleError, TrustedStart, VerifiedBundle, VerifyOptions,
 };
-use airlock_core::admission::{admit, Admitted, Holdings, NothingHeld, Purpose, Rules, TrustedState, Update};
+use airlock_core::admission::{
+    admit, admit_log, Admitted, Holdings, NothingHeld, OfferedLog, Purpose, Rules, TrustedState, Update,
+};
 use airlock_core::bundle::BundleManifest;
 use airlock_core::client::Trusted;
+use airlock_core::log::SignedNote;
 use airlock_core::metadata::TargetFile;
 use airlock_core::pins::Pins;
 use airlock_core::policy::Policy;
@@ -215,6 +218,8 @@ pub struct Checked {
     pub repo: String,
     /// The mirror's snapshot version before.
     pub previous: Option<u64>,
+    /// The log checkpoint to store (with the cosignatures collected), if the bundle had a log.
+    pub checkpoint: Option<SignedNote>,
 }
 
 /// Verifies a bundle and decides its admission against `mirror`'s trusted
@@ -225,6 +230,7 @@ fn check(
     mirror: Option<&Mirror>,
     input: &mut dyn Read,
     importer: &Importer,
+    cosigned: &[SignedNote],
     now: Timestamp,
     staging: Option<PathBuf>,
 ) -> (Result<Checked, MirrorError>, Option<String>) {
@@ -294,12 +300,14 @@ fn check(
             admitted,
             repo: c.repo.clone(),
             previous: c.prior.as_ref().map(|p| p.snapshot.signed().version),
+            checkpoint: None,
         }),
         (Ok(_), None) => Err(MirrorError::Io("admission was not decided".into())),
         (Err(e), _) => Err(failure.unwrap_or(MirrorError::Bundle(e))),
     };
-    let checked = checked.and_then(|c| {
+    let checked = checked.and_then(|mut c| {
         base_artifacts_present(mirror, &c)?;
+        c.checkpoint = log_admitted(mirror, &c, importer, cosigned)?;
         Ok(c)
     });
     (checked, repo)
@@ -342,6 +350,28 @@ fn base_artifacts_present(mirror: Option<&Mirror>, c: &Checked) -> Result<(), Mi
     Ok(())
 }
 
+/// The log part of the admission: the bundle's log must extend the
+/// checkpoint the mirror stored and carry the policy's witnesses.
+fn log_admitted(
+    mirror: Option<&Mirror>,
+    c: &Checked,
+    importer: &Importer,
+    cosigned: &[SignedNote],
+) -> Result<Option<SignedNote>, MirrorError> {
+    let prior = match mirror {
+        Some(m) => match m.state(&c.repo)?.checkpoint {
+            Some(b) => Some(SignedNote::parse(&b).map_err(|e| {
+                MirrorError::State(format!("{}: {e}", m.state_dir(&c.repo).join("checkpoint").display()))
+            })?),
+            None => None,
+        },
+        None => None,
+    };
+    let offered =
+        c.bundle.log().map(|l| OfferedLog { checkpoint: &l.checkpoint, note: &l.note, proof: &l.proof });
+    Ok(admit_log(prior.as_ref(), offered, cosigned, &importer.policy)?)
+}
+
 /// Verifies a bundle and decides whether `mirror` (or, with `None`, a fresh
 /// mirror) would import it, writing nothing: the same decision
 /// [`import_bundle`] makes.
@@ -349,9 +379,10 @@ pub fn check_bundle(
     mirror: Option<&Mirror>,
     input: &mut dyn Read,
     importer: &Importer,
+    cosigned: &[SignedNote],
     now: Timestamp,
 ) -> Result<Checked, MirrorError> {
-    check(mirror, input, importer, now, None).0
+    check(mirror, input, importer, cosigned, now, None).0
 }
 
 /// Imports one bundle into the mirror, waiting up to `wait` for another
@@ -362,6 +393,7 @@ pub fn import_bundle(
     input: &mut dyn Read,
     label: &str,
     importer: &Importer,
+    cosigned: &[SignedNote],
     now: Timestamp,
     wait: std::time::Duration,
 ) -> Result<ImportReport, MirrorError> {
@@ -371,7 +403,8 @@ pub fn import_bundle(
     let staging = mirror.staging().join(&id);
     fs::create_dir_all(&staging).map_err(|e| io(&staging, e))?;
     let mut hashing = Hashing { inner: input, hash: Sha256::new(), len: 0 };
-    let (result, chosen_repo) = check(Some(mirror), &mut hashing, importer, now, Some(staging.clone()));
+    let (result, chosen_repo) =
+        check(Some(mirror), &mut hashing, importer, cosigned, now, Some(staging.clone()));
     let bundle_sha256 = hex::encode(hashing.hash.clone().finalize());
     let bytes_read = hashing.len;
     let mut audit = json!({
@@ -391,7 +424,7 @@ pub fn import_bundle(
             return Err(err);
         }
     };
-    let Checked { bundle: verified, admitted, repo, previous } = checked;
+    let Checked { bundle: verified, admitted, repo, previous, checkpoint } = checked;
     // Stage the metadata and the new trusted state next to the artifacts.
     let served_meta = staging.join("served/metadata");
     fs::create_dir_all(&served_meta).map_err(|e| io(&served_meta, e))?;
@@ -412,6 +445,9 @@ pub fn import_bundle(
     ];
     for (name, bytes) in state_bytes {
         write_plain(&state_dir.join(name), bytes)?;
+    }
+    if let Some(note) = &checkpoint {
+        write_plain(&state_dir.join("checkpoint"), &note.to_bytes())?;
     }
     crash_point("staged");
     let report = ImportReport {
@@ -502,7 +538,13 @@ fn plan_moves(mirror: &Mirror, staging: &Path, repo: &str) -> Result<Vec<(String
     let mut moves = targets;
     moves.extend(meta.into_iter().map(|(_, a, b)| (a, b)));
     for name in STATE_FILES {
-        moves.push((rel(&staging.join("state").join(name)), rel(&mirror.state_dir(repo).join(name))));
+        let staged = staging.join("state").join(name);
+        // No log, no checkpoint: only a policy with require_log = false
+        // admits that, and only before the first checkpoint.
+        if name == "checkpoint" && !staged.exists() {
+            continue;
+        }
+        moves.push((rel(&staged), rel(&mirror.state_dir(repo).join(name))));
     }
     Ok(moves)
 }

@@ -36,11 +36,13 @@ pub struct RepoState {
     pub snapshot: Option<Vec<u8>>,
     /// Delegated roles' key ids and thresholds as first trusted.
     pub delegations: Option<Vec<u8>>,
+    /// The last log checkpoint imported (a signed note, with cosignatures).
+    pub checkpoint: Option<Vec<u8>>,
 }
 
 /// The state files, in the order an import replaces them.
-pub(crate) const STATE_FILES: [&str; 4] =
-    ["root.json", "timestamp.json", "snapshot.json", "delegations.json"];
+pub(crate) const STATE_FILES: [&str; 5] =
+    ["checkpoint", "root.json", "timestamp.json", "snapshot.json", "delegations.json"];
 
 impl Mirror {
     /// Creates a mirror at `dir` (absent or empty) with pins copied from
@@ -145,6 +147,7 @@ impl Mirror {
             timestamp: read("timestamp.json")?,
             snapshot: read("snapshot.json")?,
             delegations: read("delegations.json")?,
+            checkpoint: read("checkpoint")?,
         })
     }
 }

@@ -19,7 +19,8 @@ fn importer_for(root: &[u8], namespaces: &[&str], policy: &str) -> Importer {
     });
     let roots = [("reg".to_owned(), root.to_vec())].into_iter().collect();
     let pins = Pins::from_parts(&serde_json::to_vec(&map).unwrap(), roots).unwrap();
-    Importer { pins, policy: Policy::from_toml(policy).unwrap() }
+    // The test repository keeps no transparency log.
+    Importer { pins, policy: Policy::from_toml(&format!("require_log = false\n{policy}")).unwrap() }
 }
 
 fn rules(repo: &Repo) -> Importer {
@@ -27,7 +28,13 @@ fn rules(repo: &Repo) -> Importer {
 }
 
 fn bundle(repo: &Repo, since: Option<u64>) -> Vec<u8> {
-    let o = BundleOptions { gzip: false, namespaces: vec![], since_snapshot: since, created: t(NOW) };
+    let o = BundleOptions {
+        gzip: false,
+        namespaces: vec![],
+        since_snapshot: since,
+        created: t(NOW),
+        since_checkpoints: vec![],
+    };
     create_bundle(&repo.dir, &o, Vec::new()).unwrap().1
 }
 
@@ -52,7 +59,7 @@ fn setup() -> (tempfile::TempDir, Repo, Mirror) {
 }
 
 fn import(m: &Mirror, bytes: &[u8], r: &Importer) -> Result<ImportReport, MirrorError> {
-    import_bundle(m, &mut &bytes[..], "test.tar", r, t(NOW), std::time::Duration::ZERO)
+    import_bundle(m, &mut &bytes[..], "test.tar", r, &[], t(NOW), std::time::Duration::ZERO)
 }
 
 fn rule_of(e: &MirrorError) -> &'static str {

@@ -381,6 +381,9 @@ pub enum RegistryError {
     /// The signer failed.
     #[error("signing failed: {0}")]
     Signer(#[from] SignerError),
+    /// The index key cannot sign the log's checkpoints (note signatures are Ed25519).
+    #[error("the index key cannot sign log checkpoints: {0} (the log key, the index key, must be Ed25519)")]
+    LogKey(String),
     /// A bug: metadata we built does not validate or verify.
     #[error("internal error: {0}")]
     Internal(String),
@@ -430,6 +433,7 @@ impl RegistryError {
             | OutputExists { .. }
             | BadDraft { .. }
             | Provenance(_)
+            | LogKey(_)
             | NothingToDo(_) => ErrorKind::Config,
             Io { .. } | Signer(_) | Internal(_) => ErrorKind::Io,
         }

@@ -16,6 +16,7 @@
 
 mod error;
 mod fsio;
+mod log;
 mod ownership;
 mod state;
 mod submission;
@@ -23,6 +24,7 @@ mod transport;
 mod verify;
 
 pub use error::{ErrorKind, IndexKeyProblem, RegistryError};
+pub use log::{HistoryRecord, LogEntry, RegistryLog, CHECKPOINT_FILE, HISTORY_FILE, LEAVES_FILE, LOG_DIR};
 pub use ownership::{describe as describe_targets_change, table as delegation_table};
 pub use ownership::{OwnershipChange, TargetsDraft, DRAFT_FORMAT};
 pub use state::{AcceptRecord, Accepted, PublisherState, State, STATE_FORMAT};
@@ -314,6 +316,7 @@ impl Registry {
             return Err(RegistryError::NotConsistent { version: newest.version });
         }
         check_index_key(&roots, &signer.key_id())?;
+        check_log_key(signer)?;
         let identity = registry_identity(&first);
         let days = expiry_days(newest)?;
 
@@ -359,11 +362,12 @@ impl Registry {
             write_atomic(&md.join("timestamp.json"), &ts_bytes)?;
             write_atomic(&md.join("root.json"), &parsed[parsed.len() - 1].1)?;
             write_atomic(&st.join(LOG_FILE), b"")?;
-            write_atomic(&st.join(STATE_FILE), &state_bytes(&state))
+            write_atomic(&st.join(STATE_FILE), &state_bytes(&state))?;
+            Self::load(dir, None)?.sync_log(signer)
         })();
         if let Err(e) = result {
             if existed {
-                for d in [METADATA_DIR, TARGETS_DIR, STATE_DIR] {
+                for d in [METADATA_DIR, TARGETS_DIR, STATE_DIR, LOG_DIR] {
                     let _ = fs::remove_dir_all(dir.join(d));
                 }
             } else {
@@ -553,7 +557,7 @@ impl Registry {
         let old = self.targets.signed().clone();
         let bytes = proposed.to_bytes();
         let pending = self.resign(Some((next, bytes)), Vec::new(), signer, now, None)?;
-        let report = self.publish_pending(pending, &mut |_| Ok(()))?;
+        let report = self.publish_pending(pending, signer, &mut |_| Ok(()))?;
         self.note_publishers(&old, now)?;
         Ok(report)
     }
@@ -613,7 +617,7 @@ impl Registry {
             )));
         }
         let pending = self.resign(None, Vec::new(), signer, now, trip_days)?;
-        self.publish_pending(pending, &mut |_| Ok(()))
+        self.publish_pending(pending, signer, &mut |_| Ok(()))
     }
 
     /// Takes in new root versions from a ceremony (`(path, bytes)`, any
@@ -702,7 +706,7 @@ impl Registry {
         if let Some((_, b)) = new.last() {
             pending.after.push(("root.json".into(), b.clone()));
         }
-        match self.publish_pending(pending, &mut |_| Ok(())) {
+        match self.publish_pending(pending, signer, &mut |_| Ok(())) {
             Ok(mut r) => {
                 r.roots_added = new.iter().map(|(m, _)| m.signed().version).collect();
                 self.note_publishers(&old_targets, now)?;
@@ -829,7 +833,7 @@ impl Registry {
         let mut pending =
             self.resign(None, vec![(role.clone(), version, scan.role_bytes.clone())], signer, now, None)?;
         pending.artifacts = artifacts;
-        let report = self.publish_pending(pending, hook)?;
+        let report = self.publish_pending(pending, signer, hook)?;
         crate::fault::point("registry-published");
         let seq = self.state.acceptances + 1;
         let sha256 = sha256_hex(&scan.role_bytes);
@@ -954,6 +958,23 @@ impl Registry {
         Ok(())
     }
 
+    /// Appends to the log every published role version it lacks and signs
+    /// a checkpoint over it with `signer` (docs/FORMAT.md 10.2). Every
+    /// change runs this after it is published, so a change that a crash
+    /// kept out of the log is logged by the next one.
+    pub fn sync_log(&self, signer: &dyn Signer) -> Result<(), RegistryError> {
+        let mut log = RegistryLog::open(&self.dir)?;
+        let current: BTreeMap<String, u64> = self
+            .snapshot
+            .signed()
+            .meta
+            .iter()
+            .filter_map(|(file, m)| Some((file.strip_suffix(".json")?.to_owned(), m.version)))
+            .collect();
+        let published = log::published_entries(&self.dir, self.roots.len() as u64, &current, &log)?;
+        log.sync(&self.state.identity, published, self.snapshot.signed().version, signer)
+    }
+
     fn save_state(&self) -> Result<(), RegistryError> {
         write_atomic(&self.dir.join(STATE_DIR).join(STATE_FILE), &state_bytes(&self.state))
     }
@@ -969,6 +990,7 @@ impl Registry {
         now: Timestamp,
         trip_days: Option<u32>,
     ) -> Result<Pending, RegistryError> {
+        check_log_key(signer)?;
         let mut days = self.days()?;
         if let Some(d) = trip_days {
             (days.snapshot, days.timestamp) = (d, d);
@@ -1008,7 +1030,12 @@ impl Registry {
     /// failure before the commit point removes what this call created.
     /// `hook` is called with the name of each step before it (tests inject
     /// failures there).
-    fn publish_pending(&mut self, p: Pending, hook: Hook<'_>) -> Result<ChangeReport, RegistryError> {
+    fn publish_pending(
+        &mut self,
+        p: Pending,
+        signer: &dyn Signer,
+        hook: Hook<'_>,
+    ) -> Result<ChangeReport, RegistryError> {
         let md = self.dir.join(METADATA_DIR);
         let mut created: Vec<PathBuf> = Vec::new();
         let mut created_dirs: Vec<PathBuf> = Vec::new();
@@ -1071,6 +1098,8 @@ impl Registry {
         self.snapshot = fresh.snapshot;
         self.targets = fresh.targets;
         self.roots = fresh.roots;
+        crate::fault::point("registry-log");
+        self.sync_log(signer)?;
         Ok(ChangeReport {
             targets_version: p.targets_version,
             snapshot_version: p.snapshot_version,
@@ -1165,6 +1194,12 @@ pub fn check_index_key(roots: &[Metadata<Root>], keyid: &KeyId) -> Result<(), Re
 /// Refuses a root that lets an index key (snapshot or timestamp, by
 /// decoded material) sign top-level targets: the admission rule
 /// offline-targets, applied before the registry signs anything.
+/// The index key also signs the log's checkpoints, which are Ed25519 note
+/// signatures: refused before anything is published, not after.
+fn check_log_key(signer: &dyn Signer) -> Result<(), RegistryError> {
+    signer.public_key().ed25519_verifying_key().map(|_| ()).map_err(|e| RegistryError::LogKey(e.to_string()))
+}
+
 fn check_offline_targets(root: &Root) -> Result<(), RegistryError> {
     airlock_core::admission::check_root_offline_targets(root).map_err(|e| match e {
         airlock_core::admission::AdmissionError::OnlineKeySignsTargets { key, .. } => {

@@ -42,7 +42,7 @@ pub fn leaf_hash(data: &[u8]) -> Hash {
     h.finalize().into()
 }
 
-fn node(left: &Hash, right: &Hash) -> Hash {
+pub(super) fn node(left: &Hash, right: &Hash) -> Hash {
     let mut h = Sha256::new();
     h.update([1u8]);
     h.update(left);
@@ -51,7 +51,7 @@ fn node(left: &Hash, right: &Hash) -> Hash {
 }
 
 /// The largest power of two smaller than `n` (n >= 2).
-fn split(n: usize) -> usize {
+pub(super) fn split(n: usize) -> usize {
     let mut k = 1;
     while k << 1 < n {
         k <<= 1;

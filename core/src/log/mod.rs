@@ -5,6 +5,8 @@
 
 mod merkle;
 mod note;
+mod proof;
+mod tree;
 
 pub use merkle::{
     consistency_proof, inclusion_proof, leaf_hash, root_hash, verify_consistency, verify_inclusion, Hash,
@@ -18,8 +20,8 @@ pub use note::{
     cosign, cosignature_key_id, note_key_id, sign_note, verify_cosignatures, verify_note, Checkpoint,
     NoteError, NoteSignature, SignedNote,
 };
-
-/// The leaf data for one accepted role version (see docs/FORMAT.md).
-pub fn entry_leaf(role: &str, version: u64, role_sha256: &str) -> Vec<u8> {
-    format!("airlock-log-entry/v1\n{role}\n{version}\n{role_sha256}\n").into_bytes()
-}
+pub use proof::{
+    check_extends, entry_leaf, log_keys, merge_signatures, origin, verify_checkpoint, verify_checkpoint_with_keys, Consistency, Inclusion, LogError, LogProof,
+    MAX_CHECKPOINT_BYTES, MAX_PROOF_BYTES, PROOF_FORMAT,
+};
+pub use tree::Tree;
