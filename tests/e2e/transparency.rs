@@ -159,6 +159,12 @@ fn a_rewritten_release_is_refused_by_the_witness_that_saw_the_original_and_by_mi
     f.mirror("plain", None);
     f.import("plain", "good.tar").ok();
     f.refused("plain", "evil.tar", &["rule split-view", &format!("tree of {} entries", f.good_size)]);
+    let status = f.sb.run(&["mirror", "status", "plain", "--at", AT]);
+    assert!(status.ok().stdout.contains("SPLIT VIEW: 1 bundle(s)"), "{status:?}");
+    let status = f.sb.run(&["mirror", "status", "plain", "--at", AT, "--json"]).json();
+    assert_eq!(status["repositories"][0]["split_views_refused"], 1, "{status}");
+    assert_eq!(status["repositories"][0]["log_size"], f.good_size, "{status}");
+    f.sb.run(&["mirror", "verify", "plain", "--at", AT]).ok();
     let log = f.sb.run(&["mirror", "log", "plain", "--json"]).json();
     let last = log["records"].as_array().unwrap().last().unwrap().clone();
     assert_eq!(last["details"]["rule"], "split-view", "{last}");
@@ -234,6 +240,40 @@ fn a_cosignature_by_an_unlisted_witness_or_a_bad_one_does_not_count() {
     let other = f.sb.read_string("good.tar.checkpoint").replacen('\n', "x\n", 1);
     f.sb.write("good.tar.checkpoint", other);
     f.import("m", "good.tar").fails(1);
+}
+
+#[test]
+fn a_witness_beside_the_registry_cosigns_its_checkpoint_and_bundles_carry_the_cosignature() {
+    let f = forks();
+    let key = f.witness("w", "w.example");
+    // The witness first learns the log (and its keys) from a bundle.
+    f.cosign("w", "good.tar").ok();
+    // The registry moves on; the witness cosigns its new checkpoint from
+    // the consistency proof the registry gives.
+    publish(&f.sb, "beta", "beta.key", "beta/lib.txt", b"beta lib\n", "beta1", &[]);
+    accept_into(&f.sb, "reg", "beta1");
+    let since = f.good_size.to_string();
+    f.sb.run(&["log", "prove", "reg", "--since-checkpoint", &since, "--out", "p.json"]).ok();
+    // Without the proof the witness cannot tell a fork from growth.
+    run(&f.sb, &["witness", "cosign", "reg/log/checkpoint", "--witness", "w", "--at", AT])
+        .fails(1)
+        .mentions(&["no consistency proof", &since]);
+    run(
+        &f.sb,
+        &["witness", "cosign", "reg/log/checkpoint", "--witness", "w", "--proof", "p.json", "--at", AT],
+    )
+    .ok();
+    assert!(f.sb.read_string("reg/log/checkpoint").contains("\u{2014} w.example "));
+    // A bundle made now carries the cosignature: a mirror requiring the
+    // witness takes it with no companion file.
+    f.sb.run(&["bundle", "create", "--repo", "reg", "--out", "b2.tar", "--at", AT]).ok();
+    f.mirror("strict", Some(&witness_policy(&[("w.example", &key)], 1)));
+    f.import("strict", "b2.tar").ok();
+    // A checkpoint of a log the witness never saw is not cosigned.
+    run(&f.sb, &["witness", "init", "w2", "--name", "w2.example"]).ok();
+    run(&f.sb, &["witness", "cosign", "reg/log/checkpoint", "--witness", "w2", "--at", AT])
+        .fails(1)
+        .mentions(&["has not seen it"]);
 }
 
 // --- Bad log material in a bundle: each refused, the mirror unchanged ------

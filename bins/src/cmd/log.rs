@@ -4,10 +4,10 @@
 
 use crate::exit::{refused, usage};
 use crate::io::read_input;
+use airlock_bundles::registry::{Registry, RegistryLog};
 use airlock_core::log::{Checkpoint, NoteError, SignatureCheck, SignatureStatus, SignedNote, VerifierKey};
 use airlock_core::text::for_terminal;
 use airlock_core::Timestamp;
-use airlock_bundles::registry::{Registry, RegistryLog};
 use anyhow::Result;
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
@@ -270,15 +270,17 @@ fn audit(a: AuditArgs) -> Result<()> {
     let root = log.tree().root();
     match log.checkpoint_bytes().map_err(super::registry::registry_error)? {
         None => problems.push("no checkpoint".into()),
-        Some(b) => match airlock_core::log::verify_checkpoint(&b, &reg.state().identity, reg.newest_root(), now) {
-            Ok((cp, _)) if cp.size == log.tree().size() && cp.root == root => {}
-            Ok((cp, _)) => problems.push(format!(
+        Some(b) => {
+            match airlock_core::log::verify_checkpoint(&b, &reg.state().identity, reg.newest_root(), now) {
+                Ok((cp, _)) if cp.size == log.tree().size() && cp.root == root => {}
+                Ok((cp, _)) => problems.push(format!(
                 "the checkpoint names a tree of {} entries that is not the one the leaves give ({} entries)",
                 cp.size,
                 log.tree().size()
             )),
-            Err(e) => problems.push(format!("checkpoint: {e}")),
-        },
+                Err(e) => problems.push(format!("checkpoint: {e}")),
+            }
+        }
     }
     if a.json {
         let j = json!({
@@ -298,7 +300,12 @@ fn audit(a: AuditArgs) -> Result<()> {
         }
     }
     if let Some(first) = problems.first() {
-        return Err(refused(format!("{}: log: {} (and {} more)", a.repo.display(), for_terminal(first), problems.len() - 1)));
+        return Err(refused(format!(
+            "{}: log: {} (and {} more)",
+            a.repo.display(),
+            for_terminal(first),
+            problems.len() - 1
+        )));
     }
     if !a.json {
         println!(

@@ -184,7 +184,21 @@ fn status(args: StatusArgs) -> Result<()> {
         } else {
             "fresh"
         };
+        let (log_size, log_root) = match m.state(&repo).map_err(mirror_error)?.checkpoint {
+            Some(b) => match airlock_core::log::SignedNote::parse(&b)
+                .ok()
+                .and_then(|n| airlock_core::log::Checkpoint::parse(&n.text).ok())
+            {
+                Some(cp) => (Some(cp.size), Some(hex::encode(cp.root))),
+                None => return Err(anyhow::anyhow!("{}: the stored log checkpoint does not read", repo)),
+            },
+            None => (None, None),
+        };
+        let split_views = split_views_refused(&m, &repo)?;
         repos.push(json!({
+            "log_size": log_size,
+            "log_root": log_root,
+            "split_views_refused": split_views,
             "expires": expires.to_string(),
             "expiring_role": role,
             "seconds_left": left.max(0),
@@ -225,6 +239,13 @@ fn status(args: StatusArgs) -> Result<()> {
                 r["expires"].as_str().unwrap_or("-"),
                 r["expiring_role"].as_str().unwrap_or("-"),
             );
+            match r["log_size"].as_u64() {
+                Some(n) => println!("  {name}: log checkpoint of {n} entries"),
+                None => println!("  {name}: no log checkpoint"),
+            }
+            if let Some(n) = r["split_views_refused"].as_u64().filter(|n| *n > 0) {
+                println!("  SPLIT VIEW: {n} bundle(s) of {name} refused whose log forks from the one imported (mirror log)");
+            }
             let days = r["seconds_left"].as_i64().unwrap_or(0) as f64 / 86_400.0;
             match r["state"].as_str() {
                 Some("expired") => println!(
@@ -240,6 +261,23 @@ fn status(args: StatusArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// How many imports of `repo` the audit log records as refused by rule split-view.
+fn split_views_refused(m: &Mirror, repo: &str) -> Result<u64> {
+    let scan = match std::fs::read(m.audit_path()) {
+        Ok(b) => transcript::scan(&b),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(anyhow::anyhow!("{}: {e}", m.audit_path().display())),
+    };
+    Ok(scan
+        .records
+        .iter()
+        .filter(|r| {
+            r.details.get("repo").and_then(|v| v.as_str()) == Some(repo)
+                && r.details.get("rule").and_then(|v| v.as_str()) == Some("split-view")
+        })
+        .count() as u64)
 }
 
 fn log(a: DirArgs) -> Result<()> {

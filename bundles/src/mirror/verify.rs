@@ -53,6 +53,32 @@ fn read_capped(path: &Path, max_len: u64) -> Result<Option<Vec<u8>>, TransportEr
     Ok(Some(b))
 }
 
+/// The stored log checkpoint of `repo`, if any, re-checked: signed by the
+/// log key of the trusted root, for this registry's log, and carrying the
+/// policy's witness cosignatures.
+fn check_stored_checkpoint(
+    mirror: &Mirror,
+    repo: &str,
+    served: &Path,
+    root: &airlock_core::client::Verified<airlock_core::metadata::Root>,
+    importer: &Importer,
+    now: Timestamp,
+) -> Result<Option<String>, MirrorError> {
+    let Some(bytes) = mirror.state(repo)?.checkpoint else { return Ok(None) };
+    let first = served.join("metadata/1.root.json");
+    let identity = match std::fs::read(&first)
+        .ok()
+        .and_then(|b| airlock_core::Metadata::<airlock_core::metadata::Root>::from_bytes(&b).ok())
+    {
+        Some(r1) => airlock_core::registry_identity(&r1),
+        None => return Ok(Some(format!("{}: unreadable, so the log's origin is unknown", first.display()))),
+    };
+    let checked = airlock_core::log::verify_checkpoint(&bytes, &identity, root.signed(), now)
+        .map_err(|e| e.to_string())
+        .and_then(|(_, note)| importer.policy.check_witnesses(&note).map(|_| ()).map_err(|e| e.to_string()));
+    Ok(checked.err().map(|e| format!("stored log checkpoint: {e}")))
+}
+
 /// Checks every repository of the mirror from its pinned root: the served
 /// metadata as a TUF client reads it, every role reachable from top-level
 /// targets, the admission rules over everything served (as for an import,
@@ -110,6 +136,9 @@ pub fn verify_mirror(
             continue;
         }
         let trusted = client.into_trusted();
+        if let Some(p) = check_stored_checkpoint(mirror, &repo, &served, &trusted.root, importer, now)? {
+            report(p);
+        }
         if trusted.timestamp.as_ref().map(|t| &t.bytes) != Some(&prior.timestamp.bytes) {
             report("served timestamp.json differs from the trusted state".into());
         }
