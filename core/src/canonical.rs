@@ -102,6 +102,121 @@ fn write_string(s: &str, out: &mut Vec<u8>, log: bool) {
     out.push(b'"');
 }
 
+/// A JSON value read strictly (as [`parse_strict`]: a duplicate key is
+/// refused with the same error, at the same point) and written straight out
+/// as canonical JSON, without building a [`Value`] tree: for a targets role
+/// of many thousand targets the tree costs several times the bytes.
+///
+/// A number canonical JSON cannot encode does not stop the reading (a JSON
+/// error found later must still win); it is noted in `err`, first in
+/// document order.
+pub(crate) struct CanonicalSeed<'a> {
+    /// Where the canonical bytes go.
+    pub out: &'a mut Vec<u8>,
+    /// The first number that could not be encoded.
+    pub err: &'a mut Option<CanonicalError>,
+}
+
+impl<'de> de::DeserializeSeed<'de> for CanonicalSeed<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for CanonicalSeed<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<(), E> {
+        self.out.extend_from_slice(if v { b"true" } else { b"false" });
+        Ok(())
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<(), E> {
+        self.out.extend_from_slice(v.to_string().as_bytes());
+        Ok(())
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<(), E> {
+        self.out.extend_from_slice(v.to_string().as_bytes());
+        Ok(())
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<(), E> {
+        let n = Number::from_f64(v).ok_or_else(|| E::custom("non-finite number"))?;
+        if self.err.is_none() {
+            *self.err = Some(CanonicalError::NotAnInteger(n.to_string()));
+        }
+        Ok(())
+    }
+    fn visit_str<E>(self, v: &str) -> Result<(), E> {
+        write_string(v, self.out, false);
+        Ok(())
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        self.out.extend_from_slice(b"null");
+        Ok(())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        self.out.push(b'[');
+        let mut first = true;
+        loop {
+            let mark = self.out.len();
+            if !first {
+                self.out.push(b',');
+            }
+            if seq.next_element_seed(CanonicalSeed { out: &mut *self.out, err: &mut *self.err })?.is_none() {
+                self.out.truncate(mark);
+                break;
+            }
+            first = false;
+        }
+        self.out.push(b']');
+        Ok(())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<(), A::Error> {
+        let start = self.out.len() + 1;
+        self.out.push(b'{');
+        // Each member's `"key":value` span in `out`. Members usually come
+        // sorted (every canonical or pretty writer sorts); only when they do
+        // not is a set needed for duplicates and the object rewritten sorted.
+        let mut members: Vec<(String, usize, usize)> = Vec::new();
+        let mut seen: Option<std::collections::BTreeSet<String>> = None;
+        while let Some(key) = access.next_key::<String>()? {
+            if !members.is_empty() {
+                self.out.push(b',');
+            }
+            let from = self.out.len();
+            write_string(&key, self.out, false);
+            self.out.push(b':');
+            access.next_value_seed(CanonicalSeed { out: &mut *self.out, err: &mut *self.err })?;
+            let in_order =
+                seen.is_none() && members.last().is_none_or(|(k, _, _)| k.as_bytes() < key.as_bytes());
+            if !in_order {
+                let set = seen.get_or_insert_with(|| members.iter().map(|(k, _, _)| k.clone()).collect());
+                if !set.insert(key.clone()) {
+                    return Err(de::Error::custom(format!("duplicate key {key:?}")));
+                }
+            }
+            members.push((key, from, self.out.len()));
+        }
+        if seen.is_some() {
+            members.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+            let mut body = Vec::with_capacity(self.out.len() - start);
+            for (i, (_, from, to)) in members.iter().enumerate() {
+                if i > 0 {
+                    body.push(b',');
+                }
+                body.extend_from_slice(&self.out[*from..*to]);
+            }
+            self.out.truncate(start);
+            self.out.extend_from_slice(&body);
+        }
+        self.out.push(b'}');
+        Ok(())
+    }
+}
+
 /// Reads back what [`to_canonical_bytes`] wrote. Canonical JSON is not
 /// always JSON (control characters in strings are written raw), so this is
 /// its own small reader: exactly the canonical grammar, nothing looser.
@@ -248,7 +363,7 @@ pub fn parse_strict(bytes: &[u8]) -> Result<Value, JsonError> {
     Ok(v.0)
 }
 
-struct StrictValue(Value);
+pub(crate) struct StrictValue(pub(crate) Value);
 
 impl<'de> Deserialize<'de> for StrictValue {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {

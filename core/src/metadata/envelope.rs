@@ -2,13 +2,14 @@
 
 use super::validate::{check_spec_version, check_version};
 use super::MetadataError;
-use crate::canonical::{parse_canonical, parse_strict, to_canonical_bytes};
+use crate::canonical::{parse_canonical, parse_strict, to_canonical_bytes, CanonicalError, CanonicalSeed};
 use crate::keys::{KeyId, Signer, SignerError};
 use crate::time::Timestamp;
-use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use serde::de::{self, DeserializeOwned, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
 
 /// One signature in an envelope.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,6 +33,10 @@ pub trait Role: Serialize + DeserializeOwned + Clone {
     fn expires(&self) -> Timestamp;
     /// The `spec_version` string.
     fn spec_version(&self) -> &str;
+    /// The members of `signed` that [`Role::validate_raw`] looks at, besides
+    /// `_type`, `version` and `spec_version`; `None` for all of them. Only
+    /// these are read into a JSON tree for the raw checks.
+    const RAW_MEMBERS: Option<&'static [&'static str]> = None;
     /// Checks made on the raw `signed` object before typing it.
     fn validate_raw(_signed: &Value) -> Result<(), MetadataError> {
         Ok(())
@@ -70,14 +75,23 @@ impl<T: Role> Metadata<T> {
     }
 
     /// Parses and validates a metadata file of type `T`.
+    ///
+    /// The checks, and the order their errors come in, are those of reading
+    /// the file into a JSON tree and checking that; but no tree of `signed`
+    /// is built (see docs/BENCHMARKS.md, "Memory"). The bytes are read three
+    /// times instead: strictly, into the canonical bytes of `signed` and a
+    /// tree of the other members; for the members the raw checks look at;
+    /// and into `T`.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, MetadataError> {
-        let doc = parse_strict(bytes).map_err(|e| MetadataError::Json(e.0))?;
-        let Value::Object(mut doc) = doc else {
+        let json = |e: serde_json::Error| MetadataError::Json(e.to_string());
+        let mut de = serde_json::Deserializer::from_slice(bytes);
+        let top = TopLevel::deserialize(&mut de).map_err(json)?;
+        de.end().map_err(json)?;
+        let TopLevel::Object { signed, members: mut doc } = top else {
             return Err(MetadataError::NotAnEnvelope("top level is not an object".into()));
         };
-        let signed_value = doc
-            .remove("signed")
-            .ok_or_else(|| MetadataError::NotAnEnvelope("no \"signed\" member".into()))?;
+        let (payload, not_canonical) =
+            signed.ok_or_else(|| MetadataError::NotAnEnvelope("no \"signed\" member".into()))?;
         let sigs = doc
             .remove("signatures")
             .ok_or_else(|| MetadataError::NotAnEnvelope("no \"signatures\" member".into()))?;
@@ -89,15 +103,22 @@ impl<T: Role> Metadata<T> {
                 return Err(MetadataError::DuplicateSignature(s.keyid.clone()));
             }
         }
-        Self::check_signed(&signed_value)?;
-        // Encoded before the tree is consumed by the typing below, but the
-        // errors still come in their old order: schema, then canonical.
-        let payload = to_canonical_bytes(&signed_value);
-        let signed: T =
-            serde_json::from_value(signed_value).map_err(|e| MetadataError::Schema(e.to_string()))?;
+        let raw = (&mut serde_json::Deserializer::from_slice(bytes))
+            .deserialize_map(RawSigned(T::RAW_MEMBERS))
+            .map_err(json)?;
+        Self::check_signed(&raw)?;
+        drop(raw);
+        let signed: T = (&mut serde_json::Deserializer::from_slice(bytes))
+            .deserialize_map(TypedSigned(std::marker::PhantomData))
+            .map_err(|e| MetadataError::Schema(without_position(&e)))?;
         signed.validate()?;
-        let payload = payload?.into_boxed_slice();
-        Ok(Metadata { signatures, signed, payload, extra: doc })
+        if not_canonical.is_some() {
+            // The first unencodable number in canonical order, as encoding
+            // the tree reports it (the stream only saw document order).
+            let tree = parse_strict(bytes).map_err(|e| MetadataError::Json(e.0))?;
+            to_canonical_bytes(tree.get("signed").unwrap_or(&Value::Null))?;
+        }
+        Ok(Metadata { signatures, signed, payload: payload.into_boxed_slice(), extra: doc })
     }
 
     fn check_signed(signed: &Value) -> Result<(), MetadataError> {
@@ -184,6 +205,176 @@ impl<T: Role> Metadata<T> {
         let mut out = serde_json::to_vec_pretty(&sorted(Value::Object(doc))).unwrap_or_default();
         out.push(b'\n');
         out
+    }
+}
+
+/// A metadata document read strictly: the canonical bytes of `signed` (and
+/// the first number they could not encode), every other member as a tree.
+enum TopLevel {
+    Object { signed: Option<(Vec<u8>, Option<CanonicalError>)>, members: serde_json::Map<String, Value> },
+    Other,
+}
+
+impl<'de> Deserialize<'de> for TopLevel {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(TopLevelVisitor)
+    }
+}
+
+struct TopLevelVisitor;
+
+impl<'de> Visitor<'de> for TopLevelVisitor {
+    type Value = TopLevel;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<TopLevel, E> {
+        Ok(TopLevel::Other)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<TopLevel, E> {
+        Ok(TopLevel::Other)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<TopLevel, E> {
+        Ok(TopLevel::Other)
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<TopLevel, E> {
+        serde_json::Number::from_f64(v).map(|_| TopLevel::Other).ok_or_else(|| E::custom("non-finite number"))
+    }
+    fn visit_str<E>(self, _: &str) -> Result<TopLevel, E> {
+        Ok(TopLevel::Other)
+    }
+    fn visit_unit<E>(self) -> Result<TopLevel, E> {
+        Ok(TopLevel::Other)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<TopLevel, A::Error> {
+        let (mut sink, mut err) = (Vec::new(), None);
+        while seq.next_element_seed(CanonicalSeed { out: &mut sink, err: &mut err })?.is_some() {
+            sink.clear();
+        }
+        Ok(TopLevel::Other)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<TopLevel, A::Error> {
+        let mut signed = None;
+        let mut members = serde_json::Map::new();
+        while let Some(key) = access.next_key::<String>()? {
+            let duplicate = if key == "signed" {
+                let (mut out, mut err) = (Vec::new(), None);
+                access.next_value_seed(CanonicalSeed { out: &mut out, err: &mut err })?;
+                signed.replace((out, err)).is_some()
+            } else {
+                let v = access.next_value::<crate::canonical::StrictValue>()?;
+                members.insert(key.clone(), v.0).is_some()
+            };
+            if duplicate {
+                return Err(de::Error::custom(format!("duplicate key {key:?}")));
+            }
+        }
+        Ok(TopLevel::Object { signed, members })
+    }
+}
+
+/// The members of `signed` the raw checks need, as a tree (`Null` when
+/// `signed` is not an object). The bytes were read strictly before.
+struct RawSigned(Option<&'static [&'static str]>);
+
+impl<'de> Visitor<'de> for RawSigned {
+    type Value = Value;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a metadata envelope")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Value, A::Error> {
+        let mut raw = Value::Null;
+        while let Some(key) = access.next_key::<String>()? {
+            if key == "signed" {
+                raw = access.next_value_seed(RawMembers(self.0))?;
+            } else {
+                access.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(raw)
+    }
+}
+
+struct RawMembers(Option<&'static [&'static str]>);
+
+impl<'de> DeserializeSeed<'de> for RawMembers {
+    type Value = Value;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for RawMembers {
+    type Value = Value;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Value::Null)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Value, A::Error> {
+        const ALWAYS: [&str; 3] = ["_type", "version", "spec_version"];
+        let mut map = serde_json::Map::new();
+        while let Some(key) = access.next_key::<String>()? {
+            if ALWAYS.contains(&key.as_str()) || self.0.is_none_or(|keep| keep.contains(&key.as_str())) {
+                let v = access.next_value::<Value>()?;
+                map.insert(key, v);
+            } else {
+                access.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(Value::Object(map))
+    }
+}
+
+/// `signed`, typed, straight from the bytes.
+struct TypedSigned<T>(std::marker::PhantomData<T>);
+
+impl<'de, T: Role> Visitor<'de> for TypedSigned<T> {
+    type Value = T;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a metadata envelope")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<T, A::Error> {
+        let mut signed = None;
+        while let Some(key) = access.next_key::<String>()? {
+            if key == "signed" {
+                signed = Some(access.next_value::<T>()?);
+            } else {
+                access.next_value::<IgnoredAny>()?;
+            }
+        }
+        signed.ok_or_else(|| de::Error::missing_field("signed"))
+    }
+}
+
+/// A typing error as reading a tree reports it: without the position in
+/// the bytes, which a tree does not have.
+fn without_position(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    let at = format!(" at line {} column {}", e.line(), e.column());
+    match text.strip_suffix(&at) {
+        Some(t) if e.line() > 0 => t.to_owned(),
+        _ => text,
     }
 }
 

@@ -81,6 +81,7 @@ pub struct DelegatedRole {
 
 impl Role for Targets {
     const TYPE: &'static str = "targets";
+    const RAW_MEMBERS: Option<&'static [&'static str]> = Some(&["delegations"]);
     fn version(&self) -> u64 {
         self.version
     }

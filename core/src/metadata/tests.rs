@@ -162,3 +162,74 @@ fn delegations_to_top_level_or_empty_role_names_are_refused() {
         Metadata::<Targets>::from_bytes(&envelope(t(name))).unwrap();
     }
 }
+
+/// `from_bytes` writes the payload as it reads, without a tree of `signed`;
+/// it must be the bytes encoding the tree gives, whatever the member order.
+#[test]
+fn streamed_payload_is_the_canonical_encoding_of_the_tree() {
+    let text = br#"{"signed":{"version":1,"_type":"targets","spec_version":"1.0.31",
+        "expires":"2030-01-01T00:00:00Z","x-extra":{"k":"v","a":[]},
+        "targets":{"b/\u00e9\"x":{"length":3,"hashes":{"sha256":"ab"},
+                   "custom":{"z":[1,-2,{"y":null,"a":true}],"a":"q\\\n\u0001"}},
+                   "a":{"hashes":{"sha512":"cd","sha256":"ef"},"length":0}}},
+        "signatures":[], "x-top": 1}"#;
+    let md = Metadata::<Targets>::from_bytes(text).unwrap();
+    let tree = crate::canonical::parse_strict(text).unwrap();
+    assert_eq!(md.payload(), crate::canonical::to_canonical_bytes(&tree["signed"]).unwrap());
+    assert_eq!(md.signed_value(), tree["signed"]);
+    assert_eq!(serde_json::to_value(md.signed()).unwrap(), tree["signed"]);
+    // And the file it writes reads back to the same.
+    let again = Metadata::<Targets>::from_bytes(&md.to_bytes()).unwrap();
+    assert_eq!(again.payload(), md.payload());
+}
+
+#[test]
+fn streamed_reading_refuses_what_the_tree_refused() {
+    let t = |targets: &str, extra: &str| {
+        format!(
+            r#"{{"signatures":[],"signed":{{"_type":"targets","spec_version":"1.0.31","version":1,
+               "expires":"2030-01-01T00:00:00Z","targets":{targets}{extra}}}}}"#
+        )
+    };
+    // A duplicate anywhere, sorted or not, with serde_json's position.
+    for (targets, extra) in [
+        (r#"{"a":{"length":1,"hashes":{"sha256":"ab"}},"a":{"length":1,"hashes":{"sha256":"ab"}}}"#, ""),
+        (
+            r#"{"b":{"length":1,"hashes":{"sha256":"ab"}},"a":{"length":1,"hashes":{"sha256":"ab"},"length":2}}"#,
+            "",
+        ),
+        ("{}", r#","version":1"#),
+    ] {
+        let text = t(targets, extra);
+        let err = Metadata::<Targets>::from_bytes(text.as_bytes()).unwrap_err();
+        let want = crate::canonical::parse_strict(text.as_bytes()).unwrap_err();
+        assert_eq!(err, MetadataError::Json(want.0), "{text}");
+    }
+    let dup_top = br#"{"signatures":[],"signed":{},"signed":{}}"#;
+    let err = Metadata::<Targets>::from_bytes(dup_top).unwrap_err();
+    assert!(matches!(&err, MetadataError::Json(m) if m.contains("duplicate key \"signed\"")), "{err:?}");
+    // Floats: the first in canonical order is named, as encoding the tree does.
+    let text = t(r#"{"a":{"length":1,"hashes":{"sha256":"ab"},"custom":{"b":1.5,"a":2.5}}}"#, "");
+    let err = Metadata::<Targets>::from_bytes(text.as_bytes()).unwrap_err();
+    assert_eq!(err, MetadataError::Canonical(crate::canonical::CanonicalError::NotAnInteger("2.5".into())));
+    // A schema error comes before a float, and reads as it did from a tree.
+    let text = t(r#"{"a":{"length":"1","hashes":{"sha256":"ab"},"custom":1.5}}"#, "");
+    let err = Metadata::<Targets>::from_bytes(text.as_bytes()).unwrap_err();
+    let tree = crate::canonical::parse_strict(text.as_bytes()).unwrap();
+    let want = serde_json::from_value::<Targets>(tree["signed"].clone()).unwrap_err().to_string();
+    assert_eq!(err, MetadataError::Schema(want));
+    // Not an envelope.
+    for (text, want) in [
+        (&b"[{\"a\":1}]"[..], "top level is not an object"),
+        (br#"{"signatures":[]}"#, "no \"signed\" member"),
+        (br#"{"signed":{}}"#, "no \"signatures\" member"),
+        (br#"{"signed":[1],"signatures":[]}"#, "\"signed\" is not an object"),
+    ] {
+        assert_eq!(
+            Metadata::<Targets>::from_bytes(text).unwrap_err(),
+            MetadataError::NotAnEnvelope(want.into())
+        );
+    }
+    assert!(matches!(Metadata::<Targets>::from_bytes(b"[{\"a\":1,\"a\":1}]"), Err(MetadataError::Json(_))));
+    assert!(matches!(Metadata::<Targets>::from_bytes(b"{} x"), Err(MetadataError::Json(_))));
+}
