@@ -58,6 +58,10 @@ fn every_json_output_names_a_documented_format() {
         (vec!["mirror", "verify", "m", "--at", AT, "--json"], 0),
         (vec!["mirror", "status", "m", "--at", AT, "--json"], 0),
         (vec!["mirror", "log", "m", "--json"], 0),
+        (vec!["log", "audit", "reg", "--at", AT, "--json"], 0),
+        (vec!["witness", "init", "w", "--name", "w.example", "--json"], 0),
+        (vec!["witness", "cosign", "j.tar", "--witness", "w", "--pins", "pins", "--at", AT, "--json"], 0),
+        (vec!["witness", "status", "w", "--json"], 0),
     ];
     for (args, code) in commands {
         let run = sb.run_env(&args, &env);

@@ -38,6 +38,9 @@ pub struct InitArgs {
     /// The witness's name in its cosignatures (e.g. witness.example/alice).
     #[arg(long)]
     pub name: String,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
     #[command(flatten)]
     pub passphrase: PassphraseArgs,
 }
@@ -128,6 +131,18 @@ fn init(a: InitArgs) -> Result<()> {
             return Err(e);
         }
     };
+    if a.json {
+        let j = json!({
+            "format": "airlock-witness-init-v1",
+            "dir": a.dir.display().to_string(),
+            "name": a.name,
+            "public": hex::encode(public),
+            "key_file": key_path.display().to_string(),
+            "public_file": pub_path.display().to_string(),
+        });
+        println!("{}", serde_json::to_string_pretty(&j)?);
+        return Ok(());
+    }
     println!("witness {} in {}", safe(&a.name), a.dir.display());
     println!("wrote {} (encrypted, mode 0600) and {}", key_path.display(), pub_path.display());
     println!("for an import policy that counts this witness:\n");
