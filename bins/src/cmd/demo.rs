@@ -21,6 +21,8 @@ struct Demo {
     exe: PathBuf,
     dir: PathBuf,
     step: usize,
+    /// The demo witness's public key, for the import policy.
+    witness_key: String,
 }
 
 const AT: &str = "2026-11-23T12:00:00Z";
@@ -148,14 +150,14 @@ pub fn run(a: DemoArgs) -> Result<()> {
     println!(
         "(throwaway keys and passphrases; ceremonies pass --allow-online because this machine may be online)"
     );
-    let mut d = Demo { exe: std::env::current_exe()?, dir: dir.clone(), step: 0 };
+    let mut d = Demo { exe: std::env::current_exe()?, dir: dir.clone(), step: 0, witness_key: String::new() };
     let result = steps(&mut d);
     if a.keep {
         let kept = tmp.keep();
         println!("\nkept {}", kept.display());
     }
     result?;
-    println!("\ndemo complete: every step above was checked, and the attack was refused.");
+    println!("\ndemo complete: every step above was checked, and every attack was refused.");
     Ok(())
 }
 
@@ -301,10 +303,18 @@ fn steps(d: &mut Demo) -> Result<()> {
         ]
         .concat(),
     )?;
-    for sub in ["sub-acme", "sub-beta"] {
+    for sub in ["sub-beta", "sub-acme"] {
+        if sub == "sub-acme" {
+            // Kept for the history-rewrite attack below: the operator's
+            // copy of the registry as it was before acme's release.
+            println!(
+                "\n    (the registry operator quietly keeps a copy)\n    $ cp -r registry registry-fork"
+            );
+            copy_dir(&d.dir.join("registry"), &d.dir.join("registry-fork"))?;
+        }
         d.run(
             &format!("registry verifies and countersigns {sub}"),
-            "publisher signature, namespace and version checked, then the snapshot pins the role's exact hash",
+            "publisher signature, namespace and version checked, then the snapshot pins the role's exact hash and the log records the role version",
             &[&["registry", "accept", sub, "--repo", "registry", "--key", "ceremony/keys/index.key"][..], &at].concat(),
         )?;
     }
@@ -324,19 +334,50 @@ fn steps(d: &mut Demo) -> Result<()> {
         "every hash and signature holds from the pinned root",
         &["bundle", "verify", "transfer.tar", "--pins", "ceremony/1.root.json", "--at", AT],
     )?;
+    d.run(
+        "a witness, on its own offline machine, cosigns the bundle's log checkpoint",
+        "the registry's log extends nothing the witness saw before; its cosignature goes beside the bundle",
+        &["witness", "init", "witness", "--name", "witness.example", "--json"],
+    )
+    .and_then(|out| {
+        let public = serde_json::from_str::<serde_json::Value>(&out)?["public"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        d.witness_key = public;
+        d.run(
+            "",
+            "",
+            &[
+                "witness",
+                "cosign",
+                "transfer.tar",
+                "--witness",
+                "witness",
+                "--pins",
+                "ceremony/1.root.json",
+                "--at",
+                AT,
+            ],
+        )
+    })?;
     // 5. The isolated side: pins, policy, import.
     let map = r#"{"repositories": {"example": ["dvd://example"]}, "mapping": [{"paths": ["acme/*", "beta/*"], "repositories": ["example"], "terminating": true, "threshold": 1}]}"#;
     d.write("pins/map.json", map.as_bytes())?;
     d.write("pins/example/root.json", &std::fs::read(d.dir.join("ceremony/1.root.json"))?)?;
-    d.write("policy.toml", b"ai_generated = \"require-review\"\nclock_skew = \"5m\"\n")?;
+    let policy = format!(
+        "ai_generated = \"require-review\"\nclock_skew = \"5m\"\nrequired_witnesses = 1\n\n[[witness]]\nname = \"witness.example\"\nkey = \"{}\"\n",
+        d.witness_key
+    );
+    d.write("policy.toml", policy.as_bytes())?;
     d.run(
         "mirror init with namespace pins and policy",
-        "acme/* and beta/* may come only from the pinned registry; AI-generated targets need a recorded review",
+        "acme/* and beta/* may come only from the pinned registry; AI-generated targets need a recorded review; the witness must have cosigned",
         &["mirror", "init", "mirror", "--pins", "pins", "--policy", "policy.toml"],
     )?;
     d.run(
         "import the bundle into the offline mirror",
-        "verified into staging, then published by rename, timestamp last, under a lock",
+        "verified (with the log's inclusion proofs and the witness's cosignature) into staging, then published by rename, timestamp last, under a lock",
         &["mirror", "import", "mirror", "transfer.tar", "--at", AT],
     )?;
     d.run(
@@ -442,6 +483,103 @@ fn steps(d: &mut Demo) -> Result<()> {
         "its registry is not pinned at all, and acme/* belongs to the pinned registry",
         &["mirror", "import", "mirror", "rogue.tar", "--at", AT],
     )?;
-    d.run("mirror log", "the refusal is in the hash-chained audit log", &["mirror", "log", "mirror"])?;
+    rewrite_history(d)?;
+    d.run("mirror log", "the refusals are in the hash-chained audit log", &["mirror", "log", "mirror"])?;
+    Ok(())
+}
+
+/// The registry operator, holding the index key and acme's key, replaces
+/// acme's released tool in the copy kept before the release and moves on
+/// from there: every signature holds, but the log forks.
+fn rewrite_history(d: &mut Demo) -> Result<()> {
+    let at = ["--at", AT];
+    let size = std::fs::read_to_string(d.dir.join("registry/log/checkpoint"))?
+        .lines()
+        .nth(1)
+        .unwrap_or("0")
+        .to_owned();
+    d.write("artifacts/tool-backdoored.tar.gz", b"acme tool 1.0 with a backdoor\n")?;
+    d.write("artifacts/tool-1.1.tar.gz", b"acme tool 1.1\n")?;
+    d.run(
+        "meanwhile, the registry operator rewrites history with the index key and acme's key",
+        "",
+        &[
+            &["publish", "--role", "acme", "--key", "acme.key", "--artifact"][..],
+            &["artifacts/tool-backdoored.tar.gz=acme/tool-1.0.tar.gz", "--out", "sub-rewrite-1"],
+            &at,
+        ]
+        .concat(),
+    )?;
+    let index = ["--repo", "registry-fork", "--key", "ceremony/keys/index.key"];
+    d.run("", "", &[&["registry", "accept", "sub-rewrite-1"][..], &index, &at].concat())?;
+    d.run(
+        "",
+        "",
+        &[
+            &[
+                "publish",
+                "--role",
+                "acme",
+                "--key",
+                "acme.key",
+                "--artifact",
+                "artifacts/tool-1.1.tar.gz=acme/tool-1.1.tar.gz",
+            ][..],
+            &["--current", "registry-fork/metadata/1.acme.json", "--out", "sub-rewrite-2"],
+            &at,
+        ]
+        .concat(),
+    )?;
+    d.run("", "", &[&["registry", "accept", "sub-rewrite-2"][..], &index, &at].concat())?;
+    d.run(
+        "",
+        "every signature in it is valid, and its log proves consistency from the mirror's checkpoint size",
+        &[
+            "bundle",
+            "create",
+            "--repo",
+            "registry-fork",
+            "--out",
+            "rewritten.tar",
+            "--since-checkpoint",
+            &size,
+            "--at",
+            AT,
+        ],
+    )?;
+    d.refused(
+        "the witness is shown the rewritten history",
+        "the fork's log does not extend the tree the witness cosigned: a split view, recorded",
+        &[
+            "witness",
+            "cosign",
+            "rewritten.tar",
+            "--witness",
+            "witness",
+            "--pins",
+            "ceremony/1.root.json",
+            "--at",
+            AT,
+        ],
+    )?;
+    d.refused(
+        "import the rewritten history",
+        "no witness cosigned it, and its log does not extend the checkpoint the mirror holds",
+        &["mirror", "import", "mirror", "rewritten.tar", "--at", AT],
+    )
+}
+
+/// Copies a directory tree (the operator's `cp -r`).
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) -> Result<()> {
+    std::fs::create_dir_all(to)?;
+    for e in std::fs::read_dir(from)? {
+        let e = e?;
+        let (src, dst) = (e.path(), to.join(e.file_name()));
+        if e.file_type()?.is_dir() {
+            copy_dir(&src, &dst)?;
+        } else {
+            std::fs::copy(&src, &dst)?;
+        }
+    }
     Ok(())
 }
