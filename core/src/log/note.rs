@@ -182,16 +182,10 @@ fn ed25519_public(signer: &dyn Signer) -> Result<[u8; 32], NoteError> {
 /// Verifies the signature of note signer `name` with `public`: every
 /// signature matching name and key id must verify, and at least one must.
 pub fn verify_note(note: &SignedNote, name: &str, public: &[u8; 32]) -> Result<(), NoteError> {
-    let id = note_key_id(name, public);
-    let vk = VerifyingKey::from_bytes(public).map_err(|_| NoteError::BadSignature(name.to_owned()))?;
-    let mut ok = false;
-    for s in note.signatures.iter().filter(|s| s.name == name && s.key_id == id) {
-        let sig =
-            Signature::from_slice(&s.signature).map_err(|_| NoteError::BadSignature(name.to_owned()))?;
-        vk.verify_strict(note.text.as_bytes(), &sig).map_err(|_| NoteError::BadSignature(name.to_owned()))?;
-        ok = true;
-    }
-    if ok {
+    let key = VerifierKey::new(name, VerifierKind::Ed25519, *public)
+        .map_err(|_| NoteError::BadSignature(name.to_owned()))?;
+    let checks = check_signatures(note, std::slice::from_ref(&key))?;
+    if checks.iter().any(|c| c.status == SignatureStatus::Verified) {
         Ok(())
     } else {
         Err(NoteError::Unsigned(name.to_owned()))
@@ -221,28 +215,32 @@ pub fn cosign(
     Ok(())
 }
 
-/// Counts verified cosignatures by the given witnesses and requires `required`.
-/// A witness's signature that is present but does not verify fails the note.
+/// Counts the witnesses (name, Ed25519 key) with a verified cosignature
+/// and requires `required`. A witness's cosignature that is present but
+/// does not verify fails the note.
 pub fn verify_cosignatures(
     note: &SignedNote,
     witnesses: &[(String, [u8; 32])],
     required: usize,
 ) -> Result<usize, NoteError> {
-    let mut found = 0;
+    let mut keys = Vec::with_capacity(witnesses.len());
     for (name, public) in witnesses {
-        let id = cosignature_key_id(name, public);
-        let Some(s) = note.signatures.iter().find(|s| s.name == *name && s.key_id == id) else { continue };
-        if s.signature.len() != 8 + 64 {
-            return Err(NoteError::BadSignature(name.clone()));
-        }
-        let time = u64::from_be_bytes(s.signature[..8].try_into().unwrap_or_default());
-        let vk = VerifyingKey::from_bytes(public).map_err(|_| NoteError::BadSignature(name.clone()))?;
-        let sig =
-            Signature::from_slice(&s.signature[8..]).map_err(|_| NoteError::BadSignature(name.clone()))?;
-        vk.verify_strict(cosigned_message(&note.text, time).as_bytes(), &sig)
-            .map_err(|_| NoteError::BadSignature(name.clone()))?;
-        found += 1;
+        keys.push(
+            VerifierKey::new(name, VerifierKind::Cosignature, *public)
+                .map_err(|_| NoteError::BadSignature(name.clone()))?,
+        );
     }
+    let checks = check_signatures(note, &keys)?;
+    let found = keys
+        .iter()
+        .filter(|k| {
+            checks.iter().any(|c| {
+                c.name == k.name
+                    && c.key_id == k.key_id()
+                    && matches!(c.status, SignatureStatus::Cosigned { .. })
+            })
+        })
+        .count();
     if found < required {
         return Err(NoteError::TooFewCosignatures { required, found });
     }
