@@ -301,3 +301,7 @@ impl Witness {
         Ok(out)
     }
 }
+
+#[cfg(test)]
+#[path = "witness_tests.rs"]
+mod tests;

@@ -137,11 +137,11 @@ impl RegistryLog {
     pub fn recent_sizes(&self, n: usize) -> Vec<u64> {
         let mut out: Vec<u64> = Vec::new();
         for h in self.history.iter().rev() {
+            if out.len() == n {
+                break;
+            }
             if h.size < self.tree.size() && !out.contains(&h.size) {
                 out.push(h.size);
-                if out.len() == n {
-                    break;
-                }
             }
         }
         out
@@ -305,3 +305,7 @@ pub(crate) fn published_entries(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+#[path = "log_tests.rs"]
+mod tests;

@@ -71,3 +71,7 @@ pub fn admit_log(
     policy.check_witnesses(&note).map_err(AdmissionError::Policy)?;
     Ok(Some(note))
 }
+
+#[cfg(test)]
+#[path = "log_tests.rs"]
+mod tests;
