@@ -264,7 +264,7 @@ fn check_meta_file(name: &str, meta: &MetaFile, bytes: &[u8]) -> Result<(), Upda
     if let Some(hashes) = &meta.hashes {
         let file = TargetFile {
             length: bytes.len() as u64,
-            hashes: hashes.clone(),
+            hashes: hashes.clone().into(),
             custom: None,
             extra: Default::default(),
         };

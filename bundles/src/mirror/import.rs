@@ -462,6 +462,10 @@ pub fn import_bundle(
         delegation_changes: admitted.changes.clone(),
         recoveries: admitted.recoveries.clone(),
     };
+    // Publishing needs none of the verified metadata: free it (most of the
+    // import's memory, with many artifacts) before the journal lists a move
+    // per artifact (docs/BENCHMARKS.md, "Memory").
+    drop(verified);
     audit["result"] = json!("accepted");
     audit["snapshot_from"] = json!(report.snapshot_from);
     audit["snapshot_to"] = json!(report.snapshot_to);

@@ -122,7 +122,7 @@ impl Walk<'_> {
         if let Some(hashes) = &meta.hashes {
             let file = airlock_core::metadata::TargetFile {
                 length: bytes.len() as u64,
-                hashes: hashes.clone(),
+                hashes: hashes.clone().into(),
                 custom: None,
                 extra: BTreeMap::new(),
             };

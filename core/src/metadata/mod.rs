@@ -16,7 +16,7 @@ pub use any::AnyMetadata;
 pub use envelope::{Metadata, Role, Signature};
 pub use root::{RoleKeys, Root, RETIRING_FIELD, TOP_LEVEL_ROLES};
 pub use snapshot::{MetaFile, Snapshot, Timestamp as TimestampRole};
-pub use targets::{DelegatedRole, Delegations, TargetFile, Targets};
+pub use targets::{DelegatedRole, Delegations, Hashes, TargetFile, Targets};
 
 use crate::keys::KeyId;
 

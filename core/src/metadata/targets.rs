@@ -21,6 +21,7 @@ pub struct Targets {
     /// Expiry.
     pub expires: Timestamp,
     /// Target path -> its length, hashes and custom data.
+    #[serde(deserialize_with = "dense_map")]
     pub targets: BTreeMap<String, TargetFile>,
     /// Roles this one delegates to, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -36,13 +37,150 @@ pub struct TargetFile {
     /// Exact length in bytes.
     pub length: u64,
     /// Hashes by algorithm name (we write `sha256`).
-    pub hashes: BTreeMap<String, String>,
+    pub hashes: Hashes,
     /// Application data; airlock puts generation provenance here.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom: Option<Value>,
     /// Members we do not interpret.
     #[serde(flatten)]
     pub extra: BTreeMap<String, Value>,
+}
+
+/// A target's hashes by algorithm name, in name order: a map kept as a
+/// short sorted list. A `BTreeMap` spends a 544-byte node on the one hash a
+/// target usually has, and a verifier holds every target of every role
+/// (docs/BENCHMARKS.md, "Memory").
+#[derive(Clone, Default, PartialEq, Eq, Hash)]
+pub struct Hashes(Vec<(String, String)>);
+
+impl Hashes {
+    fn find<Q: Ord + ?Sized>(&self, algorithm: &Q) -> Result<usize, usize>
+    where
+        String: std::borrow::Borrow<Q>,
+    {
+        self.0.binary_search_by(|(k, _)| std::borrow::Borrow::<Q>::borrow(k).cmp(algorithm))
+    }
+    /// The hex hash for `algorithm` (as `BTreeMap::get`).
+    pub fn get<Q: Ord + ?Sized>(&self, algorithm: &Q) -> Option<&String>
+    where
+        String: std::borrow::Borrow<Q>,
+    {
+        self.find(algorithm).ok().map(|i| &self.0[i].1)
+    }
+    /// Whether a hash for `algorithm` is listed.
+    pub fn contains_key<Q: Ord + ?Sized>(&self, algorithm: &Q) -> bool
+    where
+        String: std::borrow::Borrow<Q>,
+    {
+        self.find(algorithm).is_ok()
+    }
+    /// Sets the hash for `algorithm`, returning the one it replaces.
+    pub fn insert(&mut self, algorithm: String, hex: String) -> Option<String> {
+        match self.find(algorithm.as_str()) {
+            Ok(i) => Some(std::mem::replace(&mut self.0[i].1, hex)),
+            Err(i) => {
+                self.0.insert(i, (algorithm, hex));
+                None
+            }
+        }
+    }
+    /// Removes the hash for `algorithm`.
+    pub fn remove(&mut self, algorithm: &str) -> Option<String> {
+        self.find(algorithm).ok().map(|i| self.0.remove(i).1)
+    }
+    /// How many hashes are listed.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+    /// Whether none is.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    /// (algorithm, hex hash) in algorithm order.
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &String)> {
+        self.0.iter().map(|(k, v)| (k, v))
+    }
+    /// The algorithm names, in order.
+    pub fn keys(&self) -> impl Iterator<Item = &String> {
+        self.0.iter().map(|(k, _)| k)
+    }
+    /// The hex hashes, in algorithm order.
+    pub fn values(&self) -> impl Iterator<Item = &String> {
+        self.0.iter().map(|(_, v)| v)
+    }
+}
+
+impl std::fmt::Debug for Hashes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+impl From<BTreeMap<String, String>> for Hashes {
+    fn from(m: BTreeMap<String, String>) -> Self {
+        let mut v: Vec<(String, String)> = m.into_iter().collect();
+        v.shrink_to_fit();
+        Hashes(v)
+    }
+}
+
+/// As collecting into a `BTreeMap`: sorted, the last of equal names wins.
+impl FromIterator<(String, String)> for Hashes {
+    fn from_iter<I: IntoIterator<Item = (String, String)>>(iter: I) -> Self {
+        iter.into_iter().collect::<BTreeMap<_, _>>().into()
+    }
+}
+
+impl std::ops::Index<&str> for Hashes {
+    type Output = String;
+    fn index(&self, algorithm: &str) -> &String {
+        self.get(algorithm).expect("no hash for this algorithm")
+    }
+}
+
+impl<'a> IntoIterator for &'a Hashes {
+    type Item = (&'a String, &'a String);
+    type IntoIter = std::iter::Map<
+        std::slice::Iter<'a, (String, String)>,
+        fn(&'a (String, String)) -> (&'a String, &'a String),
+    >;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter().map(|(k, v)| (k, v))
+    }
+}
+
+impl Serialize for Hashes {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.iter())
+    }
+}
+
+impl<'de> Deserialize<'de> for Hashes {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        BTreeMap::<String, String>::deserialize(d).map(Hashes::from)
+    }
+}
+
+/// A map read into full B-tree nodes: collected, then built in one go,
+/// rather than inserted one by one (which leaves nodes about half full; for
+/// the targets of a large role that is megabytes).
+fn dense_map<'de, D: serde::Deserializer<'de>>(d: D) -> Result<BTreeMap<String, TargetFile>, D::Error> {
+    struct Dense;
+    impl<'de> serde::de::Visitor<'de> for Dense {
+        type Value = BTreeMap<String, TargetFile>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a map")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
+            let mut pairs = Vec::with_capacity(access.size_hint().unwrap_or(0).min(4096));
+            while let Some(pair) = access.next_entry::<String, TargetFile>()? {
+                pairs.push(pair);
+            }
+            // As inserting one by one: the last of equal keys wins.
+            Ok(pairs.into_iter().collect())
+        }
+    }
+    d.deserialize_map(Dense)
 }
 
 /// Keys and ordered roles a targets role delegates to.

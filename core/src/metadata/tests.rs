@@ -233,3 +233,33 @@ fn streamed_reading_refuses_what_the_tree_refused() {
     assert!(matches!(Metadata::<Targets>::from_bytes(b"[{\"a\":1,\"a\":1}]"), Err(MetadataError::Json(_))));
     assert!(matches!(Metadata::<Targets>::from_bytes(b"{} x"), Err(MetadataError::Json(_))));
 }
+
+/// `Hashes` stands in for the `BTreeMap` it replaced: same lookups, same
+/// JSON, same `Debug`, and collecting keeps the last of equal names.
+#[test]
+fn hashes_behave_as_the_map_they_replace() {
+    let pairs = [("sha512", "cd"), ("sha256", "ab"), ("md5", "00"), ("sha256", "ef")];
+    let map: std::collections::BTreeMap<String, String> =
+        pairs.iter().map(|(a, h)| (a.to_string(), h.to_string())).collect();
+    let h: Hashes = pairs.iter().map(|(a, h)| (a.to_string(), h.to_string())).collect();
+    assert_eq!(h.get("sha256").map(String::as_str), Some("ef"));
+    assert_eq!(h["sha512"], "cd");
+    assert!(h.contains_key("md5") && !h.contains_key("sha1"));
+    assert_eq!(h.len(), 3);
+    assert_eq!(h.iter().collect::<Vec<_>>(), map.iter().collect::<Vec<_>>());
+    assert_eq!(h.values().collect::<Vec<_>>(), map.values().collect::<Vec<_>>());
+    assert_eq!(serde_json::to_string(&h).unwrap(), serde_json::to_string(&map).unwrap());
+    assert_eq!(format!("{h:?}"), format!("{map:?}"));
+    let back: Hashes = serde_json::from_str(r#"{"sha512":"cd","sha256":"ab"}"#).unwrap();
+    assert_eq!(back.keys().collect::<Vec<_>>(), ["sha256", "sha512"]);
+    let mut m = Hashes::default();
+    assert_eq!(m.insert("b".into(), "1".into()), None);
+    assert_eq!(m.insert("a".into(), "2".into()), None);
+    assert_eq!(m.insert("b".into(), "3".into()), Some("1".into()));
+    assert_eq!(m.remove("a"), Some("2".into()));
+    assert_eq!(Hashes::from(map.clone()), h);
+    let err = serde_json::from_str::<Hashes>("[1]").unwrap_err().to_string();
+    let want =
+        serde_json::from_str::<std::collections::BTreeMap<String, String>>("[1]").unwrap_err().to_string();
+    assert_eq!(err, want);
+}
