@@ -112,13 +112,24 @@ fn compile(dir: &Path, out: &Path) -> Result<String, String> {
         let copy = write(&format!("{i}.root.json"), &bytes)?;
         let _ = writeln!(roots, "        ({name:?}, include_bytes!({})),", literal(&copy)?);
     }
+    // The Sigstore trusted root publisher provenance is checked against
+    // (docs/PINS.md §4.2), when the pins directory has one.
+    let sigstore_path = dir.join("sigstore").join("trusted_root.json");
+    println!("cargo:rerun-if-changed={}", sigstore_path.display());
+    let sigstore = if sigstore_path.is_file() {
+        let (bytes, _) = read_json(&sigstore_path)?;
+        format!("Some(include_bytes!({}))", literal(&write("sigstore-trusted-root.json", &bytes)?)?)
+    } else {
+        "None".to_owned()
+    };
     let source = dir.to_str().ok_or_else(|| format!("{} is not UTF-8", dir.display()))?;
     Ok(format!(
         "/// The pins compiled in from {VAR} at build time.\n\
          pub const COMPILED_PINS: Option<CompiledPins> = Some(CompiledPins {{\n    \
              source: {source:?},\n    \
              map: include_bytes!({map}),\n    \
-             roots: &[\n{roots}    ],\n\
+             roots: &[\n{roots}    ],\n    \
+             sigstore_root: {sigstore},\n\
          }});\n",
         map = literal(&map_copy)?,
     ))

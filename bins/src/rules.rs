@@ -17,8 +17,11 @@ use std::path::{Path, PathBuf};
 /// Files of a pins directory: (relative path, bytes).
 pub type PinFiles = Vec<(String, Vec<u8>)>;
 
-/// Reads a pins directory: `map.json` and `<repo>/root.json` per repository.
-/// Returns the validated pins and the files.
+/// Where a pins directory keeps the Sigstore trusted root (docs/PINS.md §4.2).
+pub const SIGSTORE_TRUSTED_ROOT: &str = "sigstore/trusted_root.json";
+
+/// Reads a pins directory: `map.json`, `<repo>/root.json` per repository and
+/// the optional Sigstore trusted root. Returns the validated pins and the files.
 pub fn read_pins_dir(dir: &Path) -> Result<(Pins, PinFiles)> {
     let map_path = dir.join("map.json");
     let map = std::fs::read(&map_path).map_err(|e| usage(format!("{}: {e}", map_path.display())))?;
@@ -31,7 +34,17 @@ pub fn read_pins_dir(dir: &Path) -> Result<(Pins, PinFiles)> {
         files.push((format!("{name}/root.json"), bytes.clone()));
         roots.insert(name, bytes);
     }
-    let pins = Pins::from_parts(&map, roots).map_err(|e| usage(format!("{}: {e}", dir.display())))?;
+    let mut pins = Pins::from_parts(&map, roots).map_err(|e| usage(format!("{}: {e}", dir.display())))?;
+    // The Sigstore trusted root publisher provenance is checked against (optional).
+    let sigstore = dir.join(SIGSTORE_TRUSTED_ROOT);
+    match std::fs::read(&sigstore) {
+        Ok(bytes) => {
+            files.push((SIGSTORE_TRUSTED_ROOT.to_owned(), bytes.clone()));
+            pins = pins.with_sigstore_root(bytes);
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(usage(format!("{}: {e}", sigstore.display()))),
+    }
     Ok((pins, files))
 }
 

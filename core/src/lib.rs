@@ -12,6 +12,7 @@
 
 pub mod admission;
 pub mod archive;
+pub mod attestation;
 pub mod bundle;
 pub mod canonical;
 pub mod client;

@@ -284,6 +284,9 @@ impl PinnedRepository {
 pub struct Pins {
     repositories: BTreeMap<String, PinnedRepository>,
     mappings: Vec<Mapping>,
+    /// The Sigstore `trusted_root.json` the importer trusts (`sigstore/trusted_root.json`
+    /// in a pins directory), if any: what publisher provenance is checked against.
+    sigstore_root: Option<Vec<u8>>,
 }
 
 /// Whether `name` can serve as a directory name on any file system we meet.
@@ -383,6 +386,17 @@ fn pin_root(name: &str, urls: Vec<String>, bytes: Vec<u8>) -> Result<PinnedRepos
 }
 
 impl Pins {
+    /// These pins with the Sigstore trusted root the importer trusts.
+    pub fn with_sigstore_root(mut self, trusted_root_json: Vec<u8>) -> Self {
+        self.sigstore_root = Some(trusted_root_json);
+        self
+    }
+
+    /// The pinned Sigstore trusted root, if any.
+    pub fn sigstore_root(&self) -> Option<&[u8]> {
+        self.sigstore_root.as_deref()
+    }
+
     /// Checks the map file and the pinned roots (by repository name) and
     /// builds the pins. See the module documentation for every check.
     pub fn from_parts(map_json: &[u8], roots: BTreeMap<String, Vec<u8>>) -> Result<Pins, PinsError> {
@@ -419,7 +433,7 @@ impl Pins {
                 threshold: m.threshold,
             })
             .collect();
-        Ok(Pins { repositories, mappings })
+        Ok(Pins { repositories, mappings, sigstore_root: None })
     }
 
     /// The repository names a map file defines, after checking the map file

@@ -10,6 +10,12 @@
 //! require_log = true               # default true: refuse a bundle without a transparency log
 //! required_witnesses = 0            # default 0: cosignatures by listed witnesses a checkpoint needs
 //!
+//! [[sigstore]]                      # Sigstore identity per namespace, first match decides
+//! namespace = "acme/*"
+//! mode = "require"                  # require | verify-if-present | ignore
+//! issuer = "https://token.actions.githubusercontent.com"
+//! san = "https://github.com/acme/tool/.github/workflows/release.yml@refs/tags/*"
+//!
 //! [[witness]]
 //! name = "witness.example"
 //! key = "<64 hex digits: an Ed25519 public key>"
@@ -98,6 +104,14 @@ pub enum PolicyError {
     /// Two witnesses share a name or a key.
     #[error("witness {0:?} is listed twice (by name or by key)")]
     DuplicateWitness(String),
+    /// A `[[sigstore]]` rule that cannot be applied.
+    #[error("policy [[sigstore]] rule for {namespace:?}: {reason}")]
+    BadSigstoreRule {
+        /// Its namespace.
+        namespace: String,
+        /// Why.
+        reason: String,
+    },
     /// More witnesses required than are listed.
     #[error("policy requires {required} witness cosignature(s) but lists {listed} witness(es)")]
     TooManyRequiredWitnesses {
@@ -137,6 +151,47 @@ struct PolicyFile {
     #[serde(default)]
     required_witnesses: u64,
     require_log: Option<bool>,
+    #[serde(default)]
+    sigstore: Vec<SigstoreRuleFile>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SigstoreRuleFile {
+    namespace: String,
+    mode: SigstoreMode,
+    #[serde(default)]
+    issuer: Option<String>,
+    #[serde(default)]
+    san: Option<String>,
+}
+
+/// What an import demands of targets a Sigstore rule matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SigstoreMode {
+    /// Every matching target must carry a Sigstore bundle that verifies
+    /// with the pinned Sigstore trusted root and names the rule's identity.
+    Require,
+    /// A matching target's Sigstore bundle, if it carries one, must verify
+    /// and name the identity; one without is accepted.
+    VerifyIfPresent,
+    /// Sigstore bundles of matching targets are not checked.
+    Ignore,
+}
+
+/// One `[[sigstore]]` rule: the identity a namespace's Sigstore bundles must name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SigstoreRule {
+    /// The namespace pattern (TUF glob) the rule applies to.
+    pub namespace: String,
+    /// What it demands.
+    pub mode: SigstoreMode,
+    /// The certificate's OIDC issuer, exactly (empty for `ignore`).
+    pub issuer: String,
+    /// The certificate's SAN: exact, or with `*` matching a run of
+    /// characters without `/` (empty for `ignore`).
+    pub san: String,
 }
 
 #[derive(Deserialize)]
@@ -158,6 +213,7 @@ pub struct Policy {
     witnesses: Vec<Witness>,
     required_witnesses: usize,
     require_log: bool,
+    sigstore: Vec<SigstoreRule>,
 }
 
 impl Default for Policy {
@@ -171,6 +227,7 @@ impl Default for Policy {
             witnesses: Vec::new(),
             required_witnesses: 0,
             require_log: true,
+            sigstore: Vec::new(),
         }
     }
 }
@@ -256,7 +313,29 @@ impl Policy {
                 required: f.required_witnesses,
                 listed: witnesses.len(),
             })?;
+        let mut sigstore = Vec::new();
+        for r in f.sigstore {
+            check_patterns("sigstore namespace", std::slice::from_ref(&r.namespace))?;
+            let (issuer, san) = match (r.mode, r.issuer, r.san) {
+                (SigstoreMode::Ignore, None, None) => (String::new(), String::new()),
+                (SigstoreMode::Ignore, _, _) => {
+                    return Err(PolicyError::BadSigstoreRule {
+                        namespace: r.namespace,
+                        reason: "mode ignore takes no issuer or san".into(),
+                    })
+                }
+                (_, Some(i), Some(s)) if !i.is_empty() && !s.is_empty() => (i, s),
+                _ => {
+                    return Err(PolicyError::BadSigstoreRule {
+                        namespace: r.namespace,
+                        reason: "give both issuer and san".into(),
+                    })
+                }
+            };
+            sigstore.push(SigstoreRule { namespace: r.namespace, mode: r.mode, issuer, san });
+        }
         Ok(Policy {
+            sigstore,
             max_metadata_age,
             clock_skew,
             ai_generated: f.ai_generated,
@@ -301,6 +380,16 @@ impl Policy {
     /// How many witness cosignatures a log checkpoint needs.
     pub fn required_witnesses(&self) -> usize {
         self.required_witnesses
+    }
+
+    /// The first `[[sigstore]]` rule whose namespace matches `target`.
+    pub fn sigstore_rule(&self, target: &str) -> Option<&SigstoreRule> {
+        self.sigstore.iter().find(|r| glob_match(&r.namespace, target))
+    }
+
+    /// Every `[[sigstore]]` rule, in order.
+    pub fn sigstore_rules(&self) -> &[SigstoreRule] {
+        &self.sigstore
     }
 
     /// Whether a bundle without a transparency log is refused (default:

@@ -255,6 +255,38 @@ pub fn verify(
     trusted_root_json: &[u8],
     policy: &IdentityPolicy,
 ) -> Result<VerifiedSigstore, SigstoreError> {
+    let mut v = verify_any_identity(bundle_json, artifact, trusted_root_json)?;
+    policy.check(&v)?;
+    v.checks.identity = true;
+    Ok(v)
+}
+
+impl IdentityPolicy {
+    /// Checks a verified bundle's certificate identity against this policy.
+    pub fn check(&self, v: &VerifiedSigstore) -> Result<(), SigstoreError> {
+        if v.issuer != self.issuer || v.san.is_empty() || !self.san.matches(&v.san) {
+            return Err(SigstoreError::IdentityMismatch {
+                expected_issuer: self.issuer.clone(),
+                expected_san: self.san.to_string(),
+                found_issuer: v.issuer.clone(),
+                found_san: v.san.clone(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// [`verify`] without the identity policy: every cryptographic check
+/// (certificate chain to a Fulcio CA valid at signing time, SCT, the
+/// transparency log entry, its inclusion proof and checkpoint, the
+/// signature over the artifact) runs, and the certificate's issuer and SAN
+/// are reported for the caller's policy (`checks.identity` is false). A
+/// registry uses this: who may sign is the importer's policy.
+pub fn verify_any_identity(
+    bundle_json: &[u8],
+    artifact: ArtifactRef<'_>,
+    trusted_root_json: &[u8],
+) -> Result<VerifiedSigstore, SigstoreError> {
     provider::install();
 
     let bundle_text = std::str::from_utf8(bundle_json)
@@ -322,17 +354,6 @@ pub fn verify(
 
     let found_issuer = result.issuer().unwrap_or_default().to_string();
     let found_san = result.identity().map(|s| s.as_str().to_string()).unwrap_or_default();
-    if result.issuer() != Some(policy.issuer.as_str())
-        || result.identity().is_none()
-        || !policy.san.matches(&found_san)
-    {
-        return Err(SigstoreError::IdentityMismatch {
-            expected_issuer: policy.issuer.clone(),
-            expected_san: policy.san.to_string(),
-            found_issuer,
-            found_san,
-        });
-    }
 
     let integrated_time = match result.integrated_time() {
         Some(t) => Some(
@@ -353,7 +374,7 @@ pub fn verify(
             sct: true,
             tlog: true,
             signature: true,
-            identity: true,
+            identity: false,
             verified_timestamps: result.verified_timestamps().len(),
         },
     })

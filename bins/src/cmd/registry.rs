@@ -139,6 +139,11 @@ pub struct KeyArgs {
 pub struct AcceptArgs {
     /// The submission directory written by `airlock publish`.
     pub submission: PathBuf,
+    /// The Sigstore trusted_root.json to verify publishers' Sigstore
+    /// bundles against (default: REG/registry/sigstore-trusted-root.json
+    /// if present; without one they are left to the importer).
+    #[arg(long, value_name = "FILE")]
+    pub sigstore_trusted_root: Option<PathBuf>,
     #[command(flatten)]
     pub key: KeyArgs,
     /// Print the report as JSON (docs/JSON.md).
@@ -234,6 +239,12 @@ pub struct PublishArgs {
     /// FILE=TARGET_PATH (repeatable).
     #[arg(long = "artifact", required = true, value_name = "FILE=TARGET")]
     pub artifacts: Vec<String>,
+    /// The Sigstore bundle (`*.sigstore.json`) of an artifact, made by its
+    /// CI: TARGET=FILE, or just FILE with one --artifact (repeatable). It is
+    /// published as TARGET.sigstore.json and bound to the artifact by its
+    /// SHA-256 in the signed role.
+    #[arg(long = "sigstore-bundle", value_name = "[TARGET=]FILE")]
+    pub sigstore_bundles: Vec<String>,
     /// The artifacts were generated (wholly or partly) by an AI system.
     #[arg(long)]
     pub ai_generated: bool,
@@ -349,6 +360,9 @@ pub fn run(cmd: RegistryCommand) -> Result<()> {
             let now = super::now_or(a.key.at.as_deref())?;
             let signer = load_signer(&a.key.key, &a.key.passphrase)?;
             let mut reg = open_writing(&a.key.repo, now)?;
+            if let Some(p) = &a.sigstore_trusted_root {
+                reg.set_sigstore_root(read_input(p)?);
+            }
             let r = reg.accept(&a.submission, signer.as_ref(), now).map_err(registry_error)?;
             if a.json {
                 let mut j = serde_json::to_value(&r)?;
@@ -365,6 +379,14 @@ pub fn run(cmd: RegistryCommand) -> Result<()> {
                 r.snapshot_version,
                 r.timestamp_version
             );
+            for s in &r.sigstore {
+                println!(
+                    "  Sigstore: {} signed by {} (issuer {})",
+                    airlock_core::text::for_terminal(&s.target),
+                    airlock_core::text::for_terminal(&s.san),
+                    airlock_core::text::for_terminal(&s.issuer)
+                );
+            }
             Ok(())
         }
         RegistryCommand::UpdateRoot(a) => {
@@ -555,7 +577,28 @@ pub fn publish(a: PublishArgs) -> Result<()> {
         let (file, target) = spec
             .split_once('=')
             .ok_or_else(|| usage(format!("--artifact {spec:?}: expected FILE=TARGET")))?;
-        artifacts.push(ArtifactSpec { source: PathBuf::from(file), target: target.to_owned() });
+        artifacts.push(ArtifactSpec {
+            source: PathBuf::from(file),
+            target: target.to_owned(),
+            sigstore: None,
+        });
+    }
+    for spec in &a.sigstore_bundles {
+        let (target, file) = match spec.split_once('=') {
+            Some((t, f)) => (t.to_owned(), f),
+            None if artifacts.len() == 1 => (artifacts[0].target.clone(), spec.as_str()),
+            None => {
+                return Err(usage(format!(
+                    "--sigstore-bundle {spec:?}: with several --artifact, give TARGET=FILE"
+                )))
+            }
+        };
+        let art = artifacts.iter_mut().find(|x| x.target == target).ok_or_else(|| {
+            usage(format!("--sigstore-bundle {spec:?}: no --artifact has target {target:?}"))
+        })?;
+        if art.sigstore.replace(PathBuf::from(file)).is_some() {
+            return Err(usage(format!("--sigstore-bundle: two bundles for {target:?}")));
+        }
     }
     let mut attributes = BTreeMap::new();
     for kv in &a.attributes {

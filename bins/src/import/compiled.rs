@@ -13,6 +13,8 @@ pub struct CompiledPins {
     pub map: &'static [u8],
     /// Each repository's `root.json`, by repository name.
     pub roots: &'static [(&'static str, &'static [u8])],
+    /// `sigstore/trusted_root.json`, if the pins directory had one.
+    pub sigstore_root: Option<&'static [u8]>,
 }
 
 include!(concat!(env!("OUT_DIR"), "/compiled_pins.rs"));
@@ -22,5 +24,9 @@ pub fn load() -> Option<(&'static str, Result<Pins, PinsError>)> {
     let c = COMPILED_PINS?;
     let roots: BTreeMap<String, Vec<u8>> =
         c.roots.iter().map(|(n, b)| ((*n).to_owned(), b.to_vec())).collect();
-    Some((c.source, Pins::from_parts(c.map, roots)))
+    let pins = Pins::from_parts(c.map, roots).map(|p| match c.sigstore_root {
+        Some(b) => p.with_sigstore_root(b.to_vec()),
+        None => p,
+    });
+    Some((c.source, pins))
 }

@@ -36,6 +36,14 @@ pub enum MirrorError {
         /// What is wrong.
         why: String,
     },
+    /// A target's Sigstore provenance does not meet the policy's rule.
+    #[error("rule sigstore: target {target}: {detail}")]
+    Sigstore {
+        /// The target.
+        target: String,
+        /// What failed: the check, or the expected and found identity.
+        detail: String,
+    },
     /// Another command holds the mirror's lock.
     #[error("another airlock command is writing this mirror (it holds the lock on {path}); waited {waited}s: try again when it has finished (imports take --wait SECONDS)")]
     Locked {
@@ -53,6 +61,15 @@ pub enum MirrorError {
 }
 
 impl MirrorError {
+    /// The rule that refused, for the audit log: an admission rule or `sigstore`.
+    pub fn rule(&self) -> Option<&'static str> {
+        match self {
+            MirrorError::Admission(a) => Some(a.rule()),
+            MirrorError::Sigstore { .. } => Some("sigstore"),
+            _ => None,
+        }
+    }
+
     /// Whether this is a refusal of the input (exit 1) rather than an
     /// operational problem.
     pub fn is_refusal(&self) -> bool {

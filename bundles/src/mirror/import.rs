@@ -9,6 +9,7 @@ use crate::bundle::{
 use airlock_core::admission::{
     admit, admit_log, Admitted, Holdings, NothingHeld, OfferedLog, Purpose, Rules, TrustedState, Update,
 };
+use airlock_core::attestation::{MAX_SIGSTORE_BUNDLE, SIGSTORE_SUFFIX};
 use airlock_core::bundle::BundleManifest;
 use airlock_core::client::Trusted;
 use airlock_core::log::SignedNote;
@@ -21,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::cell::RefCell;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
@@ -136,6 +137,10 @@ struct Sink<'a> {
     failure: RefCell<Option<MirrorError>>,
     admitted: Option<Admitted>,
     current: Option<(File, PathBuf)>,
+    /// Sigstore bundles carried (targets ending in `.sigstore.json`), kept
+    /// in memory for the provenance check after the stream verified.
+    sigstore: BTreeMap<String, Vec<u8>>,
+    capturing: Option<(String, Vec<u8>)>,
 }
 
 impl ArtifactSink for Sink<'_> {
@@ -181,6 +186,9 @@ impl ArtifactSink for Sink<'_> {
     }
 
     fn begin(&mut self, target: &str, info: &TargetFile) -> io::Result<()> {
+        if target.ends_with(SIGSTORE_SUFFIX) && info.length <= MAX_SIGSTORE_BUNDLE {
+            self.capturing = Some((target.to_owned(), Vec::new()));
+        }
         let Some(staging) = &self.staging else { return Ok(()) };
         let sha = info.hashes.get("sha256").cloned().unwrap_or_default();
         let rel = crate::registry::target_store_path(target, &sha);
@@ -193,6 +201,9 @@ impl ArtifactSink for Sink<'_> {
     }
 
     fn write(&mut self, chunk: &[u8]) -> io::Result<()> {
+        if let Some((_, buf)) = &mut self.capturing {
+            buf.extend_from_slice(chunk);
+        }
         match &mut self.current {
             Some((f, _)) => f.write_all(chunk),
             None if self.staging.is_none() => Ok(()),
@@ -201,6 +212,9 @@ impl ArtifactSink for Sink<'_> {
     }
 
     fn finish(&mut self) -> io::Result<()> {
+        if let Some((t, buf)) = self.capturing.take() {
+            self.sigstore.insert(t, buf);
+        }
         match self.current.take() {
             Some((f, _)) => f.sync_all(),
             None => Ok(()),
@@ -288,10 +302,13 @@ fn check(
         failure: RefCell::new(None),
         admitted: None,
         current: None,
+        sigstore: BTreeMap::new(),
+        capturing: None,
     };
     let opts = VerifyOptions::at(importer.policy.effective_now(now));
     let result = verify_bundle_from(input, &mut select, &opts, &mut sink);
     let failure = sink.failure.borrow_mut().take().or_else(|| select_failure.borrow_mut().take());
+    let sigstore = std::mem::take(&mut sink.sigstore);
     let c = chosen.borrow();
     let repo = (!c.repo.is_empty()).then(|| c.repo.clone());
     let checked = match (result, sink.admitted.take()) {
@@ -308,6 +325,7 @@ fn check(
     let checked = checked.and_then(|mut c| {
         base_artifacts_present(mirror, &c)?;
         c.checkpoint = log_admitted(mirror, &c, importer, cosigned)?;
+        super::sigstore::admitted(mirror, &c, importer, &sigstore)?;
         Ok(c)
     });
     (checked, repo)
@@ -417,8 +435,8 @@ pub fn import_bundle(
             let _ = fs::remove_dir_all(&staging);
             audit["result"] = json!("refused");
             audit["reason"] = json!(err.to_string());
-            if let MirrorError::Admission(a) = &err {
-                audit["rule"] = json!(a.rule());
+            if let Some(rule) = err.rule() {
+                audit["rule"] = json!(rule);
             }
             append_audit(mirror, now, "import refused", audit)?;
             return Err(err);

@@ -15,6 +15,7 @@ mod error;
 mod import;
 mod layout;
 mod lock;
+mod sigstore;
 mod verify;
 
 pub use error::MirrorError;

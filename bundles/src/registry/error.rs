@@ -381,6 +381,16 @@ pub enum RegistryError {
     /// The signer failed.
     #[error("signing failed: {0}")]
     Signer(#[from] SignerError),
+    /// A target's Sigstore provenance does not verify.
+    #[error("role {role}: target {target}: Sigstore: {reason}")]
+    Sigstore {
+        /// The role.
+        role: String,
+        /// The target.
+        target: String,
+        /// Why.
+        reason: String,
+    },
     /// The index key cannot sign the log's checkpoints (note signatures are Ed25519).
     #[error("the index key cannot sign log checkpoints: {0} (the log key, the index key, must be Ed25519)")]
     LogKey(String),
@@ -407,6 +417,7 @@ impl RegistryError {
             | ArtifactMissing { .. }
             | ArtifactMismatch { .. }
             | ExtraFile { .. }
+            | Sigstore { .. }
             | IndexKey { .. }
             | RootFile { .. }
             | RootChain(_)

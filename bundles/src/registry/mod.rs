@@ -33,6 +33,7 @@ pub use transport::DirTransport;
 pub use verify::{status, verify, CountStatus, Problem, PublisherStatus, RoleStatus, Status, VerifyReport};
 
 use airlock_core::archive::ArchivePath;
+use airlock_core::attestation::SigstoreRef;
 use airlock_core::client::meta_file_for;
 use airlock_core::extension::TIMESTAMP_ISSUED;
 use airlock_core::extension::{ExpiryDays, RootExtension};
@@ -65,6 +66,9 @@ pub const LOG_FILE: &str = "accepted.jsonl";
 pub const LOCK_FILE: &str = "lock";
 /// Where `accept` stages artifacts, in [`STATE_DIR`]; removed when done.
 pub const STAGING_DIR: &str = "staging";
+/// The Sigstore trusted root the registry checks publisher provenance
+/// against, in `REG/registry/` (optional).
+pub const SIGSTORE_ROOT_FILE: &str = "sigstore-trusted-root.json";
 /// Longest publisher name.
 pub const MAX_NAME_LEN: usize = 64;
 
@@ -166,6 +170,9 @@ pub struct ChangeReport {
 /// What `accept` did.
 #[derive(Debug, Clone, Serialize)]
 pub struct AcceptReport {
+    /// The targets whose Sigstore bundles verified against the registry's
+    /// trusted root, with the identity each names.
+    pub sigstore: Vec<SigstoreAccepted>,
     /// The publisher role.
     pub role: String,
     /// Its accepted version.
@@ -214,6 +221,17 @@ pub struct PublisherInfo {
     pub accepted_version: Option<u64>,
 }
 
+/// A target whose Sigstore bundle verified at acceptance.
+#[derive(Debug, Clone, Serialize)]
+pub struct SigstoreAccepted {
+    /// The target.
+    pub target: String,
+    /// The certificate's OIDC issuer.
+    pub issuer: String,
+    /// The certificate's SAN (the CI workflow identity).
+    pub san: String,
+}
+
 /// A targets role as published: parsed, and its exact bytes.
 pub type RoleFile = (Metadata<Targets>, Vec<u8>);
 
@@ -247,6 +265,8 @@ pub struct Registry {
     timestamp: Metadata<TimestampRole>,
     snapshot: Metadata<Snapshot>,
     targets: Metadata<Targets>,
+    /// The Sigstore trusted root publisher provenance is checked against.
+    sigstore_root: Option<Vec<u8>>,
     _lock: Option<Lock>,
 }
 
@@ -436,7 +456,28 @@ impl Registry {
         let snapshot = parse_own::<Snapshot>(&md.join(format!("{sv}.snapshot.json")))?;
         let tv = snapshot.signed().meta.get("targets.json").map_or(0, |m| m.version);
         let targets = parse_own::<Targets>(&md.join(format!("{tv}.targets.json")))?;
-        Ok(Registry { dir: dir.into(), roots, state, timestamp, snapshot, targets, _lock: lock })
+        let sigstore_path = dir.join(STATE_DIR).join(SIGSTORE_ROOT_FILE);
+        let sigstore_root = match fs::read(&sigstore_path) {
+            Ok(b) => Some(b),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(RegistryError::io(&sigstore_path, e)),
+        };
+        Ok(Registry {
+            dir: dir.into(),
+            roots,
+            state,
+            timestamp,
+            snapshot,
+            targets,
+            sigstore_root,
+            _lock: lock,
+        })
+    }
+
+    /// Checks publisher provenance against this Sigstore trusted root
+    /// (instead of `REG/registry/sigstore-trusted-root.json`, if any).
+    pub fn set_sigstore_root(&mut self, trusted_root_json: Vec<u8>) {
+        self.sigstore_root = Some(trusted_root_json);
     }
 
     /// The registry directory.
@@ -821,6 +862,9 @@ impl Registry {
                 None => return Err(RegistryError::ArtifactMissing { role, target: path.clone() }),
             }
         }
+        // 5b. Sigstore provenance: each bundle a target names is in the role
+        //     with the hash it names, and verifies for the target's bytes.
+        let sigstore = self.check_sigstore(&role, signed, &scan, &artifacts)?;
         // 6. Nothing in the submission the role does not sign.
         if let Some(extra) = scan.extra_entries(&signed.targets).into_iter().next() {
             return Err(RegistryError::ExtraFile { role, path: extra });
@@ -852,6 +896,7 @@ impl Registry {
         };
         self.record(record, delegation_state(&delegation, now))?;
         Ok(AcceptReport {
+            sigstore,
             role,
             version,
             sha256,
@@ -861,6 +906,57 @@ impl Registry {
             snapshot_version: report.snapshot_version,
             timestamp_version: report.timestamp_version,
         })
+    }
+
+    /// The Sigstore checks of an acceptance (FORMAT.md 9.5): returns what
+    /// verified, as `(target, issuer, SAN)`. Without a trusted root the
+    /// bundles are only checked to be the ones the role binds, and left to
+    /// the importer, whose policy checks them in any case.
+    fn check_sigstore(
+        &self,
+        role: &str,
+        signed: &Targets,
+        scan: &submission::Scan,
+        artifacts: &[(PathBuf, PathBuf)],
+    ) -> Result<Vec<SigstoreAccepted>, RegistryError> {
+        let mut out = Vec::new();
+        for (target, file) in &signed.targets {
+            let refuse = |reason: String| RegistryError::Sigstore {
+                role: role.to_owned(),
+                target: target.clone(),
+                reason,
+            };
+            let Some(r) = SigstoreRef::of_target(file).map_err(|e| refuse(e.to_string()))? else { continue };
+            let listed = signed.targets.get(&r.bundle).and_then(sha256_of);
+            if listed.as_deref() != Some(r.sha256.as_str()) {
+                return Err(refuse(format!(
+                    "its Sigstore bundle {} is not in the role with SHA-256 {}",
+                    r.bundle, r.sha256
+                )));
+            }
+            let Some(root) = &self.sigstore_root else { continue };
+            // The bundle's bytes: in the submission (already checked against
+            // the role while staged), or the registry's copy if unchanged.
+            let dest = self.dir.join(target_store_path(&r.bundle, &r.sha256));
+            let path = scan
+                .files
+                .get(&r.bundle)
+                .and_then(|_| artifacts.iter().find(|(_, d)| *d == dest).map(|(s, _)| s.clone()))
+                .unwrap_or(dest);
+            let bytes = fs::read(&path).map_err(|e| RegistryError::io(&path, e))?;
+            let digest: [u8; 32] = hex::decode(sha256_of(file).unwrap_or_default())
+                .ok()
+                .and_then(|b| b.try_into().ok())
+                .ok_or_else(|| refuse("no SHA-256".into()))?;
+            let v = airlock_sigstore::verify_any_identity(
+                &bytes,
+                airlock_sigstore::ArtifactRef::Sha256(digest),
+                root,
+            )
+            .map_err(|e| refuse(e.to_string()))?;
+            out.push(SigstoreAccepted { target: target.clone(), issuer: v.issuer, san: v.san });
+        }
+        Ok(out)
     }
 
     /// Appends an acceptance to the log and the state (log first: recovery

@@ -10,6 +10,7 @@ use super::error::RegistryError;
 use super::fsio::{copy_verified, read_capped, CappedRead, CopyError, METADATA_MAX};
 use super::{check_publisher_name, sha256_of};
 use airlock_core::archive::ArchivePath;
+use airlock_core::attestation::{sigstore_target, SigstoreRef};
 use airlock_core::metadata::{TargetFile, Targets};
 use airlock_core::provenance::Provenance;
 use airlock_core::{Metadata, Signer, Timestamp};
@@ -135,6 +136,10 @@ pub struct ArtifactSpec {
     pub source: PathBuf,
     /// Its target path (`acme/tool-1.0.tar.gz`).
     pub target: String,
+    /// Its Sigstore bundle (`*.sigstore.json`), if the publisher's CI made
+    /// one: published as the target `TARGET.sigstore.json` beside it, and
+    /// bound by its SHA-256 in the artifact's `custom` (FORMAT.md 9.5).
+    pub sigstore: Option<PathBuf>,
 }
 
 /// What to publish.
@@ -207,6 +212,21 @@ pub fn publish(
                 reason: "given twice".into(),
             });
         }
+        if let Some(b) = &a.sigstore {
+            let bt = sigstore_target(&a.target);
+            if req.artifacts.iter().any(|o| o.target == bt) {
+                return Err(RegistryError::BadArtifact {
+                    target: bt,
+                    reason: "the Sigstore bundle's target path is also given as an artifact".into(),
+                });
+            }
+            if !fs::metadata(b).map(|m| m.is_file()).unwrap_or(false) {
+                return Err(RegistryError::BadArtifact {
+                    target: a.target.clone(),
+                    reason: format!("Sigstore bundle {}: not a readable regular file", b.display()),
+                });
+            }
+        }
         let m = fs::metadata(&a.source).map_err(|e| RegistryError::BadArtifact {
             target: a.target.clone(),
             reason: format!("{}: {e}", a.source.display()),
@@ -243,27 +263,16 @@ fn write_submission(
 ) -> Result<PublishReport, RegistryError> {
     let mut added = Vec::new();
     for a in req.artifacts {
-        let dest = out.join("targets").join(&a.target);
-        if let Some(parent) = dest.parent() {
-            fs::create_dir_all(parent).map_err(|e| RegistryError::io(parent, e))?;
-        }
-        let (length, sha256) = hash_file(&a.source)?;
-        let mut file = TargetFile {
-            length,
-            hashes: [("sha256".to_owned(), sha256)].into_iter().collect(),
-            custom: None,
-            extra: BTreeMap::new(),
-        };
+        let mut file = add_file(out, &a.source, &a.target)?;
         req.provenance.store_in(&mut file.custom);
-        // Copy while checking against the hash just taken: a file that
-        // changes in between is refused instead of shipped unsigned.
-        copy_verified(&a.source, &dest, &file).map_err(|e| match e {
-            CopyError::Mismatch(err) => RegistryError::BadArtifact {
-                target: a.target.clone(),
-                reason: format!("{} changed while it was read: {err}", a.source.display()),
-            },
-            CopyError::Io(e) => e,
-        })?;
+        if let Some(bundle) = &a.sigstore {
+            let target = sigstore_target(&a.target);
+            let bundle_file = add_file(out, bundle, &target)?;
+            let sha256 = sha256_of(&bundle_file).unwrap_or_default();
+            SigstoreRef { bundle: target.clone(), sha256 }.store_in(&mut file.custom);
+            targets.targets.insert(target.clone(), bundle_file);
+            added.push(target);
+        }
         targets.targets.insert(a.target.clone(), file);
         added.push(a.target.clone());
     }
@@ -285,6 +294,32 @@ fn write_submission(
         targets_total: md.signed().targets.len(),
         sha256: airlock_core::hash::sha256_hex(&bytes),
     })
+}
+
+/// Copies `source` into the submission as `target`, hashing it, and
+/// returns its target file entry.
+fn add_file(out: &Path, source: &Path, target: &str) -> Result<TargetFile, RegistryError> {
+    let dest = out.join("targets").join(target);
+    if let Some(parent) = dest.parent() {
+        fs::create_dir_all(parent).map_err(|e| RegistryError::io(parent, e))?;
+    }
+    let (length, sha256) = hash_file(source)?;
+    let file = TargetFile {
+        length,
+        hashes: [("sha256".to_owned(), sha256)].into_iter().collect(),
+        custom: None,
+        extra: BTreeMap::new(),
+    };
+    // Copy while checking against the hash just taken: a file that
+    // changes in between is refused instead of shipped unsigned.
+    copy_verified(source, &dest, &file).map_err(|e| match e {
+        CopyError::Mismatch(err) => RegistryError::BadArtifact {
+            target: target.to_owned(),
+            reason: format!("{} changed while it was read: {err}", source.display()),
+        },
+        CopyError::Io(e) => e,
+    })?;
+    Ok(file)
 }
 
 fn hash_file(path: &Path) -> Result<(u64, String), RegistryError> {

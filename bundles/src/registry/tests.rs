@@ -126,7 +126,7 @@ impl Fixture {
         for (i, (target, bytes)) in files.iter().enumerate() {
             let p = src.join(i.to_string());
             fs::write(&p, bytes).unwrap();
-            specs.push(ArtifactSpec { source: p, target: target.to_string() });
+            specs.push(ArtifactSpec { source: p, target: target.to_string(), sigstore: None });
         }
         let cur = current.map(|p| (p.to_path_buf(), fs::read(p).unwrap()));
         let out = self.dir.join(format!("sub{n}"));
@@ -631,14 +631,14 @@ fn publish_refusals() {
     let f = Fixture::new();
     let src = f.dir.join("a");
     fs::write(&src, b"a").unwrap();
-    let specs = [ArtifactSpec { source: src.clone(), target: "acme/../x".into() }];
+    let specs = [ArtifactSpec { source: src.clone(), target: "acme/../x".into(), sigstore: None }];
     let prov = Provenance::default();
     let req =
         PublishRequest { role: "acme", current: None, artifacts: &specs, provenance: &prov, expires: now() };
     let out = f.dir.join("out");
     assert!(matches!(publish(&req, &key(20), &out), Err(RegistryError::BadArtifact { .. })));
     let bad = Provenance { reviewed_at: Some(now()), ..Default::default() };
-    let specs = [ArtifactSpec { source: src, target: "acme/x".into() }];
+    let specs = [ArtifactSpec { source: src, target: "acme/x".into(), sigstore: None }];
     let req = PublishRequest { provenance: &bad, artifacts: &specs, ..req };
     assert!(matches!(publish(&req, &key(20), &out), Err(RegistryError::Provenance(_))));
     assert!(!out.exists());

@@ -10,7 +10,7 @@ use crate::metadata::Root;
 use crate::threshold::Authorization;
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The `format` of `log/proof.json`.
 pub const PROOF_FORMAT: &str = "airlock-log-proof-v1";
@@ -226,25 +226,24 @@ impl LogProof {
         if self.size != checkpoint.size {
             return Err(LogError::TreeMismatch { proof: self.size, checkpoint: checkpoint.size });
         }
-        let mut wanted: BTreeSet<(&str, u64)> = carried.iter().map(|(r, v, _)| (r.as_str(), *v)).collect();
+        // By (role, version), each taken once: a map, so that a bundle
+        // carrying many role versions is checked in O(n log n).
+        let mut wanted: BTreeMap<(&str, u64), &str> =
+            carried.iter().map(|(r, v, sha)| ((r.as_str(), *v), sha.as_str())).collect();
         for inc in &self.inclusion {
-            let Some((_, _, sha)) = carried
-                .iter()
-                .find(|(r, v, _)| *r == inc.role && *v == inc.version)
-                .filter(|_| wanted.remove(&(inc.role.as_str(), inc.version)))
-            else {
+            let Some(sha) = wanted.remove(&(inc.role.as_str(), inc.version)) else {
                 return Err(LogError::UnexpectedInclusion { role: inc.role.clone(), version: inc.version });
             };
             let bad =
                 |source| LogError::BadInclusion { role: inc.role.clone(), version: inc.version, source };
-            if *sha != inc.sha256 {
+            if sha != inc.sha256 {
                 return Err(bad(ProofError::RootMismatch));
             }
             let leaf = leaf_hash(&entry_leaf(&inc.role, inc.version, sha));
             verify_inclusion(&leaf, inc.index, checkpoint.size, &parse_hashes(&inc.path)?, &checkpoint.root)
                 .map_err(bad)?;
         }
-        if let Some((role, version)) = wanted.into_iter().next() {
+        if let Some(((role, version), _)) = wanted.into_iter().next() {
             return Err(LogError::MissingInclusion { role: role.to_owned(), version });
         }
         Ok(())
