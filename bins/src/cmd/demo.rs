@@ -256,9 +256,14 @@ fn steps(d: &mut Demo) -> Result<()> {
     // 3. A publication with generation provenance, countersigned.
     d.write("artifacts/tool-1.0.tar.gz", b"acme tool 1.0: the bytes a release officer carries across\n")?;
     d.write("artifacts/lib-2.1.txt", b"beta library 2.1\n")?;
+    // A real public release signed by a GitHub Actions workflow through
+    // Sigstore (tests/data/sigstore: from the Sigstore conformance suite).
+    d.write("artifacts/a.txt", SIGSTORE_ARTIFACT)?;
+    d.write("artifacts/a.txt.sigstore.json", SIGSTORE_BUNDLE)?;
+    d.write("sigstore-trusted-root.json", SIGSTORE_TRUSTED_ROOT)?;
     d.run(
-        "acme signs a release at packaging time, recording generation provenance",
-        "the publisher's own key signs the artifact's length, hash and provenance",
+        "acme signs a release at packaging time, recording generation provenance and attaching its CI's Sigstore bundle",
+        "the publisher's own key signs each artifact's length, hash and provenance, and binds the Sigstore bundle by its hash",
         &[
             &[
                 "publish",
@@ -268,6 +273,10 @@ fn steps(d: &mut Demo) -> Result<()> {
                 "acme.key",
                 "--artifact",
                 "artifacts/tool-1.0.tar.gz=acme/tool-1.0.tar.gz",
+                "--artifact",
+                "artifacts/a.txt=acme/attested-a.txt",
+                "--sigstore-bundle",
+                "acme/attested-a.txt=artifacts/a.txt.sigstore.json",
                 "--ai-generated",
                 "--tool",
                 "codegen",
@@ -315,7 +324,12 @@ fn steps(d: &mut Demo) -> Result<()> {
         d.run(
             &format!("registry verifies and countersigns {sub}"),
             "publisher signature, namespace and version checked, then the snapshot pins the role's exact hash and the log records the role version",
-            &[&["registry", "accept", sub, "--repo", "registry", "--key", "ceremony/keys/index.key"][..], &at].concat(),
+            &[
+                &["registry", "accept", sub, "--repo", "registry", "--key", "ceremony/keys/index.key"][..],
+                &["--sigstore-trusted-root", "sigstore-trusted-root.json"],
+                &at,
+            ]
+            .concat(),
         )?;
     }
     d.run(
@@ -365,14 +379,16 @@ fn steps(d: &mut Demo) -> Result<()> {
     let map = r#"{"repositories": {"example": ["dvd://example"]}, "mapping": [{"paths": ["acme/*", "beta/*"], "repositories": ["example"], "terminating": true, "threshold": 1}]}"#;
     d.write("pins/map.json", map.as_bytes())?;
     d.write("pins/example/root.json", &std::fs::read(d.dir.join("ceremony/1.root.json"))?)?;
+    d.write("pins/sigstore/trusted_root.json", SIGSTORE_TRUSTED_ROOT)?;
     let policy = format!(
-        "ai_generated = \"require-review\"\nclock_skew = \"5m\"\nrequired_witnesses = 1\n\n[[witness]]\nname = \"witness.example\"\nkey = \"{}\"\n",
+        "ai_generated = \"require-review\"\nclock_skew = \"5m\"\nrequired_witnesses = 1\n\n{}\n[[witness]]\nname = \"witness.example\"\nkey = \"{}\"\n",
+        sigstore_rule(SIGSTORE_SAN),
         d.witness_key
     );
     d.write("policy.toml", policy.as_bytes())?;
     d.run(
         "mirror init with namespace pins and policy",
-        "acme/* and beta/* may come only from the pinned registry; AI-generated targets need a recorded review; the witness must have cosigned",
+        "acme/* and beta/* may come only from the pinned registry; AI-generated targets need a recorded review; acme/attested-* must be Sigstore-signed by the named CI workflow; the witness must have cosigned",
         &["mirror", "init", "mirror", "--pins", "pins", "--policy", "policy.toml"],
     )?;
     d.run(
@@ -384,6 +400,13 @@ fn steps(d: &mut Demo) -> Result<()> {
         "mirror verify",
         "every file and signature of the mirror re-checked",
         &["mirror", "verify", "mirror", "--at", AT],
+    )?;
+    d.write("other-identity.toml", sigstore_rule(OTHER_SAN).as_bytes())?;
+    d.run("", "", &["mirror", "init", "mirror-other", "--pins", "pins", "--policy", "other-identity.toml"])?;
+    d.refused(
+        "import into a mirror whose policy names another CI identity for acme/attested-*",
+        "the Sigstore certificate names another workflow than the policy's",
+        &["mirror", "import", "mirror-other", "transfer.tar", "--at", AT],
     )?;
     // 6. An attack: a registry that is not pinned for acme/* ships acme/tool.
     d.run(
@@ -566,6 +589,23 @@ fn rewrite_history(d: &mut Demo) -> Result<()> {
         "import the rewritten history",
         "no witness cosigned it, and its log does not extend the checkpoint the mirror holds",
         &["mirror", "import", "mirror", "rewritten.tar", "--at", AT],
+    )
+}
+
+/// The demo's Sigstore-attested release: a real public artifact, its
+/// bundle and the public-good trusted root (tests/data/sigstore/README.md).
+const SIGSTORE_ARTIFACT: &[u8] = include_bytes!("../../../tests/data/sigstore/a.txt");
+const SIGSTORE_BUNDLE: &[u8] = include_bytes!("../../../tests/data/sigstore/a.txt.sigstore.json");
+const SIGSTORE_TRUSTED_ROOT: &[u8] = include_bytes!("../../../tests/data/sigstore/trusted_root.json");
+/// The workflow that signed it.
+const SIGSTORE_SAN: &str = "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main";
+/// Another workflow, for the refusal.
+const OTHER_SAN: &str = "https://github.com/acme/tool/.github/workflows/release.yml@refs/tags/*";
+
+/// A policy rule: acme/attested-* must carry a Sigstore bundle by `san`.
+fn sigstore_rule(san: &str) -> String {
+    format!(
+        "[[sigstore]]\nnamespace = \"acme/attested-*\"\nmode = \"require\"\nissuer = \"https://token.actions.githubusercontent.com\"\nsan = \"{san}\"\n"
     )
 }
 
