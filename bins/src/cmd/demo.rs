@@ -422,7 +422,7 @@ fn steps(d: &mut Demo) -> Result<()> {
                 "mallory",
                 "--threshold",
                 "1",
-                "--out",
+                "--out-dir",
                 "rogue-ceremony",
                 "--allow-online",
             ][..],
