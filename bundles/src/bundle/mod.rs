@@ -13,9 +13,7 @@ mod writer;
 
 pub use error::BundleError;
 pub use inspect::{inspect_bundle, Inspection};
-pub use logcheck::{
-    carried_role_versions, companion_checkpoint_path, read_companion_checkpoint, BundleLog,
-};
+pub use logcheck::{carried_role_versions, companion_checkpoint_path, read_companion_checkpoint, BundleLog};
 pub use reader::{
     verify_bundle, verify_bundle_from, ArtifactSink, Check, NoSink, TrustedStart, VerifiedBundle,
     VerifyOptions,
