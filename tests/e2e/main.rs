@@ -27,6 +27,7 @@ mod pinned;
 mod readme_tour;
 mod registry_cli;
 mod roots;
+mod selfcheck;
 mod sigstore;
 mod support;
 mod threats;

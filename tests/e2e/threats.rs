@@ -139,7 +139,7 @@ impl World {
         ]);
     }
 
-    fn publisher(&self, repo: &str, ceremony: &str, name: &str, ns: &str, extra: &[&str]) {
+    pub(crate) fn publisher(&self, repo: &str, ceremony: &str, name: &str, ns: &str, extra: &[&str]) {
         if !self.sb.exists(&format!("{name}.key")) {
             self.ok(&["key", "generate", "--out", name]);
         }

@@ -23,6 +23,7 @@ mod progress;
 // mirror's stored pins, to check they are the compiled-in ones.
 #[path = "../rules.rs"]
 mod rules;
+mod selfcheck;
 mod verify;
 
 use airlock_bundles::mirror::{Importer, Mirror};
@@ -57,6 +58,9 @@ enum Command {
     Verify(VerifyArgs),
     /// Import bundles into an offline mirror.
     Import(ImportArgs),
+    /// Verify a newer airlock carried in a bundle (a target of the pinned
+    /// registry) against the compiled-in pins, and write its verified bytes.
+    SelfCheck(SelfCheckArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(docs::CompletionsArgs),
     /// Write man pages for every command.
@@ -92,6 +96,25 @@ struct ImportArgs {
     /// mirror (default: refuse at once, exit 2).
     #[arg(long, value_name = "SECONDS", default_value_t = 0)]
     wait: u64,
+    /// Check at this instant (YYYY-MM-DDTHH:MM:SSZ) instead of now.
+    #[arg(long)]
+    at: Option<String>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Arguments of `self-check`.
+#[derive(Args)]
+struct SelfCheckArgs {
+    /// The bundle file, or the base name (or .volumes.json index) of its volumes.
+    bundle: PathBuf,
+    /// The target to check, e.g. airlock/1.2.0/airlock_1.2.0_amd64.deb.
+    #[arg(long)]
+    target: String,
+    /// Where to write its verified bytes (must not exist).
+    #[arg(long)]
+    out: PathBuf,
     /// Check at this instant (YYYY-MM-DDTHH:MM:SSZ) instead of now.
     #[arg(long)]
     at: Option<String>,
@@ -154,6 +177,11 @@ fn run(cmd: Command) -> Result<()> {
                 None => None,
             };
             verify::run(&r, mirror.as_ref(), &a.bundle, now, a.json)
+        }
+        Command::SelfCheck(a) => {
+            let r = importer()?;
+            let now = now_or(a.at.as_deref())?;
+            selfcheck::run(&r, &a.bundle, &a.target, &a.out, now, a.json)
         }
         Command::Import(a) => {
             let mut r = importer()?;
