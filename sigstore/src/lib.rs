@@ -123,6 +123,19 @@ impl IdentityPolicy {
     pub fn glob(issuer: impl Into<String>, san_pattern: impl Into<String>) -> Self {
         IdentityPolicy { issuer: issuer.into(), san: SanPattern::Glob(san_pattern.into()) }
     }
+
+    /// Checks a verified bundle's certificate identity against this policy.
+    pub fn check(&self, v: &VerifiedSigstore) -> Result<(), SigstoreError> {
+        if v.issuer != self.issuer || v.san.is_empty() || !self.san.matches(&v.san) {
+            return Err(SigstoreError::IdentityMismatch {
+                expected_issuer: self.issuer.clone(),
+                expected_san: self.san.to_string(),
+                found_issuer: v.issuer.clone(),
+                found_san: v.san.clone(),
+            });
+        }
+        Ok(())
+    }
 }
 
 /// What was signed in the bundle.
@@ -259,21 +272,6 @@ pub fn verify(
     policy.check(&v)?;
     v.checks.identity = true;
     Ok(v)
-}
-
-impl IdentityPolicy {
-    /// Checks a verified bundle's certificate identity against this policy.
-    pub fn check(&self, v: &VerifiedSigstore) -> Result<(), SigstoreError> {
-        if v.issuer != self.issuer || v.san.is_empty() || !self.san.matches(&v.san) {
-            return Err(SigstoreError::IdentityMismatch {
-                expected_issuer: self.issuer.clone(),
-                expected_san: self.san.to_string(),
-                found_issuer: v.issuer.clone(),
-                found_san: v.san.clone(),
-            });
-        }
-        Ok(())
-    }
 }
 
 /// [`verify`] without the identity policy: every cryptographic check

@@ -23,6 +23,6 @@ pub use note::{
 pub use proof::{
     check_extends, entry_leaf, log_keys, merge_signatures, origin, verify_checkpoint,
     verify_checkpoint_with_keys, Consistency, Inclusion, LogError, LogProof, MAX_CHECKPOINT_BYTES,
-    MAX_PROOF_BYTES, PROOF_FORMAT,
+    PROOF_FORMAT,
 };
 pub use tree::Tree;

@@ -14,8 +14,6 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// The `format` of `log/proof.json`.
 pub const PROOF_FORMAT: &str = "airlock-log-proof-v1";
-/// The largest `log/proof.json` a reader takes (bytes).
-pub const MAX_PROOF_BYTES: u64 = 64 << 20;
 /// The largest checkpoint note a reader takes (bytes).
 pub const MAX_CHECKPOINT_BYTES: u64 = 64 << 10;
 

@@ -28,7 +28,7 @@ impl Tree {
     }
 
     /// Appends a leaf hash.
-    pub fn push_hash(&mut self, leaf: Hash) {
+    fn push_hash(&mut self, leaf: Hash) {
         if self.levels.is_empty() {
             self.levels.push(Vec::new());
         }
