@@ -186,7 +186,9 @@ impl ArtifactSink for Sink<'_> {
     }
 
     fn begin(&mut self, target: &str, info: &TargetFile) -> io::Result<()> {
-        if target.ends_with(SIGSTORE_SUFFIX) && info.length <= MAX_SIGSTORE_BUNDLE {
+        // Kept only when a policy rule may need them (docs/PINS.md §4.2).
+        let wanted = !self.importer.policy.sigstore_rules().is_empty();
+        if wanted && target.ends_with(SIGSTORE_SUFFIX) && info.length <= MAX_SIGSTORE_BUNDLE {
             self.capturing = Some((target.to_owned(), Vec::new()));
         }
         let Some(staging) = &self.staging else { return Ok(()) };
