@@ -300,16 +300,7 @@ fn report(
 
 fn verify(a: VerifyArgs) -> Result<()> {
     let now = super::now_or(a.at.as_deref())?;
-    // One path (a file, a base name or an index), or every volume.
-    let index = match a.bundle.as_slice() {
-        [_] => None,
-        volumes => Some(airlock_bundles::bundle::index_of_volume(&volumes[0]).ok_or_else(|| {
-            usage(format!("{}: several paths must all be volumes (FILE.NNN)", volumes[0].display()))
-        })?),
-    };
-    let (bundle, input) = crate::rules::open_bundle_input(index, &a.bundle, "verifying")?;
-    let pinned = pinned_root(&a.pins, &bundle)?;
-    let result = verify_bundle(input, &pinned, &VerifyOptions::at(now), &mut NoSink);
+    let (bundle, result) = verify_paths(&a.bundle, &a.pins, now)?;
     match result {
         Ok(v) => {
             if a.json {
@@ -360,6 +351,27 @@ fn verify(a: VerifyArgs) -> Result<()> {
             Err(bundle_error(&bundle, e))
         }
     }
+}
+
+/// Opens the bundle given as `paths` (one file, base name or volume index,
+/// or every volume `FILE.NNN` in any order) and verifies it from the root
+/// `pins` gives ([`pinned_root`]). Errors opening it are returned; the
+/// verification's outcome is the caller's to report.
+pub(crate) fn verify_paths(
+    paths: &[PathBuf],
+    pins: &Path,
+    now: airlock_core::Timestamp,
+) -> Result<(PathBuf, Result<airlock_bundles::bundle::VerifiedBundle, BundleError>)> {
+    let index = match paths {
+        [_] => None,
+        volumes => Some(airlock_bundles::bundle::index_of_volume(&volumes[0]).ok_or_else(|| {
+            usage(format!("{}: several paths must all be volumes (FILE.NNN)", volumes[0].display()))
+        })?),
+    };
+    let (bundle, input) = crate::rules::open_bundle_input(index, paths, "verifying")?;
+    let pinned = pinned_root(pins, &bundle)?;
+    let result = verify_bundle(input, &pinned, &VerifyOptions::at(now), &mut NoSink);
+    Ok((bundle, result))
 }
 
 /// The pinned root to verify `bundle` against: the file `pins`, or from the

@@ -5,9 +5,7 @@ use crate::exit::{refused, usage};
 use crate::secrets::{
     ask, check_new_passphrase, key_error, key_file_options, load_signer, source, PassphraseArgs,
 };
-use airlock_bundles::bundle::{
-    companion_checkpoint_path, read_companion_checkpoint, verify_bundle, NoSink, VerifyOptions,
-};
+use airlock_bundles::bundle::{companion_checkpoint_path, read_companion_checkpoint};
 use airlock_bundles::witness::{Witness, WitnessError, KEY_FILE, PUB_FILE};
 use airlock_core::log::{log_keys, merge_signatures, verify_checkpoint_with_keys, LogProof, SignedNote};
 use airlock_core::text::for_terminal as safe;
@@ -161,12 +159,12 @@ fn cosign(a: CosignArgs) -> Result<()> {
                 .map(|m| m.len() <= airlock_core::log::MAX_CHECKPOINT_BYTES)
                 .unwrap_or(false) =>
         {
-            std::fs::read(one).ok().and_then(|b| SignedNote::parse(&b).ok())
+            std::fs::read(one).ok().and_then(|b| SignedNote::parse(&b).ok().map(|n| (b, n)))
         }
         _ => None,
     };
     let (note, cp, consistency, keys, out) = match as_note {
-        Some(note) => {
+        Some((bytes, note)) => {
             let cp = airlock_core::log::Checkpoint::parse(&note.text)
                 .map_err(|e| refused(format!("{}: {e}", first.display())))?;
             let state = witness
@@ -174,7 +172,7 @@ fn cosign(a: CosignArgs) -> Result<()> {
                 .map_err(witness_error)?
                 .ok_or_else(|| witness_error(WitnessError::UnknownLog(cp.origin.clone())))?;
             let keys = state.keys();
-            let (cp, note) = verify_checkpoint_with_keys(&note.to_bytes(), &cp.origin, &keys)
+            let (cp, note) = verify_checkpoint_with_keys(&bytes, &cp.origin, &keys)
                 .map_err(|e| refused(format!("{}: {e}", first.display())))?;
             let consistency = match &a.proof {
                 Some(p) => {
@@ -191,16 +189,8 @@ fn cosign(a: CosignArgs) -> Result<()> {
                 .pins
                 .as_ref()
                 .ok_or_else(|| usage("cosigning a bundle needs --pins (the registry's pinned root)"))?;
-            let index = match a.input.as_slice() {
-                [_] => None,
-                volumes => Some(airlock_bundles::bundle::index_of_volume(&volumes[0]).ok_or_else(|| {
-                    usage(format!("{}: several paths must all be volumes (FILE.NNN)", volumes[0].display()))
-                })?),
-            };
-            let (bundle, input) = crate::rules::open_bundle_input(index, &a.input, "verifying")?;
-            let pinned = super::bundle::pinned_root(pins, &bundle)?;
-            let v = verify_bundle(input, &pinned, &VerifyOptions::at(now), &mut NoSink)
-                .map_err(|e| super::bundle::bundle_error(&bundle, e))?;
+            let (bundle, result) = super::bundle::verify_paths(&a.input, pins, now)?;
+            let v = result.map_err(|e| super::bundle::bundle_error(&bundle, e))?;
             let log = v.log().ok_or_else(|| {
                 refused(format!("{}: the bundle carries no transparency log", bundle.display()))
             })?;
