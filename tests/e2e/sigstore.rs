@@ -39,35 +39,33 @@ fn world() -> Sandbox {
     sb
 }
 
+/// acme publishes `spec` (FILE=TARGET) as submission `sub`, with the
+/// Sigstore bundle `sigstore` attached when given.
+fn publish(sb: &Sandbox, spec: &str, sigstore: Option<&str>) {
+    let mut args = vec!["publish", "--role", "acme", "--key", "acme.key", "--artifact", spec];
+    if let Some(b) = sigstore {
+        args.extend_from_slice(&["--sigstore-bundle", b]);
+    }
+    args.extend_from_slice(&["--out", "sub", "--at", AT]);
+    run(sb, &args).ok();
+}
+
+/// The registry accepts `sub`, checking Sigstore bundles against the
+/// trusted root when `registry_checks`.
+fn accept(sb: &Sandbox, registry_checks: bool) -> Run {
+    let mut args =
+        vec!["registry", "accept", "sub", "--repo", "reg", "--key", "c/keys/index.key", "--at", AT];
+    if registry_checks {
+        args.extend_from_slice(&["--sigstore-trusted-root", "trusted_root.json"]);
+    }
+    run(sb, &args)
+}
+
 /// Publishes `artifact` as acme's `acme/a.txt` with `sigstore` attached and
 /// accepts it (checking the Sigstore bundle when `registry_checks`), then bundles.
 fn release(sb: &Sandbox, artifact: &str, sigstore: &str, registry_checks: bool, out: &str) {
-    let spec = format!("{artifact}=acme/a.txt");
-    run(
-        sb,
-        &[
-            "publish",
-            "--role",
-            "acme",
-            "--key",
-            "acme.key",
-            "--artifact",
-            &spec,
-            "--sigstore-bundle",
-            sigstore,
-            "--out",
-            "sub",
-            "--at",
-            AT,
-        ],
-    )
-    .ok();
-    let mut accept =
-        vec!["registry", "accept", "sub", "--repo", "reg", "--key", "c/keys/index.key", "--at", AT];
-    if registry_checks {
-        accept.extend_from_slice(&["--sigstore-trusted-root", "trusted_root.json"]);
-    }
-    run(sb, &accept).ok();
+    publish(sb, &format!("{artifact}=acme/a.txt"), Some(sigstore));
+    accept(sb, registry_checks).ok();
     sb.run(&["bundle", "create", "--repo", "reg", "--out", out, "--at", AT]).ok();
 }
 
@@ -108,41 +106,8 @@ fn flip(s: &str, at: usize) -> String {
 #[test]
 fn a_release_signed_by_a_real_ci_identity_imports_under_that_identity_and_no_other() {
     let sb = world();
-    let out = run(
-        &sb,
-        &[
-            "publish",
-            "--role",
-            "acme",
-            "--key",
-            "acme.key",
-            "--artifact",
-            "a.txt=acme/a.txt",
-            "--sigstore-bundle",
-            "a.txt.sigstore.json",
-            "--out",
-            "sub",
-            "--at",
-            AT,
-        ],
-    );
-    out.ok();
-    let accept = run(
-        &sb,
-        &[
-            "registry",
-            "accept",
-            "sub",
-            "--repo",
-            "reg",
-            "--key",
-            "c/keys/index.key",
-            "--sigstore-trusted-root",
-            "trusted_root.json",
-            "--at",
-            AT,
-        ],
-    );
+    publish(&sb, "a.txt=acme/a.txt", Some("a.txt.sigstore.json"));
+    let accept = accept(&sb, true);
     assert!(accept.ok().stdout.contains(&format!("Sigstore: acme/a.txt signed by {SAN}")), "{accept:?}");
     // The publisher's role binds the bundle by its hash.
     let role: Value = serde_json::from_slice(&sb.read("reg/metadata/1.acme.json")).unwrap();
@@ -173,24 +138,8 @@ fn a_release_signed_by_a_real_ci_identity_imports_under_that_identity_and_no_oth
 fn require_refuses_a_target_without_sigstore_and_verify_if_present_takes_it() {
     let sb = world();
     sb.write("plain.txt", b"no provenance\n");
-    run(
-        &sb,
-        &[
-            "publish",
-            "--role",
-            "acme",
-            "--key",
-            "acme.key",
-            "--artifact",
-            "plain.txt=acme/plain.txt",
-            "--out",
-            "sub",
-            "--at",
-            AT,
-        ],
-    )
-    .ok();
-    run(&sb, &["registry", "accept", "sub", "--repo", "reg", "--key", "c/keys/index.key", "--at", AT]).ok();
+    publish(&sb, "plain.txt=acme/plain.txt", None);
+    accept(&sb, false).ok();
     sb.run(&["bundle", "create", "--repo", "reg", "--out", "b.tar", "--at", AT]).ok();
     mirror(&sb, "r", &policy("require", ISSUER, SAN));
     refused(&sb, "r", "b.tar", &["rule sigstore: target acme/plain.txt: carries no Sigstore bundle"]);
@@ -205,47 +154,12 @@ fn a_sigstore_bundle_for_other_bytes_is_refused_by_the_registry_and_by_the_mirro
     let sb = world();
     sb.write("other.txt", b"not what CI signed\n");
     // A registry that checks refuses it at acceptance, unchanged.
-    run(
-        &sb,
-        &[
-            "publish",
-            "--role",
-            "acme",
-            "--key",
-            "acme.key",
-            "--artifact",
-            "other.txt=acme/a.txt",
-            "--sigstore-bundle",
-            "a.txt.sigstore.json",
-            "--out",
-            "sub",
-            "--at",
-            AT,
-        ],
-    )
-    .ok();
+    publish(&sb, "other.txt=acme/a.txt", Some("a.txt.sigstore.json"));
     let before = tree_hash(&sb.path("reg"));
-    run(
-        &sb,
-        &[
-            "registry",
-            "accept",
-            "sub",
-            "--repo",
-            "reg",
-            "--key",
-            "c/keys/index.key",
-            "--sigstore-trusted-root",
-            "trusted_root.json",
-            "--at",
-            AT,
-        ],
-    )
-    .fails(1)
-    .mentions(&["target acme/a.txt: Sigstore"]);
+    accept(&sb, true).fails(1).mentions(&["target acme/a.txt: Sigstore"]);
     assert_eq!(tree_hash(&sb.path("reg")), before, "the registry changed");
     // One that does not check (no trusted root) lets it through; the mirror refuses it.
-    run(&sb, &["registry", "accept", "sub", "--repo", "reg", "--key", "c/keys/index.key", "--at", AT]).ok();
+    accept(&sb, false).ok();
     sb.run(&["bundle", "create", "--repo", "reg", "--out", "b.tar", "--at", AT]).ok();
     mirror(&sb, "m", &policy("require", ISSUER, SAN));
     refused(&sb, "m", "b.tar", &["rule sigstore: target acme/a.txt"]);

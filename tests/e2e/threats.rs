@@ -269,14 +269,26 @@ fn entries_of(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
 
 /// Rewrites a plain bundle's entries with `edit`, then fixes the manifest
 /// and SHA256SUMS to agree, so only the signed checks can catch the change.
-pub(crate) fn rewrite(bytes: &[u8], mut edit: impl FnMut(&str, &mut Vec<u8>)) -> Vec<u8> {
+pub(crate) fn rewrite(bytes: &[u8], edit: impl FnMut(&str, &mut Vec<u8>)) -> Vec<u8> {
+    rewrite_keeping(bytes, |_| true, edit)
+}
+
+/// [`rewrite`], dropping the entries `keep` refuses from the archive and
+/// the manifest.
+pub(crate) fn rewrite_keeping(
+    bytes: &[u8],
+    keep: impl Fn(&str) -> bool,
+    mut edit: impl FnMut(&str, &mut Vec<u8>),
+) -> Vec<u8> {
     let mut entries = entries_of(bytes);
+    entries.retain(|(p, _)| p == MANIFEST_PATH || p == SUMS_PATH || keep(p));
     for (p, d) in entries.iter_mut() {
         if p != MANIFEST_PATH && p != SUMS_PATH {
             edit(p, d);
         }
     }
     let mut m = BundleManifest::from_bytes(&entries[0].1).unwrap();
+    m.entries.retain(|e| e.kind == EntryKind::Sums || keep(e.path.as_str()));
     for e in m.entries.iter_mut() {
         if let Some((_, d)) = entries.iter().find(|(p, _)| p == e.path.as_str()) {
             e.length = d.len() as u64;
