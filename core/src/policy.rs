@@ -669,6 +669,44 @@ mod tests {
     }
 
     #[test]
+    fn sigstore_rules_are_read_strictly_and_the_first_match_decides() {
+        let rule = |ns: &str, mode: &str, rest: &str| {
+            format!("[[sigstore]]\nnamespace = \"{ns}\"\nmode = \"{mode}\"\n{rest}")
+        };
+        let id =
+            "issuer = \"https://token.actions.githubusercontent.com\"\nsan = \"https://github.com/acme/*\"\n";
+        let p = policy(&(rule("acme/tool-*", "require", id) + &rule("acme/*", "ignore", "")));
+        assert_eq!(p.sigstore_rule("acme/tool-1").map(|r| r.mode), Some(SigstoreMode::Require));
+        assert_eq!(p.sigstore_rule("acme/other").map(|r| r.mode), Some(SigstoreMode::Ignore));
+        assert_eq!(p.sigstore_rule("beta/x"), None);
+        let r = p.sigstore_rule("acme/tool-1").unwrap();
+        assert_eq!(
+            (r.issuer.as_str(), r.san.as_str()),
+            ("https://token.actions.githubusercontent.com", "https://github.com/acme/*")
+        );
+        // require and verify-if-present need both issuer and san; ignore takes neither.
+        for (mode, rest) in [
+            ("require", ""),
+            ("require", "issuer = \"i\"\n"),
+            ("verify-if-present", "san = \"s\"\n"),
+            ("require", "issuer = \"\"\nsan = \"s\"\n"),
+            ("ignore", "issuer = \"i\"\n"),
+        ] {
+            let e = Policy::from_toml(&rule("acme/*", mode, rest)).unwrap_err();
+            assert!(matches!(e, PolicyError::BadSigstoreRule { .. }), "{mode} {rest}: {e}");
+        }
+        assert!(matches!(Policy::from_toml(&rule("", "ignore", "")), Err(PolicyError::EmptyPattern { .. })));
+        assert!(matches!(
+            Policy::from_toml(&rule("acme/*", "sometimes", id)),
+            Err(PolicyError::Malformed(_))
+        ));
+        assert!(matches!(
+            Policy::from_toml(&(rule("acme/*", "require", id) + "extra = 1\n")),
+            Err(PolicyError::Malformed(_))
+        ));
+    }
+
+    #[test]
     fn required_witnesses_may_not_exceed_the_listed() {
         let w = |name: &str, key: &str| format!("[[witness]]\nname = \"{name}\"\nkey = \"{key}\"\n");
         let two = w("a", &key_hex(1)) + &w("b", &key_hex(2));
