@@ -39,12 +39,13 @@ fn strip(input: &str, output: &str) -> Result<u64, Error> {
     }
     let first = kept.first_mut().ok_or("empty bundle")?;
     let mut manifest = BundleManifest::from_bytes(&first.1)?;
-    manifest.entries.retain(|e| !e.path.as_str().starts_with("log/"));
+    manifest.entries.retain(|e| !e.path.starts_with("log/"));
     let sums = sha256sums(&manifest.entries).into_bytes();
-    let entry =
-        manifest.entries.iter_mut().find(|e| e.kind == EntryKind::Sums).ok_or("no SHA256SUMS entry")?;
+    let mut entries = manifest.entries.to_vec();
+    let entry = entries.iter_mut().find(|e| e.kind == EntryKind::Sums).ok_or("no SHA256SUMS entry")?;
     entry.length = sums.len() as u64;
     entry.sha256 = sha256_hex(&sums);
+    manifest.entries = entries.into_iter().collect();
     first.1 = manifest.to_bytes();
     let last = kept.last_mut().ok_or("empty bundle")?;
     last.1 = sums;

@@ -38,6 +38,16 @@ pub fn to_log_line(value: &Value) -> Result<Vec<u8>, CanonicalError> {
     Ok(out)
 }
 
+/// Appends `value` to `out` as [`to_log_line`] writes it.
+pub(crate) fn write_log_value(value: &Value, out: &mut Vec<u8>) -> Result<(), CanonicalError> {
+    write_value(value, out, true)
+}
+
+/// Appends the string `s` to `out` as [`to_log_line`] writes it.
+pub(crate) fn write_log_string(s: &str, out: &mut Vec<u8>) {
+    write_string(s, out, true)
+}
+
 fn write_value(value: &Value, out: &mut Vec<u8>, log: bool) -> Result<(), CanonicalError> {
     match value {
         Value::Null => out.extend_from_slice(b"null"),

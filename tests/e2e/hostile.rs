@@ -185,17 +185,20 @@ fn rewrite(
         }
     }
     let mut m = BundleManifest::from_bytes(&entries[0].1).unwrap();
-    for e in m.entries.iter_mut() {
+    let mut listed = m.entries.to_vec();
+    for e in listed.iter_mut() {
         if let Some((_, d)) = entries.iter().find(|(p, _)| p == e.path.as_str().as_bytes()) {
             e.length = d.len() as u64;
             e.sha256 = sha256_hex(d);
         }
     }
+    m.entries = listed.iter().cloned().collect();
     let sums = sha256sums(&m.entries).into_bytes();
-    if let Some(s) = m.entries.iter_mut().find(|e| e.kind == EntryKind::Sums) {
+    if let Some(s) = listed.iter_mut().find(|e| e.kind == EntryKind::Sums) {
         s.length = sums.len() as u64;
         s.sha256 = sha256_hex(&sums);
     }
+    m.entries = listed.into_iter().collect();
     let n = entries.len();
     entries[n - 1].1 = sums;
     let mut v: Value = serde_json::from_slice(&m.to_bytes()).unwrap();

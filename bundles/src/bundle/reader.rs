@@ -143,7 +143,7 @@ impl VerifiedBundle {
                 signed_target(
                     &self.trusted,
                     &self.roles,
-                    &self.manifest.entries.get(entry as usize)?.path,
+                    self.manifest.entries.get(entry as usize)?.path,
                     role,
                 )
             })
@@ -327,7 +327,6 @@ struct State<'s> {
     phase: Phase,
     manifest: Option<BundleManifest>,
     next: usize,
-    seen: BTreeSet<String>,
     metadata: BTreeMap<String, Vec<u8>>,
     metadata_bytes: u64,
     trusted: Option<Trusted>,
@@ -353,7 +352,6 @@ impl<'s> State<'s> {
             phase: Phase::Manifest,
             manifest: None,
             next: 0,
-            seen: BTreeSet::new(),
             metadata: BTreeMap::new(),
             metadata_bytes: 0,
             trusted: None,
@@ -379,9 +377,6 @@ impl<'s> State<'s> {
         let path = ArchivePath::new(&raw_path)
             .map_err(|source| BundleError::UnsafePath { path: raw_path.clone(), source })?;
         let size = entry.header().entry_size().map_err(|e| BundleError::Malformed(e.to_string()))?;
-        if !self.seen.insert(path.to_string()) {
-            return Err(BundleError::DuplicateEntry(path.to_string()));
-        }
         if self.phase == Phase::Manifest {
             return self.read_manifest(entry, &path, size, cap);
         }
@@ -389,21 +384,26 @@ impl<'s> State<'s> {
             self.manifest.as_ref().ok_or_else(|| BundleError::ManifestNotFirst(path.to_string()))?;
         let index = self.next;
         let listed = match manifest.entries.get(self.next) {
-            Some(e) if e.path == path => e.clone(),
-            Some(e) if manifest.entries.iter().any(|x| x.path == path) => {
-                return Err(BundleError::OutOfOrder { expected: e.path.to_string(), found: path.to_string() })
+            Some(e) if e.path == path.as_str() => e,
+            // Every entry read so far is the manifest and the entries it
+            // lists before this one (the manifest lists no path twice, nor
+            // its own), so that is where a repeated path is found.
+            _ if path.as_str() == MANIFEST_PATH
+                || manifest.entries.iter().take(self.next).any(|x| x.path == path.as_str()) =>
+            {
+                return Err(BundleError::DuplicateEntry(path.to_string()))
+            }
+            Some(e) if manifest.entries.iter().any(|x| x.path == path.as_str()) => {
+                return Err(BundleError::OutOfOrder { expected: e.path.to_owned(), found: path.to_string() })
             }
             _ => return Err(BundleError::NotInManifest(path.to_string())),
         };
+        let (kind, length) = (listed.kind, listed.length);
         self.next += 1;
-        if size != listed.length {
-            return Err(BundleError::SizeMismatch {
-                path: path.to_string(),
-                listed: listed.length,
-                found: size,
-            });
+        if size != length {
+            return Err(BundleError::SizeMismatch { path: path.to_string(), listed: length, found: size });
         }
-        match listed.kind {
+        match kind {
             EntryKind::Metadata | EntryKind::Log => {
                 if self.phase != Phase::Metadata {
                     return Err(BundleError::MetadataAfterTargets(path.to_string()));
@@ -413,7 +413,7 @@ impl<'s> State<'s> {
                     return Err(BundleError::TooLarge { limit: self.opts.max_metadata });
                 }
                 let bytes = read_exact(entry, size)?;
-                if airlock_core::hash::sha256_hex(&bytes) != listed.sha256 {
+                if !listed.sha256_is(&airlock_core::hash::sha256(&bytes)) {
                     return Err(BundleError::HashMismatch { path: path.to_string() });
                 }
                 self.metadata.insert(path.to_string(), bytes);
@@ -426,7 +426,7 @@ impl<'s> State<'s> {
                 if self.phase != Phase::Targets {
                     return Err(BundleError::NotInManifest(path.to_string()));
                 }
-                self.stream_target(entry, index, &path, &listed.sha256, sink)?;
+                self.stream_target(entry, index, &path, sink)?;
             }
             EntryKind::Sums => {
                 if self.phase == Phase::Metadata {
@@ -616,7 +616,7 @@ impl<'s> State<'s> {
         let mut roles: Vec<String> = Vec::new();
         let mut role_index: BTreeMap<String, u32> = BTreeMap::new();
         for (i, e) in manifest.entries.iter().enumerate().filter(|(_, e)| e.kind == EntryKind::Target) {
-            let (target, sha) = parse_target_path(&e.path)?;
+            let (target, sha) = parse_target_path(e.path)?;
             let Some(m) = client.target_info(&target)? else {
                 return Err(BundleError::TargetNotSigned(target));
             };
@@ -707,14 +707,14 @@ impl<'s> State<'s> {
         entry: &mut tar::Entry<'_, R>,
         index: usize,
         path: &ArchivePath,
-        listed_sha: &str,
         sink: &mut dyn ArtifactSink,
     ) -> Result<(), BundleError> {
         let not_listed = || BundleError::NotInManifest(path.to_string());
         let role =
             self.resolved.get_mut(index).map(|r| std::mem::replace(r, NO_ROLE)).ok_or_else(not_listed)?;
         let trusted = self.trusted.as_ref().ok_or_else(not_listed)?;
-        let (target, info, _) = signed_target(trusted, &self.roles, path, role).ok_or_else(not_listed)?;
+        let (target, info, _) =
+            signed_target(trusted, &self.roles, path.as_str(), role).ok_or_else(not_listed)?;
         let mismatch = |source| BundleError::TargetMismatch { path: path.to_string(), source };
         let mut verifier = TargetVerifier::new(info).map_err(mismatch)?;
         sink.begin(target, info).map_err(|e| BundleError::Io(e.to_string()))?;
@@ -730,7 +730,8 @@ impl<'s> State<'s> {
         verifier.finish().map_err(mismatch)?;
         // The bytes match the signed SHA-256; the manifest must list that
         // same hash, so this one hash pass checks both.
-        if info.hashes.get("sha256").map(|h| h.to_ascii_lowercase()).as_deref() != Some(listed_sha) {
+        let listed = self.manifest.as_ref().and_then(|m| m.entries.get(index)).ok_or_else(not_listed)?;
+        if info.hashes.get("sha256").map(|h| h.to_ascii_lowercase()).as_deref() != Some(&*listed.sha256()) {
             return Err(BundleError::HashMismatch { path: path.to_string() });
         }
         sink.finish().map_err(|e| BundleError::Io(e.to_string()))?;
@@ -743,11 +744,12 @@ impl<'s> State<'s> {
     /// (`sha256sums`), compared as the entry streams past rather than by
     /// building both texts: for many artifacts each is megabytes.
     fn check_sums<R: Read>(&self, entry: &mut tar::Entry<'_, R>, size: u64) -> Result<(), BundleError> {
-        let entries = self.manifest.as_ref().map_or(&[][..], |m| &m.entries[..]);
+        let entries = self.manifest.as_ref().map(|m| &m.entries);
         let mut lines = entries
-            .iter()
+            .into_iter()
+            .flat_map(|e| e.iter())
             .filter(|e| e.kind != EntryKind::Sums)
-            .map(|e| format!("{}  {}\n", e.sha256, e.path));
+            .map(|e| format!("{}  {}\n", e.sha256(), e.path));
         let (mut line, mut at) = (String::new(), 0usize);
         let mut same = true;
         let mut read = 0u64;
@@ -792,10 +794,11 @@ impl<'s> State<'s> {
         // In archive path order, as before.
         let mut order: Vec<usize> =
             (0..self.resolved.len()).filter(|&i| self.resolved[i] != NO_ROLE).collect();
-        order.sort_by(|&a, &b| m.entries[a].path.as_str().cmp(m.entries[b].path.as_str()));
+        let path = |i: usize| m.entries.get(i).map_or("", |e| e.path);
+        order.sort_by(|&a, &b| path(a).cmp(path(b)));
         let carried: Vec<(&str, &TargetFile, &str)> = order
             .into_iter()
-            .filter_map(|i| signed_target(t, &self.roles, &m.entries[i].path, self.resolved[i]))
+            .filter_map(|i| signed_target(t, &self.roles, path(i), self.resolved[i]))
             .collect();
         sink.verified_metadata(m, t, &carried)
             .map_err(|reason| BundleError::Refused { target: "metadata".into(), reason })?;
@@ -809,7 +812,7 @@ impl<'s> State<'s> {
     fn finish_entries(&mut self) -> Result<(), BundleError> {
         let manifest = self.manifest.as_ref().ok_or_else(|| BundleError::Truncated(MANIFEST_PATH.into()))?;
         if let Some(missing) = manifest.entries.get(self.next) {
-            return Err(BundleError::Truncated(missing.path.to_string()));
+            return Err(BundleError::Truncated(missing.path.to_owned()));
         }
         if self.phase == Phase::Metadata {
             self.verify_metadata()?;
@@ -844,7 +847,7 @@ const NO_ROLE: u32 = u32::MAX;
 fn signed_target<'t>(
     trusted: &'t Trusted,
     roles: &'t [String],
-    path: &ArchivePath,
+    path: &str,
     role: u32,
 ) -> Option<(&'t str, &'t TargetFile, &'t str)> {
     let role = roles.get(role as usize)?;
@@ -863,9 +866,9 @@ fn read_exact<R: Read>(entry: &mut tar::Entry<'_, R>, size: u64) -> Result<Vec<u
 }
 
 /// `targets/<dir>/<sha256>.<name>` -> (`<dir>/<name>`, sha256).
-fn parse_target_path(path: &ArchivePath) -> Result<(String, String), BundleError> {
-    let bad = || BundleError::BadTargetName(path.to_string());
-    let rest = path.as_str().strip_prefix("targets/").ok_or_else(bad)?;
+fn parse_target_path(path: &str) -> Result<(String, String), BundleError> {
+    let bad = || BundleError::BadTargetName(path.to_owned());
+    let rest = path.strip_prefix("targets/").ok_or_else(bad)?;
     let (dir, file) = match rest.rsplit_once('/') {
         Some((d, f)) => (Some(d), f),
         None => (None, rest),

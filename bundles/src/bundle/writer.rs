@@ -281,12 +281,10 @@ impl BundlePlan {
             .map_err(werr)?;
         for (entry, source) in self.manifest.entries.iter().zip(&self.sources) {
             match source {
-                Source::Bytes(b) => {
-                    tarfmt::append(&mut builder, entry.path.as_str(), &mut &b[..], entry.length)
-                }
+                Source::Bytes(b) => tarfmt::append(&mut builder, entry.path, &mut &b[..], entry.length),
                 Source::File(p) => {
                     let mut f = File::open(p).map_err(|e| io_err(p, e))?;
-                    tarfmt::append(&mut builder, entry.path.as_str(), &mut f, entry.length)
+                    tarfmt::append(&mut builder, entry.path, &mut f, entry.length)
                 }
             }
             .map_err(werr)?;
