@@ -28,7 +28,7 @@ pub struct BundleLog {
 
 /// The role versions carried among `metadata` (archive path to bytes):
 /// every `metadata/N.root.json` and `metadata/V.ROLE.json` except snapshots.
-pub fn carried_role_versions(metadata: &BTreeMap<String, Vec<u8>>) -> Vec<(String, u64, String)> {
+pub fn carried_role_versions(metadata: &BTreeMap<&str, &[u8]>) -> Vec<(String, u64, String)> {
     metadata
         .iter()
         .filter_map(|(path, bytes)| {
@@ -42,7 +42,7 @@ pub fn carried_role_versions(metadata: &BTreeMap<String, Vec<u8>>) -> Vec<(Strin
 
 /// Verifies the log entries among `metadata`, if the bundle has them.
 pub(super) fn verify_log(
-    metadata: &BTreeMap<String, Vec<u8>>,
+    metadata: &BTreeMap<&str, &[u8]>,
     identity: &str,
     root: &Root,
     now: Timestamp,

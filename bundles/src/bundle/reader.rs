@@ -18,7 +18,7 @@ use super::logcheck::BundleLog;
 use super::tarfmt::type_name;
 use airlock_core::archive::ArchivePath;
 use airlock_core::bundle::{BundleManifest, EntryKind, LOG_CHECKPOINT_PATH, LOG_PROOF_PATH, MANIFEST_PATH};
-use airlock_core::client::{Client, Limits, Trusted, UpdateError};
+use airlock_core::client::{Client, Limits, Transport, TransportError, Trusted, UpdateError};
 use airlock_core::metadata::{Metadata, Root, TargetFile};
 use airlock_core::rootchain::update_root;
 use airlock_core::target::TargetVerifier;
@@ -106,7 +106,7 @@ pub struct Check {
 pub struct VerifiedBundle {
     manifest: BundleManifest,
     trusted: Trusted,
-    metadata: BTreeMap<String, Vec<u8>>,
+    metadata: BTreeMap<String, Held>,
     /// Each artifact streamed: (its manifest entry, its signing role in
     /// `roles`). Its description is borrowed from `trusted`, not copied:
     /// per-artifact copies were most of the reader's memory.
@@ -131,8 +131,8 @@ impl VerifiedBundle {
         &self.trusted
     }
     /// Every metadata file carried, by name, as verified.
-    pub fn metadata_files(&self) -> &BTreeMap<String, Vec<u8>> {
-        &self.metadata
+    pub fn metadata_files(&self) -> BTreeMap<&str, &[u8]> {
+        files_of(&self.metadata, &self.trusted)
     }
     /// Every artifact, in stream order: target path, its signed
     /// description, the signing role.
@@ -327,7 +327,7 @@ struct State<'s> {
     phase: Phase,
     manifest: Option<BundleManifest>,
     next: usize,
-    metadata: BTreeMap<String, Vec<u8>>,
+    metadata: BTreeMap<String, Held>,
     metadata_bytes: u64,
     trusted: Option<Trusted>,
     log: Option<BundleLog>,
@@ -416,7 +416,7 @@ impl<'s> State<'s> {
                 if !listed.sha256_is(&airlock_core::hash::sha256(&bytes)) {
                     return Err(BundleError::HashMismatch { path: path.to_string() });
                 }
-                self.metadata.insert(path.to_string(), bytes);
+                self.metadata.insert(path.to_string(), Held::Read(bytes));
             }
             EntryKind::Target => {
                 if self.phase == Phase::Metadata {
@@ -509,11 +509,12 @@ impl<'s> State<'s> {
         let manifest =
             self.manifest.as_ref().ok_or_else(|| BundleError::ManifestNotFirst("(none)".into()))?;
         // The client reads the metadata entries' bytes moved out of
-        // `self.metadata`, not a copy; they go back once it is done.
+        // `self.metadata`, not a copy; what it does not keep goes back
+        // once it is done.
         let mut files: BTreeMap<String, Vec<u8>> = BTreeMap::new();
         let mut lent: Vec<(String, String)> = Vec::new();
         for (p, b) in self.metadata.iter_mut() {
-            if let Some(n) = p.strip_prefix("metadata/") {
+            if let (Some(n), Held::Read(b)) = (p.strip_prefix("metadata/"), b) {
                 files.insert(n.to_owned(), std::mem::take(b));
                 lent.push((p.clone(), n.to_owned()));
             }
@@ -566,7 +567,8 @@ impl<'s> State<'s> {
             accounted.insert(name);
             prev = Some(r);
         }
-        let mut client = Client::new(&self.start.root, &mut files, now, self.opts.limits)?
+        let mut transport = Lending { files: &mut files, handed: Vec::new() };
+        let mut client = Client::new(&self.start.root, &mut transport, now, self.opts.limits)?
             .with_previous(self.start.timestamp.as_deref(), self.start.snapshot.as_deref());
         client.refresh()?;
         let snapshot_version = client.trusted().snapshot.as_ref().map_or(0, |s| s.signed().version);
@@ -638,13 +640,41 @@ impl<'s> State<'s> {
         // Moved out, not cloned: with many targets the trusted roles are
         // the largest thing the reader holds.
         let trusted = client.into_trusted();
-        for (p, n) in lent {
-            if let (Some(slot), Some(b)) = (self.metadata.get_mut(&p), files.remove(&n)) {
-                *slot = b;
+        let handed = transport.handed;
+        // The files the client took are kept once, in `trusted`: found
+        // there by their hash (roles, new roots and the snapshot; the
+        // client keeps every file it takes or refuses the bundle).
+        let mut kept: Vec<([u8; 32], Slot)> = Vec::new();
+        if !handed.is_empty() {
+            let mut add = |bytes: &[u8], slot| kept.push((airlock_core::hash::sha256(bytes), slot));
+            add(&trusted.root.bytes, Slot::Root);
+            for (i, r) in trusted.new_roots.iter().enumerate() {
+                add(&r.bytes, Slot::NewRoot(i));
+            }
+            if let Some(s) = &trusted.snapshot {
+                add(&s.bytes, Slot::Snapshot);
+            }
+            for (role, t) in &trusted.targets {
+                add(&t.bytes, Slot::Targets(role.clone()));
             }
         }
-        let log =
-            super::logcheck::verify_log(&self.metadata, &manifest.registry, trusted.root.signed(), now)?;
+        for (p, n) in lent {
+            let Some(slot) = self.metadata.get_mut(&p) else { continue };
+            if let Some(b) = files.remove(&n) {
+                *slot = Held::Read(b);
+            } else if let Some((_, sha)) = handed.iter().find(|(h, _)| *h == n) {
+                let (_, s) = kept.iter().find(|(k, _)| k == sha).ok_or_else(|| {
+                    BundleError::Malformed(format!("{p}: taken by the client and not kept"))
+                })?;
+                *slot = Held::Trusted(s.clone());
+            }
+        }
+        let log = super::logcheck::verify_log(
+            &files_of(&self.metadata, &trusted),
+            &manifest.registry,
+            trusted.root.signed(),
+            now,
+        )?;
         drop(files);
         for r in &trusted.new_roots {
             accounted.insert(format!("{}.root.json", r.signed().version));
@@ -834,6 +864,72 @@ impl<'s> State<'s> {
             roles: self.roles,
             checks: self.checks,
             log: self.log,
+        }
+    }
+}
+
+/// A metadata or log file of the bundle: as read, or (once verified) the
+/// same bytes kept in the trusted metadata, which then hold the only copy.
+#[derive(Debug)]
+enum Held {
+    Read(Vec<u8>),
+    Trusted(Slot),
+}
+
+/// Where in [`Trusted`] a file is kept.
+#[derive(Debug, Clone)]
+enum Slot {
+    Root,
+    NewRoot(usize),
+    Snapshot,
+    Targets(String),
+}
+
+/// The files by archive path, with the bytes of each.
+fn files_of<'a>(metadata: &'a BTreeMap<String, Held>, trusted: &'a Trusted) -> BTreeMap<&'a str, &'a [u8]> {
+    let kept = |s: &Slot| -> Option<&'a [u8]> {
+        Some(match s {
+            Slot::Root => &trusted.root.bytes,
+            Slot::NewRoot(i) => &trusted.new_roots.get(*i)?.bytes,
+            Slot::Snapshot => &trusted.snapshot.as_ref()?.bytes,
+            Slot::Targets(role) => &trusted.targets.get(role)?.bytes,
+        })
+    };
+    metadata
+        .iter()
+        .filter_map(|(p, h)| {
+            let bytes = match h {
+                Held::Read(b) => b,
+                Held::Trusted(s) => kept(s)?,
+            };
+            Some((p.as_str(), bytes))
+        })
+        .collect()
+}
+
+/// The client's transport over the bundle's metadata files: it hands each
+/// file over moved, not copied (with many artifacts the targets roles are
+/// the largest thing verified, and the client keeps what it takes), and
+/// notes its name and SHA-256. The exception is `timestamp.json`, which
+/// the client may read and then keep the timestamp trusted before instead.
+struct Lending<'f> {
+    files: &'f mut BTreeMap<String, Vec<u8>>,
+    /// Name and SHA-256 of each file handed over.
+    handed: Vec<(String, [u8; 32])>,
+}
+
+impl Transport for Lending<'_> {
+    fn fetch_metadata(&mut self, name: &str, max_len: u64) -> Result<Option<Vec<u8>>, TransportError> {
+        // As the transport over a map of files, which this was.
+        match self.files.get(name) {
+            Some(b) if b.len() as u64 > max_len => Err(TransportError::TooLarge { limit: max_len }),
+            Some(b) if name == "timestamp.json" => Ok(Some(b.clone())),
+            Some(_) => {
+                let b = self.files.remove(name).unwrap_or_default();
+                self.handed.push((name.to_owned(), airlock_core::hash::sha256(&b)));
+                Ok(Some(b))
+            }
+            None => Ok(None),
         }
     }
 }

@@ -342,7 +342,7 @@ fn base_artifacts_present(mirror: Option<&Mirror>, c: &Checked) -> Result<(), Mi
     let carried: BTreeSet<&str> = c.bundle.targets().into_iter().map(|(t, _, _)| t).collect();
     let files = c.bundle.metadata_files();
     for (role, md) in &c.bundle.trusted().targets {
-        if !files.contains_key(&format!("metadata/{}.{role}.json", md.signed().version)) {
+        if !files.contains_key(format!("metadata/{}.{role}.json", md.signed().version).as_str()) {
             continue;
         }
         for (target, info) in &md.signed().targets {
