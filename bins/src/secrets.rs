@@ -15,17 +15,38 @@ use clap::Args;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
-/// The passphrase options every command that opens or writes a key takes.
+/// The passphrase options of a command that opens a key.
 #[derive(Args, Clone, Default)]
 pub struct PassphraseArgs {
     /// Read the passphrase from this file (one trailing newline is ignored).
     /// Otherwise AIRLOCK_PASSPHRASE, otherwise a prompt.
     #[arg(long, value_name = "FILE")]
     pub passphrase_file: Option<PathBuf>,
-    /// Accept a weak passphrase for a new key (rehearsals and tests only;
+    /// Accepted so that older scripts keep working, and ignored: a weak
+    /// passphrase matters only where a key is made (`NewKeyPassphraseArgs`).
+    #[arg(long = "allow-weak-passphrase", hide = true)]
+    pub ignored_allow_weak_passphrase: bool,
+}
+
+/// The passphrase options of a command that makes a key: where its
+/// passphrase comes from, and whether a weak one is accepted.
+#[derive(Args, Clone, Default)]
+pub struct NewKeyPassphraseArgs {
+    /// Read the passphrase from this file (one trailing newline is ignored).
+    /// Otherwise AIRLOCK_PASSPHRASE, otherwise a prompt.
+    #[arg(long, value_name = "FILE")]
+    pub passphrase_file: Option<PathBuf>,
+    /// Accept a weak passphrase for the new key (rehearsals and tests only;
     /// a real key's passphrase must be hard to guess).
     #[arg(long)]
     pub allow_weak_passphrase: bool,
+}
+
+impl NewKeyPassphraseArgs {
+    /// Where the passphrase (or a token PIN) comes from.
+    pub fn source(&self) -> PassphraseArgs {
+        PassphraseArgs { passphrase_file: self.passphrase_file.clone(), ignored_allow_weak_passphrase: false }
+    }
 }
 
 /// The source the options and environment select.

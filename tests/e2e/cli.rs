@@ -114,3 +114,36 @@ fn every_command_given_no_arguments_names_what_is_missing_and_never_panics() {
         }
     }
 }
+
+/// Each spelling docs/CLI.md lists as changed still does what the new one
+/// does, so scripts written against an older airlock keep working.
+#[test]
+fn old_spellings_still_work() {
+    use crate::registry_cli::AT;
+    use crate::support::PASSPHRASE;
+    let sb = crate::exit_codes::world();
+    let env = [("AIRLOCK_PASSPHRASE", PASSPHRASE)];
+    // `publish --out DIR` (now --out-dir).
+    sb.write("old.bin", b"old spelling");
+    let publish = ["publish", "--role", "acme", "--key", "acme.key", "--artifact", "old.bin=acme/old.bin"];
+    sb.run_env(
+        &[&publish[..], &["--current", "reg/metadata/1.acme.json", "--out", "sub-old", "--at", AT]].concat(),
+        &env,
+    )
+    .ok();
+    assert!(sb.exists("sub-old/acme.json"), "{:?}", sb.listing());
+    // `registry publisher add --key PEM` (now --public-key).
+    let add = ["registry", "publisher", "add", "gamma", "--namespace", "gamma/*", "--repo", "reg"];
+    sb.run(&[&add[..], &["--key", "acme.pub", "--out", "old-add.json", "--at", AT]].concat()).ok();
+    sb.run(&[&add[..], &["--public-key", "acme.pub", "--out", "new-add.json", "--at", AT]].concat()).ok();
+    assert_eq!(sb.read("old-add.json"), sb.read("new-add.json"));
+    // `bundle create --expires DAYS` (now --expires-days).
+    let create = ["bundle", "create", "--repo", "reg", "--key", "c/keys/index.key", "--at", AT];
+    let made = sb.run_env(&[&create[..], &["--out", "trip.tar", "--expires", "30"]].concat(), &env);
+    made.ok();
+    assert!(made.stdout.contains("refreshed for a 30-day trip"), "{}", made.stdout);
+    // `bundle verify-volume --index FILE` (now --volume-index).
+    sb.run(&["bundle", "verify-volume", "vol.000", "--index", "vol.volumes.json"]).ok();
+    // `--allow-weak-passphrase` where a key is only opened: accepted, ignored.
+    sb.run_env(&["key", "show", "c/keys/index.key", "--allow-weak-passphrase"], &env).ok();
+}

@@ -2,7 +2,7 @@
 //! monthly courier trip; `bundle create` and `bundle verify` say until
 //! when it imports; `mirror status` warns ahead and marks what expired;
 //! `mirror verify` tells expired-but-intact from damage; and
-//! `bundle create --expires DAYS` re-signs for a longer trip.
+//! `bundle create --expires-days DAYS` re-signs for a longer trip.
 
 use crate::exit_codes::world;
 use crate::registry_cli::AT;
@@ -105,7 +105,7 @@ fn bundle_create_expires_re_signs_for_a_longer_trip() {
             "reg",
             "--out",
             "trip.tar",
-            "--expires",
+            "--expires-days",
             "60",
             "--key",
             "c/keys/index.key",
@@ -118,8 +118,8 @@ fn bundle_create_expires_re_signs_for_a_longer_trip() {
     assert!(made.stdout.contains("refreshed for a 60-day trip"), "{}", made.stdout);
     assert!(made.stdout.contains(&format!("importable until {}", day(60))), "{}", made.stdout);
     import(&sb, "m", "trip.tar", &day(59)).ok();
-    // --expires needs the key, and a sane trip.
-    sb.run(&["bundle", "create", "--repo", "reg", "--out", "x.tar", "--expires", "60"])
+    // --expires-days needs the key, and a sane trip.
+    sb.run(&["bundle", "create", "--repo", "reg", "--out", "x.tar", "--expires-days", "60"])
         .fails(2)
         .mentions(&["--key"]);
     sb.run_env(
@@ -130,7 +130,7 @@ fn bundle_create_expires_re_signs_for_a_longer_trip() {
             "reg",
             "--out",
             "y.tar",
-            "--expires",
+            "--expires-days",
             "4000",
             "--key",
             "c/keys/index.key",

@@ -79,8 +79,19 @@ fn publish(w: &World, repo: &str, role: &str, target: &str, bytes: &[u8]) -> Str
     let sub = format!("sub-{}", &sha256_hex(format!("{repo}{role}{target}").as_bytes())[..16]);
     let key = format!("{role}.key");
     let artifact = format!("{file}={target}");
-    let mut args =
-        vec!["publish", "--role", role, "--key", &key, "--artifact", &artifact, "--out", &sub, "--at", AT];
+    let mut args = vec![
+        "publish",
+        "--role",
+        role,
+        "--key",
+        &key,
+        "--artifact",
+        &artifact,
+        "--out-dir",
+        &sub,
+        "--at",
+        AT,
+    ];
     let prev = latest_role(&w.sb.path(&format!("{repo}/metadata")), role);
     if let Some(p) = &prev {
         args.extend_from_slice(&["--current", p]);

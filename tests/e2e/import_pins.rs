@@ -99,7 +99,7 @@ fn pinned_build_follows_a_publisher_key_rotation_the_custodians_signed() {
     let w = World::new();
     let env = [("AIRLOCK_PASSPHRASE", crate::support::PASSPHRASE)];
     w.sb.run_env(&["key", "generate", "--out", "acme2"], &env).ok();
-    let rekey = ["registry", "publisher", "rekey", "acme", "--key", "acme2.pub", "--repo", "reg"];
+    let rekey = ["registry", "publisher", "rekey", "acme", "--public-key", "acme2.pub", "--repo", "reg"];
     change_ownership(&w.sb, &rekey, "ceremony", &["alice"], "reg", AT);
     w.sb.write("tool2", b"acme tool 2.0 under the new key\n");
     let current = crate::threats::latest_role(&w.sb.path("reg/metadata"), "acme").unwrap();

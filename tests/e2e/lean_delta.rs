@@ -15,7 +15,7 @@ fn a_delta_adding_one_artifact_to_a_thousand_is_under_one_percent_and_imports() 
     let env = [("AIRLOCK_PASSPHRASE", PASSPHRASE)];
     std::fs::create_dir_all(sb.path("art")).unwrap();
     let mut args: Vec<String> =
-        ["publish", "--role", "acme", "--key", "acme.key", "--out", "big", "--at", AT]
+        ["publish", "--role", "acme", "--key", "acme.key", "--out-dir", "big", "--at", AT]
             .iter()
             .map(|s| s.to_string())
             .collect();

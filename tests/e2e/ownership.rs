@@ -130,7 +130,8 @@ impl Fixture {
         self.sb.write(&file, bytes);
         let sub = format!("sub-{}", &sha256_hex(format!("{role}{key}{target}").as_bytes())[..16]);
         let artifact = format!("{file}={target}");
-        let mut args = vec!["publish", "--role", role, "--key", key, "--artifact", &artifact, "--out", &sub];
+        let mut args =
+            vec!["publish", "--role", role, "--key", key, "--artifact", &artifact, "--out-dir", &sub];
         let current = latest_role(&self.sb.path("reg/metadata"), role);
         if let Some(c) = &current {
             args.extend_from_slice(&["--current", c]);
@@ -1091,7 +1092,7 @@ fn lost_trusted_state_is_not_a_fresh_mirror_trusted() {
 fn rekeyed(start: Start) -> Fixture {
     let fx = Fixture::new(start);
     fx.generate("acme2");
-    fx.change_ownership(&["registry", "publisher", "rekey", "acme", "--key", "acme2.pub"]);
+    fx.change_ownership(&["registry", "publisher", "rekey", "acme", "--public-key", "acme2.pub"]);
     fx.release("acme", "acme2.key", "acme/tool-2.0.tar.gz", b"acme tool 2.0\n", INDEX_KEY).ok();
     fx.bundle("reg", "rekeyed.tar");
     fx

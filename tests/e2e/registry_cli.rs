@@ -24,7 +24,7 @@ pub(crate) fn registry() -> Sandbox {
             "alice",
             "--threshold",
             "1",
-            "--out",
+            "--out-dir",
             "c",
             "--allow-online",
             "--at",
@@ -36,7 +36,8 @@ pub(crate) fn registry() -> Sandbox {
     for (name, ns) in [("acme", "acme/*"), ("beta", "beta/*")] {
         run(&sb, &["key", "generate", "--out", name]).ok();
         let key = format!("{name}.pub");
-        let add = ["registry", "publisher", "add", name, "--key", &key, "--namespace", ns, "--repo", "reg"];
+        let add =
+            ["registry", "publisher", "add", name, "--public-key", &key, "--namespace", ns, "--repo", "reg"];
         change_ownership(&sb, &add, "c", &["alice"], "reg", AT);
     }
     sb
@@ -55,7 +56,7 @@ pub(crate) fn publish(
     sb.write(&file, bytes);
     let spec = format!("{file}={target}");
     let mut args =
-        vec!["publish", "--role", role, "--key", key, "--artifact", &spec, "--out", out, "--at", AT];
+        vec!["publish", "--role", role, "--key", key, "--artifact", &spec, "--out-dir", out, "--at", AT];
     args.extend_from_slice(extra);
     run(sb, &args).ok();
 }

@@ -144,8 +144,18 @@ impl World {
             self.ok(&["key", "generate", "--out", name]);
         }
         let pubf = format!("{name}.pub");
-        let mut args =
-            vec!["registry", "publisher", "add", name, "--key", &pubf, "--namespace", ns, "--repo", repo];
+        let mut args = vec![
+            "registry",
+            "publisher",
+            "add",
+            name,
+            "--public-key",
+            &pubf,
+            "--namespace",
+            ns,
+            "--repo",
+            repo,
+        ];
         args.extend_from_slice(extra);
         change_ownership(&self.sb, &args, ceremony, &["alice"], repo, AT);
     }
@@ -412,7 +422,10 @@ fn ownership_change_needs_custodians(w: &World, propose: &[&str]) {
 fn registry_signing_key_leaked_cannot_swap_publisher_keys() {
     let w = World::new();
     w.ok(&["key", "generate", "--out", "evil"]);
-    ownership_change_needs_custodians(&w, &["registry", "publisher", "rekey", "acme", "--key", "evil.pub"]);
+    ownership_change_needs_custodians(
+        &w,
+        &["registry", "publisher", "rekey", "acme", "--public-key", "evil.pub"],
+    );
 }
 
 #[test]

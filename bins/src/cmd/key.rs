@@ -5,7 +5,7 @@ use crate::exit::usage;
 use crate::io::{ensure_absent, read_input, write_new};
 use crate::secrets::{
     ask, ask_pin, check_new_passphrase, key_error, key_file_options, load_key_file, source, token_error,
-    PassphraseArgs,
+    NewKeyPassphraseArgs, PassphraseArgs,
 };
 use crate::steps::{check_airgap, transcript_step, StepLog};
 use airlock_core::text::for_terminal;
@@ -71,7 +71,7 @@ pub struct CombineArgs {
     #[arg(long, value_name = "NAME")]
     pub out: PathBuf,
     #[command(flatten)]
-    pub passphrase: PassphraseArgs,
+    pub passphrase: NewKeyPassphraseArgs,
     #[command(flatten)]
     pub common: super::ceremony::Common,
 }
@@ -96,7 +96,7 @@ pub struct GenerateArgs {
     #[arg(long)]
     pub json: bool,
     #[command(flatten)]
-    pub passphrase: PassphraseArgs,
+    pub passphrase: NewKeyPassphraseArgs,
 }
 
 /// The algorithms `key generate --token` offers.
@@ -224,7 +224,7 @@ fn combine(a: CombineArgs) -> Result<()> {
     }
     let secret = shares::combine(&envelopes).map_err(share_error)?;
     let signer = airlock_core::Ed25519Signer::new(ed25519_dalek::SigningKey::from_bytes(&secret));
-    let mut src = source(&a.passphrase)?;
+    let mut src = source(&a.passphrase.source())?;
     let pass = ask(src.as_mut(), &PassphraseRequest::new_key(key_path.display().to_string()))?;
     check_new_passphrase(&pass, &key_path.display().to_string(), a.passphrase.allow_weak_passphrase, &[])?;
     let opts = key_file_options()?;
@@ -271,12 +271,12 @@ fn generate_key(a: GenerateArgs) -> Result<()> {
     }
     let (key_path, pub_path) = (with_ext(&a.out, ".key"), with_ext(&a.out, ".pub"));
     if let Some(uri) = &a.token {
-        return generate_in_token(uri, a.algorithm, &pub_path, &a.passphrase, a.json);
+        return generate_in_token(uri, a.algorithm, &pub_path, &a.passphrase.source(), a.json);
     }
     // Refuse before asking anything, so nothing is half-written.
     ensure_absent(&key_path)?;
     ensure_absent(&pub_path)?;
-    let mut src = source(&a.passphrase)?;
+    let mut src = source(&a.passphrase.source())?;
     let pass = ask(src.as_mut(), &PassphraseRequest::new_key(key_path.display().to_string()))?;
     let name = a.out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     check_new_passphrase(

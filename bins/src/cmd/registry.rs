@@ -171,7 +171,7 @@ pub struct PublisherAddArgs {
     /// The publisher's name, which is its role name.
     pub name: String,
     /// The publisher's public key (PEM; repeatable).
-    #[arg(long = "key", required = true)]
+    #[arg(long = "public-key", alias = "key", required = true, value_name = "PEM")]
     pub keys: Vec<PathBuf>,
     /// A namespace pattern (repeatable); `*` does not cross `/`.
     #[arg(long = "namespace", required = true)]
@@ -201,7 +201,7 @@ pub struct PublisherRekeyArgs {
     /// The publisher's name.
     pub name: String,
     /// The publisher's new public key (PEM; repeatable). Keys not given are removed.
-    #[arg(long = "key", required = true)]
+    #[arg(long = "public-key", alias = "key", required = true, value_name = "PEM")]
     pub keys: Vec<PathBuf>,
     /// How many of its keys must sign.
     #[arg(long, default_value_t = 1)]
@@ -266,8 +266,8 @@ pub struct PublishArgs {
     /// Days until the role expires.
     #[arg(long, default_value_t = 90)]
     pub expires_days: u32,
-    /// The submission directory to write.
-    #[arg(long)]
+    /// The submission directory to write (a new or empty directory).
+    #[arg(long = "out-dir", alias = "out", value_name = "DIR")]
     pub out: PathBuf,
     #[command(flatten)]
     pub passphrase: PassphraseArgs,

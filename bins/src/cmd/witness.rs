@@ -3,7 +3,8 @@
 
 use crate::exit::{refused, usage};
 use crate::secrets::{
-    ask, check_new_passphrase, key_error, key_file_options, load_signer, source, PassphraseArgs,
+    ask, check_new_passphrase, key_error, key_file_options, load_signer, source, NewKeyPassphraseArgs,
+    PassphraseArgs,
 };
 use airlock_bundles::bundle::{companion_checkpoint_path, read_companion_checkpoint};
 use airlock_bundles::witness::{Witness, WitnessError, KEY_FILE, PUB_FILE};
@@ -40,7 +41,7 @@ pub struct InitArgs {
     #[arg(long)]
     pub json: bool,
     #[command(flatten)]
-    pub passphrase: PassphraseArgs,
+    pub passphrase: NewKeyPassphraseArgs,
 }
 
 /// Arguments of `witness cosign`.
@@ -107,7 +108,7 @@ fn init(a: InitArgs) -> Result<()> {
     std::fs::create_dir_all(&a.dir).map_err(|e| anyhow::anyhow!("{}: {e}", a.dir.display()))?;
     let (key_path, pub_path) = (a.dir.join(KEY_FILE), a.dir.join(PUB_FILE));
     let result = (|| {
-        let mut src = source(&a.passphrase)?;
+        let mut src = source(&a.passphrase.source())?;
         let pass = ask(src.as_mut(), &PassphraseRequest::new_key(key_path.display().to_string()))?;
         check_new_passphrase(
             &pass,
