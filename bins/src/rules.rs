@@ -3,11 +3,15 @@
 //! `airlock_core::admission::admit`; nothing here decides trust.
 
 use crate::exit::{refused, usage};
-use airlock_bundles::bundle::{index_of_volume, VolumeReader};
+use airlock_bundles::bundle::{
+    authenticate_volume_index, index_of_volume, index_path, BundleError, VolumeReader,
+};
 use airlock_bundles::mirror::{import_bundle, Importer, Mirror, MirrorError};
+use airlock_core::bundle::VolumeIndex;
 use airlock_core::pins::Pins;
 use airlock_core::policy::Policy;
 use airlock_core::text::for_terminal as safe;
+use airlock_core::volume_auth::IndexAuthority;
 use airlock_core::Timestamp;
 use anyhow::Result;
 use serde_json::json;
@@ -111,6 +115,36 @@ pub fn open_bundle_input(
     }
 }
 
+/// The volume index a bundle given as `paths` is read through, if it is
+/// split: the index of its volume files, the `.volumes.json` named, or the
+/// one beside a base name.
+pub fn volume_index_file(paths: &[PathBuf]) -> Option<PathBuf> {
+    match paths {
+        [one] if one.to_string_lossy().ends_with(".volumes.json") => Some(one.clone()),
+        [one] if !one.is_file() => Some(index_path(one)).filter(|i| i.is_file()),
+        [] | [_] => None,
+        [first, ..] => index_of_volume(first),
+    }
+}
+
+/// Authenticates a signed volume index before any volume is read, against
+/// the root `pins` pin for the registry it names (docs/FORMAT.md 7.5): a
+/// signed index that does not authenticate is refused. An unsigned index,
+/// or one of a registry not pinned, is left to the verification of the
+/// bundle itself, which refuses what is not authentic either way.
+pub fn check_signed_index(
+    index_file: &Path,
+    pins: &Pins,
+    now: Timestamp,
+) -> Result<Option<IndexAuthority>, BundleError> {
+    let bytes = std::fs::read(index_file).map_err(|e| BundleError::Io(e.to_string()))?;
+    let index = VolumeIndex::from_bytes(&bytes).map_err(|e| BundleError::Malformed(e.to_string()))?;
+    let Some(auth) = &index.authentication else { return Ok(None) };
+    let Some(repo) = pins.repository_for_identity(&auth.registry) else { return Ok(None) };
+    let pinned = pins.root(repo).unwrap_or_default();
+    authenticate_volume_index(index_file, pinned, now).map(Some)
+}
+
 /// The witness cosignatures collected beside a bundle (`FILE.checkpoint`).
 pub fn companion(bundle: &Path) -> Result<Vec<airlock_core::log::SignedNote>> {
     let path = airlock_bundles::bundle::companion_checkpoint_path(bundle);
@@ -135,6 +169,10 @@ pub fn import_all(
     json: bool,
 ) -> Result<()> {
     for (index, group) in group_volumes(bundles) {
+        if let Some(file) = index.clone().or_else(|| volume_index_file(&group)) {
+            check_signed_index(&file, &importer.pins, now)
+                .map_err(|e| refused(format!("{}: {e}; the mirror is unchanged", file.display())))?;
+        }
         let (b, mut input) = open_bundle_input(index, &group, "importing")?;
         let b = &b;
         let label = b.display().to_string();

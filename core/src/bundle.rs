@@ -662,6 +662,10 @@ pub struct VolumeIndex {
     pub bundle_sha256: String,
     /// The volumes in order.
     pub volumes: Vec<Volume>,
+    /// The registry's signature over the index, with what a lone disc
+    /// needs to check it (docs/FORMAT.md 7.5); absent when unsigned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authentication: Option<crate::volume_auth::VolumeAuth>,
 }
 
 /// The `format` of volume indexes.

@@ -31,6 +31,7 @@ pub mod target;
 pub mod text;
 pub mod threshold;
 pub mod time;
+pub mod volume_auth;
 
 pub use canonical::{parse_strict, to_canonical_bytes, to_log_line, CanonicalError, JsonError};
 pub use keys::{Ed25519Signer, KeyError, KeyId, PublicKey, SignatureError, Signer, SignerError};

@@ -185,9 +185,107 @@ fn each_volume_of_a_five_volume_bundle_checks_alone_and_a_swapped_byte_is_named(
         .mentions(&["volume five.002"]);
     // A volume the index does not list, and a missing one.
     sb.write("disc0/other.000", b"x");
-    sb.run(&["bundle", "verify-volume", "disc0/other.000", "--index", "disc0/five.volumes.json"])
+    sb.run(&["bundle", "verify-volume", "disc0/other.000", "--volume-index", "disc0/five.volumes.json"])
         .fails(1)
         .mentions(&["not listed"]);
     std::fs::remove_file(sb.path("disc1/five.001")).unwrap();
     sb.run(&["bundle", "verify-volume", "disc1/five.001"]).fails(3).mentions(&["five.001", "cannot open"]);
+}
+
+/// A signed volume index (docs/FORMAT.md 7.5) lets one disc be
+/// authenticated alone, against the pins, before any other disc is read:
+/// a disc and index entry both rewritten in transit check "intact" against
+/// the rewritten index, but the index no longer authenticates, and the
+/// import refuses it before reading a volume.
+#[test]
+fn a_signed_volume_index_authenticates_each_disc_alone() {
+    let sb = world();
+    let env = [("AIRLOCK_PASSPHRASE", PASSPHRASE)];
+    let create = ["bundle", "create", "--repo", "reg", "--volume-size", "8K", "--at", AT, "--json"];
+    let made = sb.run_env(&[&create[..], &["--out", "sv", "--key", "c/keys/index.key"]].concat(), &env);
+    made.ok();
+    assert_eq!(made.json()["index_signed"], true);
+    let volumes: Vec<String> = (0..).map(|i| format!("sv.{i:03}")).take_while(|v| sb.exists(v)).collect();
+    assert!(volumes.len() >= 3, "{volumes:?}");
+    let identity = made.json()["registry"].as_str().unwrap().to_owned();
+    for (i, v) in volumes.iter().enumerate() {
+        let disc = format!("disc{i}");
+        std::fs::create_dir_all(sb.path(&disc)).unwrap();
+        std::fs::copy(sb.path(v), sb.path(&format!("{disc}/{v}"))).unwrap();
+        std::fs::copy(sb.path("sv.volumes.json"), sb.path(&format!("{disc}/sv.volumes.json"))).unwrap();
+        for pins in ["pins", "c/1.root.json"] {
+            let run = sb.run(&[
+                "bundle",
+                "verify-volume",
+                &format!("{disc}/{v}"),
+                "--pins",
+                pins,
+                "--at",
+                AT,
+                "--json",
+            ]);
+            run.ok();
+            let j = run.json();
+            assert_eq!((j["intact"].clone(), j["authenticated"].clone()), (true.into(), true.into()), "{j}");
+            assert_eq!((j["registry"].as_str(), j["root_version"].as_u64()), (Some(&identity[..]), Some(1)));
+            assert_eq!(j["number"], i + 1);
+        }
+    }
+    let alone = sb.run(&["bundle", "verify-volume", "disc1/sv.001", "--pins", "pins", "--at", AT]);
+    alone.ok();
+    assert!(alone.stdout.contains("authenticated alone"), "{}", alone.stdout);
+    // Without pins a signed index is only said to be signed; an unsigned
+    // index cannot authenticate anything.
+    let plain = sb.run(&["bundle", "verify-volume", "disc1/sv.001"]);
+    plain.ok();
+    assert!(plain.stdout.contains("give --pins"), "{}", plain.stdout);
+    sb.run(&["bundle", "verify-volume", "vol.001", "--pins", "pins", "--at", AT])
+        .fails(1)
+        .mentions(&["vol.volumes.json", "not signed"]);
+    // Disc 2 replaced in transit, its index entry rewritten to match.
+    let forged = vec![0x5au8; sb.read("disc1/sv.001").len()];
+    sb.write("disc1/sv.001", &forged);
+    let mut index: serde_json::Value = serde_json::from_slice(&sb.read("disc1/sv.volumes.json")).unwrap();
+    index["volumes"][1]["sha256"] = airlock_core::hash::sha256_hex(&forged).into();
+    sb.write("disc1/sv.volumes.json", serde_json::to_vec_pretty(&index).unwrap());
+    sb.run(&["bundle", "verify-volume", "disc1/sv.001"]).ok();
+    let run = sb.run(&["bundle", "verify-volume", "disc1/sv.001", "--pins", "pins", "--at", AT, "--json"]);
+    run.fails(1).mentions(&["volume index: signature"]);
+    assert_eq!(
+        (run.json()["authenticated"].clone(), run.json()["intact"].clone()),
+        (false.into(), serde_json::Value::Null)
+    );
+    // The full verify and the import refuse it before reading a volume,
+    // with the forged disc given first, as mounted; the mirror is unchanged.
+    let discs: Vec<String> = volumes.iter().enumerate().map(|(i, v)| format!("disc{i}/{v}")).collect();
+    let mut order = discs.clone();
+    order.swap(0, 1);
+    let mut verify = vec!["bundle", "verify", "--pins", "pins", "--at", AT];
+    verify.extend(order.iter().map(String::as_str));
+    sb.run(&verify).fails(1).mentions(&["volume index: signature"]);
+    sb.run(&["mirror", "init", "m", "--pins", "pins"]).ok();
+    let before = crate::support::tree_hash(&sb.path("m"));
+    let mut import = vec!["mirror", "import", "m", "--at", AT];
+    import.extend(order.iter().map(String::as_str));
+    sb.run(&import).fails(1).mentions(&[
+        "sv.volumes.json",
+        "volume index: signature",
+        "the mirror is unchanged",
+    ]);
+    assert_eq!(crate::support::tree_hash(&sb.path("m")), before);
+    // The intact discs import.
+    sb.run(&["mirror", "import", "m", "sv", "--at", AT]).ok();
+    // --key signs the refreshed metadata or the volume index: alone it is a
+    // usage error, and only the active index key signs; nothing is written.
+    let before = sb.tree_hash();
+    sb.run_env(
+        &["bundle", "create", "--repo", "reg", "--out", "x.tar", "--key", "c/keys/index.key", "--at", AT],
+        &env,
+    )
+    .fails(2)
+    .mentions(&["--key", "--expires-days", "--volume-size"]);
+    sb.run_env(&[&create[..], &["--out", "wrong", "--key", "acme.key"]].concat(), &env)
+        .fails(1)
+        .mentions(&["index key"]);
+    assert_eq!(sb.tree_hash(), before);
 }

@@ -3,10 +3,11 @@
 use crate::exit::{refused, usage};
 use crate::io::{ensure_absent, read_input};
 use airlock_bundles::bundle::{
-    create_bundle, index_path, inspect_bundle, open_volumes, verify_bundle, BundleError, BundleOptions,
-    NoSink, VerifyOptions, VolumeWriter, BUNDLE_FILE_MODE,
+    authenticate_volume_index, create_bundle, index_path, inspect_bundle, open_volumes, verify_bundle,
+    BundleError, BundleOptions, NoSink, VerifyOptions, VolumeWriter, BUNDLE_FILE_MODE,
 };
 use airlock_core::text::for_terminal as safe;
+use airlock_core::volume_auth::{sign_index, unsigned_auth, VolumeAuthError};
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use serde_json::json;
@@ -34,8 +35,16 @@ pub struct VerifyVolumeArgs {
     /// The volume file (FILE.NNN).
     pub volume: PathBuf,
     /// The volume index (default: FILE.volumes.json beside the volume).
-    #[arg(long)]
+    #[arg(long = "volume-index", alias = "index", value_name = "FILE")]
     pub index: Option<PathBuf>,
+    /// Also authenticate the disc alone: the pins directory (map.json and
+    /// NAME/root.json) or one pinned root file of the registry, against
+    /// which the signed volume index is checked.
+    #[arg(long, value_name = "PATH")]
+    pub pins: Option<PathBuf>,
+    /// Check the root chain at this instant (YYYY-MM-DDTHH:MM:SSZ) instead of now.
+    #[arg(long, requires = "pins")]
+    pub at: Option<String>,
     /// Print the result as JSON (docs/JSON.md).
     #[arg(long)]
     pub json: bool,
@@ -72,10 +81,12 @@ pub struct CreateArgs {
     pub at: Option<String>,
     /// First re-sign snapshot and timestamp to stay valid this many days
     /// (a courier trip), with the registry's index key (--key).
-    #[arg(long, value_name = "DAYS", requires = "key")]
+    #[arg(long = "expires-days", alias = "expires", value_name = "DAYS", requires = "key")]
     pub expires: Option<u32>,
-    /// The registry's index key (a key file or pkcs11: URI), for --expires.
-    #[arg(long, requires = "expires")]
+    /// The registry's active index key (a key file or pkcs11: URI): signs
+    /// the refreshed metadata (--expires-days) and, with --volume-size, the
+    /// volume index, so that each disc can be authenticated alone.
+    #[arg(long)]
     pub key: Option<PathBuf>,
     #[command(flatten)]
     pub passphrase: crate::secrets::PassphraseArgs,
@@ -175,8 +186,24 @@ fn create(a: CreateArgs) -> Result<()> {
     if !a.repo.join("metadata").is_dir() {
         return Err(usage(format!("{}: not a registry repository (no metadata/)", a.repo.display())));
     }
-    if let (Some(days), Some(key)) = (a.expires, &a.key) {
-        let signer = crate::secrets::load_signer(key, &a.passphrase)?;
+    if a.key.is_some() && a.expires.is_none() && a.volume_size.is_none() {
+        return Err(usage(
+            "--key signs the refreshed metadata (--expires-days DAYS) or the volume index (--volume-size SIZE): give one of them",
+        ));
+    }
+    // Loaded (and checked to be the active index key) before anything is written.
+    let signer = match &a.key {
+        None => None,
+        Some(key) => {
+            let signer = crate::secrets::load_signer(key, &a.passphrase)?;
+            let reg = airlock_bundles::registry::Registry::open(&a.repo)
+                .map_err(super::registry::registry_error)?;
+            airlock_bundles::registry::check_index_key(reg.roots(), &signer.key_id())
+                .map_err(super::registry::registry_error)?;
+            Some(signer)
+        }
+    };
+    if let (Some(days), Some(signer)) = (a.expires, &signer) {
         let mut reg = super::registry::open_writing(&a.repo, created)?;
         let r = reg
             .refresh_for_trip(signer.as_ref(), created, Some(days))
@@ -221,15 +248,31 @@ fn create(a: CreateArgs) -> Result<()> {
             let (plan, w) = create_bundle(&a.repo, &opts, w).map_err(io_fail)?;
             let mut w = w.into_inner();
             w.flush()?;
-            let index = w.finish().map_err(io_fail)?;
+            let index = w
+                .finish_with(|index| {
+                    let Some(signer) = &signer else { return Ok(()) };
+                    let m = &plan.manifest;
+                    index.authentication =
+                        Some(unsigned_auth(&m.registry, m.snapshot_version, &plan.root_files()));
+                    let sig =
+                        sign_index(index, signer.as_ref()).map_err(|e| BundleError::Io(e.to_string()))?;
+                    index.authentication.iter_mut().for_each(|auth| auth.signatures.push(sig.clone()));
+                    Ok(())
+                })
+                .map_err(io_fail)?;
             report(&a.out, &plan.manifest, &a.repo, created, a.json, Some(&index))?;
             if a.json {
                 return Ok(());
             }
             println!(
-                "split into {} volume(s) of at most {size} bytes; index {}",
+                "split into {} volume(s) of at most {size} bytes; index {} ({})",
                 index.volumes.len(),
-                index_path(&a.out).display()
+                index_path(&a.out).display(),
+                if index.authentication.is_some() {
+                    "signed by the index key: each disc can be authenticated alone"
+                } else {
+                    "unsigned: give --key INDEX.key to let each disc be authenticated alone"
+                }
             );
             for v in &index.volumes {
                 println!("  {}  {} bytes  sha256 {}", v.name, v.length, v.sha256);
@@ -272,6 +315,7 @@ fn report(
             "expiring_role": until.as_ref().map(|(_, r)| r.clone()),
             "volumes": volumes.map(|v| &v.volumes),
             "index": volumes.map(|_| index_path(out).display().to_string()),
+            "index_signed": volumes.map(|v| v.authentication.is_some()),
         });
         println!("{}", serde_json::to_string_pretty(&j)?);
         return Ok(());
@@ -291,7 +335,7 @@ fn report(
     }
     if let Some((until, role)) = until {
         println!(
-            "  importable until {until} (when its {} metadata expires; `--expires DAYS --key INDEX.key` refreshes it for a longer trip)",
+            "  importable until {until} (when its {} metadata expires; `--expires-days DAYS --key INDEX.key` refreshes it for a longer trip)",
             safe(&role)
         );
     }
@@ -370,6 +414,14 @@ pub(crate) fn verify_paths(
     };
     let (bundle, input) = crate::rules::open_bundle_input(index, paths, "verifying")?;
     let pinned = pinned_root(pins, &bundle)?;
+    // A signed volume index is authenticated before any volume is read;
+    // an unsigned one is left to the verification of the bundle itself.
+    if let Some(file) = crate::rules::volume_index_file(paths) {
+        match authenticate_volume_index(&file, &pinned, now) {
+            Ok(_) | Err(BundleError::VolumeIndex(VolumeAuthError::Unsigned)) => {}
+            Err(e) => return Ok((bundle, Err(e))),
+        }
+    }
     let result = verify_bundle(input, &pinned, &VerifyOptions::at(now), &mut NoSink);
     Ok((bundle, result))
 }
@@ -404,34 +456,98 @@ fn verify_volume(a: VerifyVolumeArgs) -> Result<()> {
     let index =
         a.index.clone().or_else(|| airlock_bundles::bundle::index_of_volume(&a.volume)).ok_or_else(|| {
             usage(format!(
-                "{}: not a volume name (FILE.NNN); give --index FILE.volumes.json",
+                "{}: not a volume name (FILE.NNN); give --volume-index FILE.volumes.json",
                 a.volume.display()
             ))
         })?;
-    let result = airlock_bundles::bundle::check_volume(&a.volume, &index);
+    // The index is authenticated first: checking a disc against a forged
+    // index would prove nothing.
+    let (who, result) = match &a.pins {
+        None => (None, airlock_bundles::bundle::check_volume(&a.volume, &index)),
+        Some(pins) => {
+            let now = super::now_or(a.at.as_deref())?;
+            let pinned = pinned_root_for_index(pins, &index)?;
+            match authenticate_volume_index(&index, &pinned, now) {
+                Ok(w) => (Some(w), airlock_bundles::bundle::check_volume(&a.volume, &index)),
+                Err(e) => (None, Err(e)),
+            }
+        }
+    };
+    let who = who.as_ref();
     if a.json {
-        let j = match &result {
+        let mut j = json!({
+            "format": "airlock-bundle-verify-volume-v1",
+            "volume": a.volume.display().to_string(),
+            "intact": result.is_ok(),
+            "authenticated": a.pins.as_ref().map(|_| who.is_some()),
+            "registry": who.map(|w| w.registry.clone()),
+            "snapshot_version": who.map(|w| w.snapshot_version),
+            "root_version": who.map(|w| w.root_version),
+        });
+        match &result {
             Ok(c) => {
-                json!({"format": "airlock-bundle-verify-volume-v1", "volume": a.volume.display().to_string(), "intact": true, "number": c.number, "of": c.of, "length": c.length, "bundle_sha256": c.bundle_sha256})
+                j["number"] = json!(c.number);
+                j["of"] = json!(c.of);
+                j["length"] = json!(c.length);
+                j["bundle_sha256"] = json!(c.bundle_sha256);
+                j["index_signed"] = json!(c.index_signed);
             }
-            Err(e) => {
-                json!({"format": "airlock-bundle-verify-volume-v1", "volume": a.volume.display().to_string(), "intact": false, "error": e.to_string()})
-            }
-        };
+            Err(e) => j["error"] = json!(e.to_string()),
+        }
+        if matches!(result, Err(BundleError::VolumeIndex(_))) {
+            j["intact"] = serde_json::Value::Null;
+        }
         println!("{}", serde_json::to_string_pretty(&j)?);
     }
     let c = result.map_err(|e| bundle_error(&a.volume, e))?;
     if !a.json {
         println!(
-            "volume {} of {} ({}): {} bytes, intact (matches {}); the full `bundle verify` checks signatures",
+            "volume {} of {} ({}): {} bytes, intact (matches {})",
             c.number,
             c.of,
             a.volume.display(),
             c.length,
             index.display()
         );
+        match (who, c.index_signed) {
+            (Some(w), _) => println!(
+                "authenticated alone: the index is signed by registry {}'s index key (root version {}, snapshot version {})",
+                &w.registry[..16],
+                w.root_version,
+                w.snapshot_version
+            ),
+            (None, true) => println!("the index is signed: give --pins to authenticate this disc alone"),
+            (None, false) => {
+                println!("the index is unsigned: the full `bundle verify` of every volume checks signatures")
+            }
+        }
     }
     Ok(())
+}
+
+/// The pinned root a signed volume index is checked against: the file
+/// `pins`, or from the pins directory `pins` the root of the registry the
+/// index names (a lone disc has no manifest to ask).
+fn pinned_root_for_index(pins: &Path, index: &Path) -> Result<Vec<u8>> {
+    if !pins.is_dir() {
+        return read_input(pins);
+    }
+    let (pins_map, _) = crate::rules::read_pins_dir(pins)?;
+    let bytes = read_input(index)?;
+    let parsed = airlock_core::bundle::VolumeIndex::from_bytes(&bytes)
+        .map_err(|e| refused(format!("{}: {e}", index.display())))?;
+    let Some(auth) = parsed.authentication else {
+        return Err(refused(format!("{}: volume index: {}", index.display(), VolumeAuthError::Unsigned)));
+    };
+    let repo = pins_map.repository_for_identity(&auth.registry).ok_or_else(|| {
+        refused(format!(
+            "{}: registry {} is not pinned in {}",
+            index.display(),
+            safe(auth.registry.get(..16).unwrap_or(&auth.registry)),
+            pins.display()
+        ))
+    })?;
+    Ok(pins_map.root(repo).unwrap_or_default().to_vec())
 }
 
 fn inspect(a: InspectArgs) -> Result<()> {

@@ -129,6 +129,9 @@ pub enum BundleError {
         /// The limit.
         limit: u64,
     },
+    /// A signed volume index does not authenticate against the pinned root.
+    #[error("volume index: {0}")]
+    VolumeIndex(#[from] airlock_core::volume_auth::VolumeAuthError),
     /// A split bundle's volume is missing, swapped or damaged.
     #[error("volume {name}: {detail}")]
     Volume {

@@ -19,8 +19,8 @@ pub use reader::{
     VerifyOptions,
 };
 pub use volumes::{
-    check_volume, index_of_volume, index_path, open_volumes, split_into_volumes, volume_path, VolumeCheck,
-    VolumeFault, VolumeReader, VolumeWriter, BUNDLE_FILE_MODE,
+    authenticate_volume_index, check_volume, index_of_volume, index_path, open_volumes, split_into_volumes,
+    volume_path, VolumeCheck, VolumeFault, VolumeReader, VolumeWriter, BUNDLE_FILE_MODE,
 };
 pub use writer::{create_bundle, BundleOptions, BundlePlan, RECENT_CHECKPOINTS};
 

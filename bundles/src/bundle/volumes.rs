@@ -9,6 +9,7 @@
 
 use super::error::BundleError;
 use airlock_core::bundle::{Volume, VolumeIndex, VOLUMES_FORMAT};
+use airlock_core::volume_auth::{authenticate_index, IndexAuthority};
 use sha2::{Digest, Sha256};
 use std::fs::File;
 use std::io::{self, BufReader, Read, Write};
@@ -107,14 +108,25 @@ impl VolumeWriter {
     }
 
     /// Closes the last volume and writes the index.
-    pub fn finish(mut self) -> Result<VolumeIndex, BundleError> {
+    pub fn finish(self) -> Result<VolumeIndex, BundleError> {
+        self.finish_with(|_| Ok(()))
+    }
+
+    /// Closes the last volume, lets `complete` add to the index (the
+    /// registry's signature, docs/FORMAT.md 7.5), then writes the index.
+    pub fn finish_with(
+        mut self,
+        complete: impl FnOnce(&mut VolumeIndex) -> Result<(), BundleError>,
+    ) -> Result<VolumeIndex, BundleError> {
         self.close_current().map_err(|e| BundleError::Io(e.to_string()))?;
-        let index = VolumeIndex {
+        let mut index = VolumeIndex {
             format: VOLUMES_FORMAT.into(),
             total_length: self.total_len,
             bundle_sha256: hex::encode(self.total.clone().finalize()),
             volumes: std::mem::take(&mut self.done),
+            authentication: None,
         };
+        complete(&mut index)?;
         let mut bytes = serde_json::to_vec_pretty(&index).map_err(|e| BundleError::Io(e.to_string()))?;
         bytes.push(b'\n');
         let p = index_path(&self.base);
@@ -266,6 +278,9 @@ pub struct VolumeCheck {
     pub length: u64,
     /// The SHA-256 of the whole bundle stream the index names.
     pub bundle_sha256: String,
+    /// Whether the index carries the registry's signature (checked only by
+    /// [`authenticate_volume_index`], against a pinned root).
+    pub index_signed: bool,
 }
 
 /// Checks one volume alone against its index (the `FILE.volumes.json`
@@ -290,7 +305,23 @@ pub fn check_volume(volume: &Path, index_file: &Path) -> Result<VolumeCheck, Bun
         of: index.volumes.len(),
         length: listed.length,
         bundle_sha256: index.bundle_sha256,
+        index_signed: index.authentication.is_some(),
     })
+}
+
+/// Authenticates the volume index at `index_file` against the registry's
+/// pinned root (`pinned_root`, the bytes of a root file) at `now`: see
+/// [`airlock_core::volume_auth::authenticate_index`]. With it, a volume
+/// [`check_volume`] finds intact is the registry's own, checked alone.
+pub fn authenticate_volume_index(
+    index_file: &Path,
+    pinned_root: &[u8],
+    now: airlock_core::Timestamp,
+) -> Result<IndexAuthority, BundleError> {
+    let index = VolumeReader::open(index_file)?.index;
+    let pinned = airlock_core::Metadata::<airlock_core::metadata::Root>::from_bytes(pinned_root)
+        .map_err(|e| BundleError::Malformed(format!("pinned root: {e}")))?;
+    Ok(authenticate_index(&index, &pinned, now)?)
 }
 
 /// What a volume that does not match its index entry is.

@@ -49,6 +49,8 @@ pub struct BundlePlan {
     /// The manifest.
     pub manifest: BundleManifest,
     sources: Vec<Source>,
+    /// How many root files lead `sources` (versions 1, 2, … in order).
+    root_count: usize,
 }
 
 fn io_err(path: &Path, e: io::Error) -> BundleError {
@@ -259,7 +261,19 @@ impl BundlePlan {
         });
         let mut sources: Vec<Source> = entries.into_iter().map(|(_, s)| s).collect();
         sources.push(Source::Bytes(sums));
-        Ok(BundlePlan { manifest, sources })
+        Ok(BundlePlan { manifest, sources, root_count: roots.len() })
+    }
+
+    /// The registry's root files the bundle carries, version 1 first:
+    /// what a signed volume index carries (docs/FORMAT.md 7.5).
+    pub fn root_files(&self) -> Vec<&[u8]> {
+        self.sources[..self.root_count]
+            .iter()
+            .filter_map(|s| match s {
+                Source::Bytes(b) => Some(&b[..]),
+                Source::File(_) => None,
+            })
+            .collect()
     }
 
     /// Writes the bundle to `out`.
