@@ -4,10 +4,10 @@
 
 use crate::exit::{refused, usage};
 use airlock_bundles::bundle::{
-    authenticate_volume_index, index_of_volume, index_path, BundleError, VolumeReader,
+    authenticate_volume_index, index_of_volume, index_path, read_volume_index, BundleError, VolumeReader,
+    MAX_INDEX_BYTES,
 };
 use airlock_bundles::mirror::{import_bundle, Importer, Mirror, MirrorError};
-use airlock_core::bundle::VolumeIndex;
 use airlock_core::pins::Pins;
 use airlock_core::policy::Policy;
 use airlock_core::text::for_terminal as safe;
@@ -76,8 +76,12 @@ fn group_volumes(paths: &[PathBuf]) -> Vec<(Option<PathBuf>, Vec<PathBuf>)> {
         let index = index_of_volume(p).filter(|i| i.is_file());
         // Each disc carries its own copy of the index: the same bytes are
         // the same bundle.
+        let small = |p: &PathBuf| std::fs::metadata(p).is_ok_and(|m| m.len() <= MAX_INDEX_BYTES);
         let same = |a: &PathBuf, b: &PathBuf| {
-            a == b || std::fs::read(a).ok().is_some_and(|x| std::fs::read(b).ok() == Some(x))
+            a == b
+                || (small(a)
+                    && small(b)
+                    && std::fs::read(a).ok().is_some_and(|x| std::fs::read(b).ok() == Some(x)))
         };
         match (groups.last_mut(), &index) {
             (Some((Some(last), members)), Some(i)) if same(last, i) => members.push(p.clone()),
@@ -137,8 +141,7 @@ pub fn check_signed_index(
     pins: &Pins,
     now: Timestamp,
 ) -> Result<Option<IndexAuthority>, BundleError> {
-    let bytes = std::fs::read(index_file).map_err(|e| BundleError::Io(e.to_string()))?;
-    let index = VolumeIndex::from_bytes(&bytes).map_err(|e| BundleError::Malformed(e.to_string()))?;
+    let index = read_volume_index(index_file)?;
     let Some(auth) = &index.authentication else { return Ok(None) };
     let Some(repo) = pins.repository_for_identity(&auth.registry) else { return Ok(None) };
     let pinned = pins.root(repo).unwrap_or_default();

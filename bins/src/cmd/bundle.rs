@@ -533,9 +533,10 @@ fn pinned_root_for_index(pins: &Path, index: &Path) -> Result<Vec<u8>> {
         return read_input(pins);
     }
     let (pins_map, _) = crate::rules::read_pins_dir(pins)?;
-    let bytes = read_input(index)?;
-    let parsed = airlock_core::bundle::VolumeIndex::from_bytes(&bytes)
-        .map_err(|e| refused(format!("{}: {e}", index.display())))?;
+    let parsed = airlock_bundles::bundle::read_volume_index(index).map_err(|e| match e {
+        BundleError::Io(m) => anyhow::anyhow!(m),
+        other => refused(other.to_string()),
+    })?;
     let Some(auth) = parsed.authentication else {
         return Err(refused(format!("{}: volume index: {}", index.display(), VolumeAuthError::Unsigned)));
     };

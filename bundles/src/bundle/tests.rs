@@ -407,6 +407,20 @@ fn volumes_verify_and_a_swapped_or_missing_volume_is_named() {
     assert!(matches!(&r, Err(BundleError::Io(m)) if m.starts_with("volume b.tar.001: cannot open")), "{r:?}");
 }
 
+#[test]
+fn a_volume_index_over_the_cap_is_refused_unread() {
+    let d = tempfile::tempdir().unwrap();
+    let path = d.path().join("big.volumes.json");
+    let f = std::fs::File::create(&path).unwrap();
+    f.set_len(MAX_INDEX_BYTES + 1).unwrap();
+    let r = read_volume_index(&path);
+    assert!(
+        matches!(&r, Err(BundleError::Malformed(m)) if m.ends_with("a volume index larger than 16777216 bytes")),
+        "{r:?}"
+    );
+    assert!(matches!(open_volumes(&path), Err(BundleError::Malformed(_))));
+}
+
 /// Where each entry's data lies in a plain archive: covered by a hash or
 /// signature. The manifest is not: it is never trusted for content, and its
 /// informational members (such as `created`) are unauthenticated.

@@ -71,6 +71,26 @@ pub fn index_path(base: &Path) -> PathBuf {
     PathBuf::from(s)
 }
 
+/// The largest volume index read. A thousand volumes and, when it is
+/// signed, every root version (a few KiB each) stay far below it; a bigger
+/// file is refused before it is read into memory.
+pub const MAX_INDEX_BYTES: u64 = 16 << 20;
+
+/// Reads and parses the volume index at `path`, refusing one larger than
+/// [`MAX_INDEX_BYTES`] without reading it whole.
+pub fn read_volume_index(path: &Path) -> Result<VolumeIndex, BundleError> {
+    let io_err = |e: io::Error| BundleError::Io(format!("{}: {e}", path.display()));
+    let mut bytes = Vec::new();
+    File::open(path).and_then(|f| f.take(MAX_INDEX_BYTES + 1).read_to_end(&mut bytes)).map_err(io_err)?;
+    if bytes.len() as u64 > MAX_INDEX_BYTES {
+        return Err(BundleError::Malformed(format!(
+            "{}: a volume index larger than {MAX_INDEX_BYTES} bytes",
+            path.display()
+        )));
+    }
+    VolumeIndex::from_bytes(&bytes).map_err(|e| BundleError::Malformed(format!("{}: {e}", path.display())))
+}
+
 /// A writer that starts a new volume file every `size` bytes.
 pub struct VolumeWriter {
     base: PathBuf,
@@ -183,10 +203,7 @@ pub struct VolumeReader {
 impl VolumeReader {
     /// The volumes of the index at `index_file`, found beside it.
     pub fn open(index_file: &Path) -> Result<Self, BundleError> {
-        let bytes = std::fs::read(index_file)
-            .map_err(|e| BundleError::Io(format!("{}: {e}", index_file.display())))?;
-        let index = VolumeIndex::from_bytes(&bytes)
-            .map_err(|e| BundleError::Malformed(format!("{}: {e}", index_file.display())))?;
+        let index = read_volume_index(index_file)?;
         let dir = index_file.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
         Ok(VolumeReader { dir, given: Default::default(), index, next: 0, current: None })
     }
@@ -289,7 +306,7 @@ pub struct VolumeCheck {
 /// reading back one disc at a time; the bundle's authenticity is still for
 /// the full verify, which checks every volume and every signature.
 pub fn check_volume(volume: &Path, index_file: &Path) -> Result<VolumeCheck, BundleError> {
-    let index = VolumeReader::open(index_file)?.index;
+    let index = read_volume_index(index_file)?;
     let name = volume.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let (i, listed) = index.volumes.iter().enumerate().find(|(_, v)| v.name == name).ok_or_else(|| {
         BundleError::Volume { name: name.clone(), detail: format!("not listed in {}", index_file.display()) }
@@ -318,7 +335,7 @@ pub fn authenticate_volume_index(
     pinned_root: &[u8],
     now: airlock_core::Timestamp,
 ) -> Result<IndexAuthority, BundleError> {
-    let index = VolumeReader::open(index_file)?.index;
+    let index = read_volume_index(index_file)?;
     let pinned = airlock_core::Metadata::<airlock_core::metadata::Root>::from_bytes(pinned_root)
         .map_err(|e| BundleError::Malformed(format!("pinned root: {e}")))?;
     Ok(authenticate_index(&index, &pinned, now)?)
