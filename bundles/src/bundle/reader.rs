@@ -204,8 +204,10 @@ impl<R: Read> Read for Source<R> {
     }
 }
 
-fn tar_len(len: u64) -> u64 {
-    512 + len.div_ceil(512) * 512
+/// The bytes an entry of `len` bytes takes in the archive (header and
+/// whole blocks), or `None` past `u64::MAX`.
+fn tar_len(len: u64) -> Option<u64> {
+    len.div_ceil(512).checked_mul(512)?.checked_add(512)
 }
 
 fn io_error(e: io::Error, cap: u64) -> BundleError {
@@ -272,7 +274,7 @@ pub fn verify_bundle_from<R: Read>(
     let source =
         if gzip { Source::Gzip(flate2::bufread::GzDecoder::new(buffered)) } else { Source::Plain(buffered) };
     // Until the manifest is read, allow only the manifest's own entry.
-    let cap = Rc::new(Cell::new(tar_len(opts.max_manifest)));
+    let cap = Rc::new(Cell::new(tar_len(opts.max_manifest).unwrap_or(u64::MAX)));
     let capped = Capped { inner: source, read: 0, cap: cap.clone() };
     let mut archive = tar::Archive::new(capped);
     let mut state = State::new(opts, select);
@@ -484,9 +486,16 @@ impl<'s> State<'s> {
         }
         // From now on the stream may be exactly as long as the manifest
         // says, plus the end marker and record padding, and no longer.
-        let total: u64 =
-            tar_len(size) + manifest.entries.iter().map(|e| tar_len(e.length)).sum::<u64>() + 1024;
-        cap.set(total.div_ceil(10240) * 10240 + 10240);
+        // Checked: the lengths are the sender's, and a sum that wraps would
+        // set a cap that means nothing.
+        let mut total = tar_len(size).and_then(|t| t.checked_add(1024));
+        for e in manifest.entries.iter() {
+            total = total.and_then(|t| t.checked_add(tar_len(e.length)?));
+        }
+        let records = total.and_then(|t| t.div_ceil(10240).checked_mul(10240)?.checked_add(10240));
+        cap.set(records.ok_or_else(|| {
+            BundleError::Malformed("the manifest's entry lengths add up to more than 2^64 bytes".into())
+        })?);
         self.checks.push(Check {
             check: "manifest".into(),
             detail: format!(
@@ -989,11 +998,12 @@ mod tests {
 
     #[test]
     fn tar_len_is_a_header_and_whole_blocks() {
-        assert_eq!(tar_len(0), 512);
-        assert_eq!(tar_len(1), 1024);
-        assert_eq!(tar_len(512), 1024);
-        assert_eq!(tar_len(513), 1536);
-        assert_eq!(tar_len(5000), 512 + 10 * 512);
+        assert_eq!(tar_len(0), Some(512));
+        assert_eq!(tar_len(1), Some(1024));
+        assert_eq!(tar_len(512), Some(1024));
+        assert_eq!(tar_len(513), Some(1536));
+        assert_eq!(tar_len(5000), Some(512 + 10 * 512));
+        assert_eq!(tar_len(u64::MAX), None);
     }
 
     #[test]

@@ -550,6 +550,24 @@ fn the_manifest_limit_is_exact() {
 }
 
 #[test]
+fn entry_lengths_that_add_up_past_u64_are_refused_not_wrapped() {
+    let (_d, repo) = setup();
+    let b = make(&repo, &opts());
+    let mut all = entries(&b);
+    let mut m: serde_json::Value = serde_json::from_slice(&all[0].1).unwrap();
+    // Two lengths each near 2^63: a wrapping sum would set a small cap.
+    for i in [0, 1] {
+        m["entries"][i]["length"] = serde_json::json!(u64::MAX / 2 + 1);
+    }
+    all[0].1 = serde_json::to_vec(&m).unwrap();
+    let r = verify(&raw_tar(&all), &repo.root());
+    assert!(
+        matches!(&r, Err(BundleError::Malformed(m)) if m == "the manifest's entry lengths add up to more than 2^64 bytes"),
+        "{r:?}"
+    );
+}
+
+#[test]
 fn the_stream_may_run_exactly_to_its_cap_and_no_further() {
     let (_d, repo) = setup();
     let (mut m, files) = split(&make(&repo, &opts()));
