@@ -169,6 +169,13 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), MirrorError>
     sync_dir(dir)
 }
 
+/// Flushes the whole file system `path` is on (`syncfs(2)`): every file
+/// written and every rename made on it, durable at once.
+pub(crate) fn sync_filesystem(path: &Path) -> Result<(), MirrorError> {
+    let f = File::open(path).map_err(|e| io(path, e))?;
+    rustix::fs::syncfs(&f).map_err(|e| io(path, e.into()))
+}
+
 /// fsyncs a directory so renames in it are durable.
 pub(crate) fn sync_dir(dir: &Path) -> Result<(), MirrorError> {
     File::open(dir).and_then(|d| d.sync_all()).map_err(|e| io(dir, e))

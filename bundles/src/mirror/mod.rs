@@ -11,6 +11,7 @@
 //! directory is discarded) or a journal that the next command rolls forward
 //! to the new state.
 
+mod bundle_hash;
 mod error;
 mod import;
 mod layout;

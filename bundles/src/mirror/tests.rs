@@ -88,6 +88,20 @@ fn import_publishes_and_verifies() {
 }
 
 #[test]
+fn the_audit_record_names_the_bundle_by_its_sha256_and_length() {
+    let (_d, repo, m) = setup();
+    let r = rules(&repo);
+    let bytes = bundle(&repo, None);
+    let report = import(&m, &bytes, &r).unwrap();
+    let want = airlock_core::hash::sha256_hex(&bytes);
+    assert_eq!(report.bundle_sha256, want);
+    let records = airlock_keyceremony::transcript::read(&m.audit_path()).unwrap();
+    let details = &records.last().unwrap().details;
+    assert_eq!(details["bundle_sha256"], serde_json::json!(want));
+    assert_eq!(details["bytes_read"], serde_json::json!(bytes.len()));
+}
+
+#[test]
 fn replay_and_rollback_are_refused_and_change_nothing() {
     let (_d, mut repo, m) = setup();
     let r = rules(&repo);
