@@ -88,6 +88,10 @@ pub enum BundleError {
     /// A metadata file that no signed metadata accounts for.
     #[error("metadata entry {0} is not accounted for by signed metadata")]
     UnaccountedMetadata(String),
+    /// A timestamp or snapshot file whose version the client already
+    /// trusted, with other bytes than the copy it trusts.
+    #[error("metadata entry {0} differs from the copy of the same version already trusted")]
+    NotTheVerifiedCopy(String),
     /// A role the snapshot lists is neither carried nor declared omitted.
     #[error("role {0} is listed in the snapshot but neither carried nor declared omitted")]
     RoleMissing(String),

@@ -667,9 +667,22 @@ impl<'s> State<'s> {
                 add(&t.bytes, Slot::Targets(role.clone()));
             }
         }
+        let snapshot_file = format!("{snapshot_version}.snapshot.json");
         for (p, n) in lent {
             let Some(slot) = self.metadata.get_mut(&p) else { continue };
             if let Some(b) = files.remove(&n) {
+                // Not taken, or (timestamp.json) read and then perhaps not
+                // kept: the client may keep the timestamp or snapshot it
+                // trusted before, of the same version. What the reader
+                // serves under these names must be what the client trusts.
+                let verified = match n.as_str() {
+                    "timestamp.json" => trusted.timestamp.as_ref().map(|t| &t.bytes[..]),
+                    name if name == snapshot_file => trusted.snapshot.as_ref().map(|s| &s.bytes[..]),
+                    _ => Some(&b[..]),
+                };
+                if verified != Some(&b[..]) {
+                    return Err(BundleError::NotTheVerifiedCopy(p));
+                }
                 *slot = Held::Read(b);
             } else if let Some((_, sha)) = handed.iter().find(|(h, _)| *h == n) {
                 let (_, s) = kept.iter().find(|(k, _)| k == sha).ok_or_else(|| {

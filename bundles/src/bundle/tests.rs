@@ -550,6 +550,36 @@ fn the_manifest_limit_is_exact() {
 }
 
 #[test]
+fn a_timestamp_or_snapshot_of_a_trusted_version_must_be_the_trusted_copy() {
+    let (_d, repo) = setup();
+    let good = make(&repo, &opts());
+    let (m, files) = split(&good);
+    let bytes_of = |name: &str| files.iter().find(|(p, _)| p == name).unwrap().1.clone();
+    let start = TrustedStart {
+        root: repo.root(),
+        timestamp: Some(bytes_of("metadata/timestamp.json")),
+        snapshot: Some(bytes_of("metadata/1.snapshot.json")),
+        ..TrustedStart::default()
+    };
+    let from =
+        |b: &[u8]| verify_bundle_from(b, &mut |_| Ok(start.clone()), &VerifyOptions::at(t(NOW)), &mut NoSink);
+    // The same files as those trusted: served as they are.
+    let v = from(&good).unwrap();
+    assert_eq!(v.metadata_files()["metadata/timestamp.json"], &bytes_of("metadata/timestamp.json")[..]);
+    // The same signed content in other bytes (indented): the signatures
+    // still verify, the version is the trusted one, so the client keeps its
+    // copy; the bundle's bytes must not be served as if verified.
+    for name in ["metadata/timestamp.json", "metadata/1.snapshot.json"] {
+        let mut changed = files.clone();
+        let entry = changed.iter_mut().find(|(p, _)| p == name).unwrap();
+        let value: serde_json::Value = serde_json::from_slice(&entry.1).unwrap();
+        entry.1 = serde_json::to_vec_pretty(&value).unwrap();
+        let r = from(&rebuild_with(&m, &changed));
+        assert!(matches!(&r, Err(BundleError::NotTheVerifiedCopy(p)) if p == name), "{name}: {r:?}");
+    }
+}
+
+#[test]
 fn entry_lengths_that_add_up_past_u64_are_refused_not_wrapped() {
     let (_d, repo) = setup();
     let b = make(&repo, &opts());
