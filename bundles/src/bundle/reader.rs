@@ -576,6 +576,11 @@ impl<'s> State<'s> {
             accounted.insert(name);
             prev = Some(r);
         }
+        // Older roots are served with the rest: only a chain that reaches
+        // the pinned root vouches for them, so it must be carried too.
+        if let Some(last) = prev.as_ref().map(|r| r.signed().version).filter(|v| *v != pinned_version) {
+            return Err(BundleError::RootNotInChain(format!("{last}.root.json")));
+        }
         let mut transport = Lending { files: &mut files, handed: Vec::new() };
         let mut client = Client::new(&self.start.root, &mut transport, now, self.opts.limits)?
             .with_previous(self.start.timestamp.as_deref(), self.start.snapshot.as_deref());

@@ -717,6 +717,18 @@ fn a_pinned_root_two_verifies_a_bundle_carrying_roots_one_and_two() {
 }
 
 #[test]
+fn older_roots_without_the_pinned_one_are_refused() {
+    let (_d, repo) = setup();
+    let v2 = root_v2(super::testrepo::FAR);
+    std::fs::write(repo.dir.join("metadata/2.root.json"), &v2).unwrap();
+    let (m, mut files) = split(&make(&repo, &opts()));
+    // Without 2.root.json nothing vouches for the 1.root.json carried.
+    files.retain(|(p, _)| p != "metadata/2.root.json");
+    let r = verify(&rebuild_with(&m, &files), &v2);
+    assert!(matches!(&r, Err(BundleError::RootNotInChain(n)) if n == "1.root.json"), "{r:?}");
+}
+
+#[test]
 fn a_root_two_other_than_the_pinned_one_is_refused() {
     let (_d, repo) = setup();
     std::fs::write(repo.dir.join("metadata/2.root.json"), root_v2(super::testrepo::FAR)).unwrap();
