@@ -145,7 +145,7 @@ pub fn check_signed_index(
     let Some(auth) = &index.authentication else { return Ok(None) };
     let Some(repo) = pins.repository_for_identity(&auth.registry) else { return Ok(None) };
     let pinned = pins.root(repo).unwrap_or_default();
-    authenticate_volume_index(index_file, pinned, now).map(Some)
+    authenticate_volume_index(&index, pinned, now).map(Some)
 }
 
 /// The witness cosignatures collected beside a bundle (`FILE.checkpoint`).

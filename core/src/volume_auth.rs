@@ -38,6 +38,9 @@ pub struct VolumeAuth {
     pub registry: String,
     /// The snapshot version the bundle carries.
     pub snapshot_version: u64,
+    /// When the carried timestamp expires: the index authenticates only
+    /// before, so an old disc does not stay "the registry's" for ever.
+    pub expires: Timestamp,
     /// Every root file of the registry, version 1 first, each the exact
     /// bytes of `N.root.json` in standard base64.
     pub roots: Vec<String>,
@@ -84,9 +87,17 @@ pub enum VolumeAuthError {
         /// The pinned root's version.
         version: u64,
     },
-    /// The chain from the pinned root to the newest carried root fails.
+    /// The chain of carried roots, or the newest of them, fails.
     #[error("root chain: {0}")]
     Chain(#[from] RootChainError),
+    /// The index's own expiry (its bundle's timestamp's) has passed.
+    #[error("the index expired at {expires} (checked at {now}), with its bundle's timestamp")]
+    Expired {
+        /// When it expired.
+        expires: Timestamp,
+        /// The time of the check.
+        now: Timestamp,
+    },
     /// Too few of the newest root's index keys signed the index.
     #[error("signature: {0}")]
     Signature(#[from] ThresholdError),
@@ -115,6 +126,8 @@ pub struct IndexAuthority {
     pub snapshot_version: u64,
     /// The newest root version, whose index keys signed.
     pub root_version: u64,
+    /// Until when the index authenticates.
+    pub expires: Timestamp,
 }
 
 /// The bytes signed: [`INDEX_SIGNING_CONTEXT`], then the canonical JSON of
@@ -130,11 +143,18 @@ pub fn signing_payload(index: &VolumeIndex) -> Result<Vec<u8>, String> {
 }
 
 /// What a signer puts in an index before signing it: the registry, its
-/// snapshot version and its root files (version 1 first), no signatures.
-pub fn unsigned_auth<R: AsRef<[u8]>>(registry: &str, snapshot_version: u64, root_files: &[R]) -> VolumeAuth {
+/// snapshot version, its timestamp's expiry and its root files (version 1
+/// first), no signatures.
+pub fn unsigned_auth<R: AsRef<[u8]>>(
+    registry: &str,
+    snapshot_version: u64,
+    expires: Timestamp,
+    root_files: &[R],
+) -> VolumeAuth {
     VolumeAuth {
         registry: registry.to_owned(),
         snapshot_version,
+        expires,
         roots: root_files.iter().map(|r| B64.encode(r)).collect(),
         signatures: Vec::new(),
     }
@@ -150,10 +170,12 @@ pub fn sign_index(index: &VolumeIndex, signer: &dyn Signer) -> Result<Signature,
 }
 
 /// Authenticates a signed index against a pinned root: the carried roots
-/// are versions 1, 2, … of the registry the index names, the pinned root
-/// is one of them, the chain from it to the newest verifies and is
-/// current at `now`, and a threshold of the newest root's
-/// [`INDEX_SIGNING_ROLE`] keys signed [`signing_payload`].
+/// are versions 1, 2, … of the registry the index names, each signed by a
+/// threshold of its predecessor's root keys and its own (so the pinned
+/// root, which must be one of them, vouches for those before it as well
+/// as after), the newest is current at `now`, the index has not expired,
+/// and a threshold of the newest root's [`INDEX_SIGNING_ROLE`] keys signed
+/// [`signing_payload`].
 pub fn authenticate_index(
     index: &VolumeIndex,
     pinned: &Metadata<Root>,
@@ -176,24 +198,29 @@ pub fn authenticate_index(
         }
         roots.push(root);
     }
-    let first = roots.first().ok_or(VolumeAuthError::BadRoot { position: 1, detail: "no roots".into() })?;
-    let found = registry_identity(first);
+    let version = pinned.signed().version;
+    let pinned_at = usize::try_from(version).ok().and_then(|v| v.checked_sub(1));
+    let carries_pin = pinned_at.and_then(|i| roots.get(i)).is_some_and(|r| r.payload() == pinned.payload());
+    let mut chain = roots.into_iter();
+    let first = chain.next().ok_or(VolumeAuthError::BadRoot { position: 1, detail: "no roots".into() })?;
+    let found = registry_identity(&first);
     if !found.eq_ignore_ascii_case(&auth.registry) {
         return Err(VolumeAuthError::Registry { named: auth.registry.clone(), found });
     }
-    let version = pinned.signed().version;
-    let at = usize::try_from(version).ok().and_then(|v| v.checked_sub(1));
-    let trusted = at.and_then(|i| roots.get(i)).filter(|r| r.payload() == pinned.payload());
-    if trusted.is_none() {
+    if !carries_pin {
         return Err(VolumeAuthError::NotPinned { version });
     }
-    let newer = roots.split_off(at.unwrap_or(0) + 1);
-    let (newest, _) = verify_chain(pinned.clone(), newer, now)?;
+    let (newest, _) = verify_chain(first, chain, now)?;
     Authorization::top_level(newest.signed(), INDEX_SIGNING_ROLE)?.verify(&auth.signatures, &payload, now)?;
+    // Only an authentic index is said to have expired.
+    if now >= auth.expires {
+        return Err(VolumeAuthError::Expired { expires: auth.expires, now });
+    }
     Ok(IndexAuthority {
         registry: found,
         snapshot_version: auth.snapshot_version,
         root_version: newest.signed().version,
+        expires: auth.expires,
     })
 }
 

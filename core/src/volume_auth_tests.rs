@@ -13,6 +13,8 @@ fn t(s: &str) -> Timestamp {
 
 const NOW: &str = "2026-06-01T00:00:00Z";
 const FAR: &str = "2030-01-01T00:00:00Z";
+/// The expiry of the timestamp the indexes below go with.
+const TRIP_ENDS: &str = "2026-07-01T00:00:00Z";
 
 /// Root `version`: root keys `root_seed`, timestamp key `index_seed`, signed by `signers`.
 fn root(version: u64, root_seed: u8, index_seed: u8, expires: &str, signers: &[u8]) -> Metadata<Root> {
@@ -58,7 +60,7 @@ fn signed_index(roots: &[Metadata<Root>], signers: &[u8]) -> VolumeIndex {
         total_length: 20,
         bundle_sha256: hex::encode([9u8; 32]),
         volumes: vec![volume(0), volume(1)],
-        authentication: Some(unsigned_auth(&registry_identity(&roots[0]), 7, &files)),
+        authentication: Some(unsigned_auth(&registry_identity(&roots[0]), 7, t(TRIP_ENDS), &files)),
     };
     for &s in signers {
         let sig = sign_index(&index, &signer(s)).unwrap();
@@ -73,9 +75,10 @@ fn an_index_signed_by_the_newest_index_key_authenticates_from_any_pinned_version
     let index = signed_index(&roots, &[20]);
     for pinned in &roots {
         let who = authenticate_index(&index, pinned, t(NOW)).unwrap();
+        let registry = registry_identity(&roots[0]);
         assert_eq!(
             who,
-            IndexAuthority { registry: registry_identity(&roots[0]), snapshot_version: 7, root_version: 2 }
+            IndexAuthority { registry, snapshot_version: 7, root_version: 2, expires: t(TRIP_ENDS) }
         );
     }
     // It survives its own serialization: the payload is the canonical form.
@@ -178,4 +181,34 @@ fn the_payload_starts_with_the_context_and_leaves_out_only_the_signatures() {
     assert!(payload.starts_with(INDEX_SIGNING_CONTEXT.as_bytes()));
     assert_eq!(payload, signing_payload(&unsigned).unwrap());
     assert!(!String::from_utf8(payload).unwrap().contains("signatures"));
+}
+
+#[test]
+fn an_index_authenticates_only_until_its_timestamp_expires() {
+    let roots = chain();
+    let index = signed_index(&roots, &[20]);
+    authenticate_index(&index, &roots[0], t("2026-06-30T23:59:59Z")).unwrap();
+    assert_eq!(
+        authenticate_index(&index, &roots[0], t(TRIP_ENDS)),
+        Err(VolumeAuthError::Expired { expires: t(TRIP_ENDS), now: t(TRIP_ENDS) })
+    );
+    // A forged index is refused for its signature, not said to have expired.
+    let forged = signed_index(&roots, &[10]);
+    assert!(matches!(
+        authenticate_index(&forged, &roots[0], t(TRIP_ENDS)),
+        Err(VolumeAuthError::Signature(_))
+    ));
+}
+
+#[test]
+fn roots_before_the_pinned_one_must_chain_to_it() {
+    let roots = chain();
+    // Another registry's root 1 in front of the real root 2, the index naming
+    // that other registry: root 2 is not signed by its keys.
+    let other = root(1, 3, 30, FAR, &[3]);
+    let index = signed_index(&[other, roots[1].clone()], &[20]);
+    assert!(matches!(
+        authenticate_index(&index, &roots[1], t(NOW)),
+        Err(VolumeAuthError::Chain(RootChainError::PreviousThreshold { version: 2, .. }))
+    ));
 }

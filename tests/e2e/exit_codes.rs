@@ -234,6 +234,13 @@ fn a_signed_volume_index_authenticates_each_disc_alone() {
     let alone = sb.run(&["bundle", "verify-volume", "disc1/sv.001", "--pins", "pins", "--at", AT]);
     alone.ok();
     assert!(alone.stdout.contains("authenticated alone"), "{}", alone.stdout);
+    // Only until the bundle's timestamp expires: an old disc is not the
+    // registry's for ever.
+    let json = sb.run(&["bundle", "verify-volume", "disc1/sv.001", "--pins", "pins", "--at", AT, "--json"]).json();
+    let until = json["index_expires"].as_str().unwrap().to_owned();
+    sb.run(&["bundle", "verify-volume", "disc1/sv.001", "--pins", "pins", "--at", &until])
+        .fails(1)
+        .mentions(&["volume index: the index expired at", &until]);
     // Without pins a signed index is only said to be signed; an unsigned
     // index cannot authenticate anything.
     let plain = sb.run(&["bundle", "verify-volume", "disc1/sv.001"]);

@@ -3,8 +3,9 @@
 use crate::exit::{refused, usage};
 use crate::io::{ensure_absent, read_input};
 use airlock_bundles::bundle::{
-    authenticate_volume_index, create_bundle, index_path, inspect_bundle, open_volumes, verify_bundle,
-    BundleError, BundleOptions, NoSink, VerifyOptions, VolumeWriter, BUNDLE_FILE_MODE,
+    authenticate_volume_index, check_volume_in, create_bundle, index_path, inspect_bundle, open_volumes,
+    read_volume_index, verify_bundle, BundleError, BundleOptions, NoSink, VerifyOptions, VolumeWriter,
+    BUNDLE_FILE_MODE,
 };
 use airlock_core::text::for_terminal as safe;
 use airlock_core::volume_auth::{sign_index, unsigned_auth, VolumeAuthError};
@@ -252,8 +253,9 @@ fn create(a: CreateArgs) -> Result<()> {
                 .finish_with(|index| {
                     let Some(signer) = &signer else { return Ok(()) };
                     let m = &plan.manifest;
+                    let expires = plan.timestamp_expires;
                     index.authentication =
-                        Some(unsigned_auth(&m.registry, m.snapshot_version, &plan.root_files()));
+                        Some(unsigned_auth(&m.registry, m.snapshot_version, expires, &plan.root_files()));
                     let sig =
                         sign_index(index, signer.as_ref()).map_err(|e| BundleError::Io(e.to_string()))?;
                     index.authentication.iter_mut().for_each(|auth| auth.signatures.push(sig.clone()));
@@ -417,7 +419,7 @@ pub(crate) fn verify_paths(
     // A signed volume index is authenticated before any volume is read;
     // an unsigned one is left to the verification of the bundle itself.
     if let Some(file) = crate::rules::volume_index_file(paths) {
-        match authenticate_volume_index(&file, &pinned, now) {
+        match read_volume_index(&file).and_then(|ix| authenticate_volume_index(&ix, &pinned, now)) {
             Ok(_) | Err(BundleError::VolumeIndex(VolumeAuthError::Unsigned)) => {}
             Err(e) => return Ok((bundle, Err(e))),
         }
@@ -462,13 +464,15 @@ fn verify_volume(a: VerifyVolumeArgs) -> Result<()> {
         })?;
     // The index is authenticated first: checking a disc against a forged
     // index would prove nothing.
-    let (who, result) = match &a.pins {
-        None => (None, airlock_bundles::bundle::check_volume(&a.volume, &index)),
-        Some(pins) => {
+    // Read once: the disc is checked against the very index authenticated.
+    let (who, result) = match (&a.pins, read_volume_index(&index)) {
+        (_, Err(e)) => (None, Err(e)),
+        (None, Ok(parsed)) => (None, check_volume_in(&a.volume, &parsed, &index)),
+        (Some(pins), Ok(parsed)) => {
             let now = super::now_or(a.at.as_deref())?;
-            let pinned = pinned_root_for_index(pins, &index)?;
-            match authenticate_volume_index(&index, &pinned, now) {
-                Ok(w) => (Some(w), airlock_bundles::bundle::check_volume(&a.volume, &index)),
+            let pinned = pinned_root_for_index(pins, &parsed, &index)?;
+            match authenticate_volume_index(&parsed, &pinned, now) {
+                Ok(w) => (Some(w), check_volume_in(&a.volume, &parsed, &index)),
                 Err(e) => (None, Err(e)),
             }
         }
@@ -483,6 +487,7 @@ fn verify_volume(a: VerifyVolumeArgs) -> Result<()> {
             "registry": who.map(|w| w.registry.clone()),
             "snapshot_version": who.map(|w| w.snapshot_version),
             "root_version": who.map(|w| w.root_version),
+            "index_expires": who.map(|w| w.expires.to_string()),
         });
         match &result {
             Ok(c) => {
@@ -511,10 +516,11 @@ fn verify_volume(a: VerifyVolumeArgs) -> Result<()> {
         );
         match (who, c.index_signed) {
             (Some(w), _) => println!(
-                "authenticated alone: the index is signed by registry {}'s index key (root version {}, snapshot version {})",
+                "authenticated alone: the index is signed by registry {}'s index key (root version {}, snapshot version {}), valid until {}",
                 &w.registry[..16],
                 w.root_version,
-                w.snapshot_version
+                w.snapshot_version,
+                w.expires
             ),
             (None, true) => println!("the index is signed: give --pins to authenticate this disc alone"),
             (None, false) => {
@@ -525,19 +531,19 @@ fn verify_volume(a: VerifyVolumeArgs) -> Result<()> {
     Ok(())
 }
 
-/// The pinned root a signed volume index is checked against: the file
-/// `pins`, or from the pins directory `pins` the root of the registry the
-/// index names (a lone disc has no manifest to ask).
-fn pinned_root_for_index(pins: &Path, index: &Path) -> Result<Vec<u8>> {
+/// The pinned root a signed volume index (`parsed`, read from `index`) is
+/// checked against: the file `pins`, or from the pins directory `pins` the
+/// root of the registry the index names (a lone disc has no manifest to ask).
+fn pinned_root_for_index(
+    pins: &Path,
+    parsed: &airlock_core::bundle::VolumeIndex,
+    index: &Path,
+) -> Result<Vec<u8>> {
     if !pins.is_dir() {
         return read_input(pins);
     }
     let (pins_map, _) = crate::rules::read_pins_dir(pins)?;
-    let parsed = airlock_bundles::bundle::read_volume_index(index).map_err(|e| match e {
-        BundleError::Io(m) => anyhow::anyhow!(m),
-        other => refused(other.to_string()),
-    })?;
-    let Some(auth) = parsed.authentication else {
+    let Some(auth) = &parsed.authentication else {
         return Err(refused(format!("{}: volume index: {}", index.display(), VolumeAuthError::Unsigned)));
     };
     let repo = pins_map.repository_for_identity(&auth.registry).ok_or_else(|| {

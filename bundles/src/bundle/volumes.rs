@@ -306,7 +306,17 @@ pub struct VolumeCheck {
 /// reading back one disc at a time; the bundle's authenticity is still for
 /// the full verify, which checks every volume and every signature.
 pub fn check_volume(volume: &Path, index_file: &Path) -> Result<VolumeCheck, BundleError> {
-    let index = read_volume_index(index_file)?;
+    check_volume_in(volume, &read_volume_index(index_file)?, index_file)
+}
+
+/// [`check_volume`] against an index already read (from `index_file`):
+/// what a disc is checked against must be what was authenticated, not a
+/// second read of the file, which a hostile medium could answer otherwise.
+pub fn check_volume_in(
+    volume: &Path,
+    index: &VolumeIndex,
+    index_file: &Path,
+) -> Result<VolumeCheck, BundleError> {
     let name = volume.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let (i, listed) = index.volumes.iter().enumerate().find(|(_, v)| v.name == name).ok_or_else(|| {
         BundleError::Volume { name: name.clone(), detail: format!("not listed in {}", index_file.display()) }
@@ -321,24 +331,24 @@ pub fn check_volume(volume: &Path, index_file: &Path) -> Result<VolumeCheck, Bun
         number: i + 1,
         of: index.volumes.len(),
         length: listed.length,
-        bundle_sha256: index.bundle_sha256,
+        bundle_sha256: index.bundle_sha256.clone(),
         index_signed: index.authentication.is_some(),
     })
 }
 
-/// Authenticates the volume index at `index_file` against the registry's
-/// pinned root (`pinned_root`, the bytes of a root file) at `now`: see
+/// Authenticates a volume index against the registry's pinned root
+/// (`pinned_root`, the bytes of a root file) at `now`: see
 /// [`airlock_core::volume_auth::authenticate_index`]. With it, a volume
-/// [`check_volume`] finds intact is the registry's own, checked alone.
+/// [`check_volume_in`] finds intact against the same parsed index is the
+/// registry's own, checked alone.
 pub fn authenticate_volume_index(
-    index_file: &Path,
+    index: &VolumeIndex,
     pinned_root: &[u8],
     now: airlock_core::Timestamp,
 ) -> Result<IndexAuthority, BundleError> {
-    let index = read_volume_index(index_file)?;
     let pinned = airlock_core::Metadata::<airlock_core::metadata::Root>::from_bytes(pinned_root)
         .map_err(|e| BundleError::Malformed(format!("pinned root: {e}")))?;
-    Ok(authenticate_index(&index, &pinned, now)?)
+    Ok(authenticate_index(index, &pinned, now)?)
 }
 
 /// What a volume that does not match its index entry is.

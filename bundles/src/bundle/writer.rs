@@ -51,6 +51,9 @@ pub struct BundlePlan {
     sources: Vec<Source>,
     /// How many root files lead `sources` (versions 1, 2, … in order).
     root_count: usize,
+    /// When the carried timestamp expires: the bundle is importable until
+    /// then, and a signed volume index authenticates until then.
+    pub timestamp_expires: Timestamp,
 }
 
 fn io_err(path: &Path, e: io::Error) -> BundleError {
@@ -261,7 +264,8 @@ impl BundlePlan {
         });
         let mut sources: Vec<Source> = entries.into_iter().map(|(_, s)| s).collect();
         sources.push(Source::Bytes(sums));
-        Ok(BundlePlan { manifest, sources, root_count: roots.len() })
+        let timestamp_expires = ts.signed().expires;
+        Ok(BundlePlan { manifest, sources, root_count: roots.len(), timestamp_expires })
     }
 
     /// The registry's root files the bundle carries, version 1 first:
