@@ -1,8 +1,8 @@
 //! The checks the airlock-core fuzz targets run on each input, shared with
 //! the regression test `core/tests/fuzz_regressions.rs` (which includes
 //! this file with `#[path]`), so a saved crash is replayed through exactly
-//! the code that found it. Only `airlock_core` and `serde_json` are used:
-//! both are available to airlock-core's integration tests.
+//! the code that found it. Only `airlock_core`, `serde_json` and `base64`
+//! are used: all are available to airlock-core's integration tests.
 //!
 //! Each function takes arbitrary bytes and panics only when an invariant
 //! fails (or the code under test panics).
@@ -136,6 +136,16 @@ pub fn volume_index(data: &[u8]) {
     let again =
         VolumeIndex::from_bytes(&bytes).unwrap_or_else(|e| panic!("written index does not parse: {e}"));
     assert_eq!(index, again, "index changed in a round trip");
+    // A signed index: authentication decides without panicking, pinned to
+    // any root it carries, and never accepts an index nobody signed.
+    let Some(auth) = &index.authentication else { return };
+    use base64::Engine;
+    let pins = auth.roots.iter().filter_map(|r| base64::engine::general_purpose::STANDARD.decode(r).ok());
+    for pinned in pins.filter_map(|b| Metadata::<Root>::from_bytes(&b).ok()).take(4) {
+        let at = Timestamp::parse("2026-06-01T00:00:00Z").expect("a fixed instant");
+        let r = airlock_core::volume_auth::authenticate_index(&index, &pinned, at);
+        assert!(!(auth.signatures.is_empty() && r.is_ok()), "an index without signatures authenticated");
+    }
 }
 
 /// Inputs that hit a bug still open (docs/FUZZING.md, "Findings"). The fuzz
