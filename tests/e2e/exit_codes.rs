@@ -236,7 +236,8 @@ fn a_signed_volume_index_authenticates_each_disc_alone() {
     assert!(alone.stdout.contains("authenticated alone"), "{}", alone.stdout);
     // Only until the bundle's timestamp expires: an old disc is not the
     // registry's for ever.
-    let json = sb.run(&["bundle", "verify-volume", "disc1/sv.001", "--pins", "pins", "--at", AT, "--json"]).json();
+    let json =
+        sb.run(&["bundle", "verify-volume", "disc1/sv.001", "--pins", "pins", "--at", AT, "--json"]).json();
     let until = json["index_expires"].as_str().unwrap().to_owned();
     sb.run(&["bundle", "verify-volume", "disc1/sv.001", "--pins", "pins", "--at", &until])
         .fails(1)

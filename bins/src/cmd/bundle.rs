@@ -415,14 +415,20 @@ pub(crate) fn verify_paths(
         })?),
     };
     let (bundle, input) = crate::rules::open_bundle_input(index, paths, "verifying")?;
-    let pinned = pinned_root(pins, &bundle)?;
-    // A signed volume index is authenticated before any volume is read;
-    // an unsigned one is left to the verification of the bundle itself.
-    if let Some(file) = crate::rules::volume_index_file(paths) {
-        match read_volume_index(&file).and_then(|ix| authenticate_volume_index(&ix, &pinned, now)) {
-            Ok(_) | Err(BundleError::VolumeIndex(VolumeAuthError::Unsigned)) => {}
-            Err(e) => return Ok((bundle, Err(e))),
-        }
+    // A signed volume index is authenticated before any volume is read
+    // (with several pins, the one for the registry it names); an unsigned
+    // one is left to the verification of the bundle itself.
+    let signed = match crate::rules::volume_index_file(paths).map(|f| (read_volume_index(&f), f)) {
+        Some((Ok(ix), f)) if ix.authentication.is_some() => Some((ix, f)),
+        Some((Err(e), _)) => return Ok((bundle, Err(e))),
+        _ => None,
+    };
+    let pinned = match &signed {
+        Some((ix, f)) if pins.is_dir() => pinned_root_for_index(pins, ix, f)?,
+        _ => pinned_root(pins, &bundle)?,
+    };
+    if let Some(Err(e)) = signed.map(|(ix, _)| authenticate_volume_index(&ix, &pinned, now)) {
+        return Ok((bundle, Err(e)));
     }
     let result = verify_bundle(input, &pinned, &VerifyOptions::at(now), &mut NoSink);
     Ok((bundle, result))
