@@ -11,7 +11,6 @@ use airlock_bundles::mirror::{import_bundle, Importer, Mirror, MirrorError};
 use airlock_core::pins::Pins;
 use airlock_core::policy::Policy;
 use airlock_core::text::for_terminal as safe;
-use airlock_core::volume_auth::IndexAuthority;
 use airlock_core::Timestamp;
 use anyhow::Result;
 use serde_json::json;
@@ -136,16 +135,11 @@ pub fn volume_index_file(paths: &[PathBuf]) -> Option<PathBuf> {
 /// signed index that does not authenticate is refused. An unsigned index,
 /// or one of a registry not pinned, is left to the verification of the
 /// bundle itself, which refuses what is not authentic either way.
-pub fn check_signed_index(
-    index_file: &Path,
-    pins: &Pins,
-    now: Timestamp,
-) -> Result<Option<IndexAuthority>, BundleError> {
+pub fn check_signed_index(index_file: &Path, pins: &Pins, now: Timestamp) -> Result<(), BundleError> {
     let index = read_volume_index(index_file)?;
-    let Some(auth) = &index.authentication else { return Ok(None) };
-    let Some(repo) = pins.repository_for_identity(&auth.registry) else { return Ok(None) };
-    let pinned = pins.root(repo).unwrap_or_default();
-    authenticate_volume_index(&index, pinned, now).map(Some)
+    let Some(auth) = &index.authentication else { return Ok(()) };
+    let Some(repo) = pins.repository_for_identity(&auth.registry) else { return Ok(()) };
+    authenticate_volume_index(&index, pins.root(repo).unwrap_or_default(), now).map(|_| ())
 }
 
 /// The witness cosignatures collected beside a bundle (`FILE.checkpoint`).

@@ -3,9 +3,8 @@
 use crate::exit::{refused, usage};
 use crate::io::{ensure_absent, read_input};
 use airlock_bundles::bundle::{
-    authenticate_volume_index, check_volume_in, create_bundle, index_path, inspect_bundle, open_volumes,
-    read_volume_index, verify_bundle, BundleError, BundleOptions, NoSink, VerifyOptions, VolumeWriter,
-    BUNDLE_FILE_MODE,
+    authenticate_volume_index, create_bundle, index_path, inspect_bundle, open_volumes, read_volume_index,
+    verify_bundle, BundleError, BundleOptions, NoSink, VerifyOptions, VolumeWriter, BUNDLE_FILE_MODE,
 };
 use airlock_core::text::for_terminal as safe;
 use airlock_core::volume_auth::{sign_index, unsigned_auth, VolumeAuthError};
@@ -473,12 +472,12 @@ fn verify_volume(a: VerifyVolumeArgs) -> Result<()> {
     // Read once: the disc is checked against the very index authenticated.
     let (who, result) = match (&a.pins, read_volume_index(&index)) {
         (_, Err(e)) => (None, Err(e)),
-        (None, Ok(parsed)) => (None, check_volume_in(&a.volume, &parsed, &index)),
+        (None, Ok(parsed)) => (None, airlock_bundles::bundle::check_volume(&a.volume, &parsed, &index)),
         (Some(pins), Ok(parsed)) => {
             let now = super::now_or(a.at.as_deref())?;
             let pinned = pinned_root_for_index(pins, &parsed, &index)?;
             match authenticate_volume_index(&parsed, &pinned, now) {
-                Ok(w) => (Some(w), check_volume_in(&a.volume, &parsed, &index)),
+                Ok(w) => (Some(w), airlock_bundles::bundle::check_volume(&a.volume, &parsed, &index)),
                 Err(e) => (None, Err(e)),
             }
         }

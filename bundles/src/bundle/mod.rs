@@ -19,9 +19,9 @@ pub use reader::{
     VerifyOptions,
 };
 pub use volumes::{
-    authenticate_volume_index, check_volume, check_volume_in, index_of_volume, index_path, open_volumes,
-    read_volume_index, split_into_volumes, volume_path, VolumeCheck, VolumeFault, VolumeReader, VolumeWriter,
-    BUNDLE_FILE_MODE, MAX_INDEX_BYTES,
+    authenticate_volume_index, check_volume, index_of_volume, index_path, open_volumes, read_volume_index,
+    split_into_volumes, volume_path, VolumeCheck, VolumeFault, VolumeReader, VolumeWriter, BUNDLE_FILE_MODE,
+    MAX_INDEX_BYTES,
 };
 pub use writer::{create_bundle, BundleOptions, BundlePlan, RECENT_CHECKPOINTS};
 

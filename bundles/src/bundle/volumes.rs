@@ -303,16 +303,14 @@ pub struct VolumeCheck {
 /// Checks one volume alone against its index (the `FILE.volumes.json`
 /// that goes on every disc): it must be listed by its file name and match
 /// its length and SHA-256. This finds damage from burning, carrying or
-/// reading back one disc at a time; the bundle's authenticity is still for
-/// the full verify, which checks every volume and every signature.
-pub fn check_volume(volume: &Path, index_file: &Path) -> Result<VolumeCheck, BundleError> {
-    check_volume_in(volume, &read_volume_index(index_file)?, index_file)
-}
-
-/// [`check_volume`] against an index already read (from `index_file`):
+/// reading back one disc at a time; authenticity is for
+/// [`authenticate_volume_index`] (a signed index) or the full verify, which
+/// checks every volume and every signature.
+///
+/// The index is given already read (from `index_file`, named in messages):
 /// what a disc is checked against must be what was authenticated, not a
 /// second read of the file, which a hostile medium could answer otherwise.
-pub fn check_volume_in(
+pub fn check_volume(
     volume: &Path,
     index: &VolumeIndex,
     index_file: &Path,
@@ -339,7 +337,7 @@ pub fn check_volume_in(
 /// Authenticates a volume index against the registry's pinned root
 /// (`pinned_root`, the bytes of a root file) at `now`: see
 /// [`airlock_core::volume_auth::authenticate_index`]. With it, a volume
-/// [`check_volume_in`] finds intact against the same parsed index is the
+/// [`check_volume`] finds intact against the same parsed index is the
 /// registry's own, checked alone.
 pub fn authenticate_volume_index(
     index: &VolumeIndex,
