@@ -131,15 +131,28 @@ pub fn volume_index_file(paths: &[PathBuf]) -> Option<PathBuf> {
 }
 
 /// Authenticates a signed volume index before any volume is read, against
-/// the root `pins` pin for the registry it names (docs/FORMAT.md 7.5): a
-/// signed index that does not authenticate is refused. An unsigned index,
-/// or one of a registry not pinned, is left to the verification of the
-/// bundle itself, which refuses what is not authentic either way.
-pub fn check_signed_index(index_file: &Path, pins: &Pins, now: Timestamp) -> Result<(), BundleError> {
+/// the newest root `mirror` trusts for the registry it names, or its pinned
+/// root on a first import (docs/FORMAT.md 7.5): a signed index that does
+/// not authenticate is refused, and one signed by an index key a newer
+/// trusted root revoked does not. An unsigned index, or one of a registry
+/// not pinned, is left to the verification of the bundle itself, which
+/// refuses what is not authentic either way.
+pub fn check_signed_index(
+    index_file: &Path,
+    mirror: &Mirror,
+    pins: &Pins,
+    now: Timestamp,
+) -> Result<(), BundleError> {
     let index = read_volume_index(index_file)?;
     let Some(auth) = &index.authentication else { return Ok(()) };
     let Some(repo) = pins.repository_for_identity(&auth.registry) else { return Ok(()) };
-    authenticate_volume_index(&index, pins.root(repo).unwrap_or_default(), now).map(|_| ())
+    let trusted = mirror.state_dir(repo).join("root.json");
+    let root = match std::fs::read(&trusted) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => pins.root(repo).unwrap_or_default().to_vec(),
+        Err(e) => return Err(BundleError::Io(format!("{}: {e}", trusted.display()))),
+    };
+    authenticate_volume_index(&index, &root, now).map(|_| ())
 }
 
 /// The witness cosignatures collected beside a bundle (`FILE.checkpoint`).
@@ -167,8 +180,13 @@ pub fn import_all(
 ) -> Result<()> {
     for (index, group) in group_volumes(bundles) {
         if let Some(file) = index.clone().or_else(|| volume_index_file(&group)) {
-            check_signed_index(&file, &importer.pins, now)
-                .map_err(|e| refused(format!("{}: {e}; the mirror is unchanged", file.display())))?;
+            check_signed_index(&file, mirror, &importer.pins, now).map_err(|e| {
+                let msg = format!("{}: {e}; the mirror is unchanged", file.display());
+                match e {
+                    BundleError::Io(_) => anyhow::anyhow!(msg),
+                    _ => refused(msg),
+                }
+            })?;
         }
         let (b, mut input) = open_bundle_input(index, &group, "importing")?;
         let b = &b;

@@ -281,8 +281,13 @@ fn a_signed_volume_index_authenticates_each_disc_alone() {
         "the mirror is unchanged",
     ]);
     assert_eq!(crate::support::tree_hash(&sb.path("m")), before);
-    // The intact discs import.
+    // The intact discs import; the next signed bundle is authenticated
+    // against the root the mirror now trusts.
     sb.run(&["mirror", "import", "m", "sv", "--at", AT]).ok();
+    publish(&sb, "acme", "acme.key", "acme/next", b"next", "s2", &["--current", "reg/metadata/1.acme.json"]);
+    accept(&sb, "s2").ok();
+    sb.run_env(&[&create[..], &["--out", "sv2", "--key", "c/keys/index.key"]].concat(), &env).ok();
+    sb.run(&["mirror", "import", "m", "sv2", "--at", AT]).ok();
     // --key signs the refreshed metadata or the volume index: alone it is a
     // usage error, and only the active index key signs; nothing is written.
     let before = sb.tree_hash();
