@@ -359,6 +359,21 @@ fn steps(d: &mut Demo) -> Result<()> {
         "every hash and signature holds from the pinned root",
         &["bundle", "verify", "transfer.tar", "--pins", "ceremony/1.root.json", "--at", AT],
     )?;
+    std::fs::create_dir_all(d.dir.join("discs"))?;
+    d.run(
+        "the same snapshot split onto discs, the volume index signed by the index key",
+        "fixed-size volumes and an index with every volume's hash, signed, to go on every disc",
+        &[
+            &["bundle", "create", "--repo", "registry", "--out", "discs/transfer", "--volume-size", "16K"][..],
+            &["--key", "ceremony/keys/index.key", "--at", AT],
+        ]
+        .concat(),
+    )?;
+    d.run(
+        "check one disc alone, before burning or after carrying it",
+        "the index authenticates from the pinned root on its own, and the disc matches it",
+        &["bundle", "verify-volume", "discs/transfer.001", "--pins", "ceremony/1.root.json", "--at", AT],
+    )?;
     d.run(
         "a witness, on its own offline machine, cosigns the bundle's log checkpoint",
         "the registry's log extends nothing the witness saw before; its cosignature goes beside the bundle",
