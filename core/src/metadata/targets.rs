@@ -51,14 +51,43 @@ pub struct TargetFile {
 /// target usually has, and a verifier holds every target of every role
 /// (docs/BENCHMARKS.md, "Memory").
 #[derive(Clone, Default, PartialEq, Eq, Hash)]
-pub struct Hashes(Vec<(String, String)>);
+pub struct Hashes(Vec<(Name, String)>);
+
+/// An algorithm name. `sha256`, which nearly every target lists, is one
+/// shared string rather than a 32-byte allocation per target.
+#[derive(Clone, PartialEq, Eq, Hash)]
+enum Name {
+    Sha256,
+    Other(String),
+}
+
+impl Name {
+    fn new(name: String) -> Self {
+        if name == "sha256" {
+            Name::Sha256
+        } else {
+            Name::Other(name)
+        }
+    }
+    fn as_string(&self) -> &String {
+        static SHA256: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        match self {
+            Name::Sha256 => SHA256.get_or_init(|| "sha256".to_owned()),
+            Name::Other(name) => name,
+        }
+    }
+}
+
+fn pair((name, hex): &(Name, String)) -> (&String, &String) {
+    (name.as_string(), hex)
+}
 
 impl Hashes {
     fn find<Q: Ord + ?Sized>(&self, algorithm: &Q) -> Result<usize, usize>
     where
         String: std::borrow::Borrow<Q>,
     {
-        self.0.binary_search_by(|(k, _)| std::borrow::Borrow::<Q>::borrow(k).cmp(algorithm))
+        self.0.binary_search_by(|(k, _)| std::borrow::Borrow::<Q>::borrow(k.as_string()).cmp(algorithm))
     }
     /// The hex hash for `algorithm` (as `BTreeMap::get`).
     pub fn get<Q: Ord + ?Sized>(&self, algorithm: &Q) -> Option<&String>
@@ -79,7 +108,7 @@ impl Hashes {
         match self.find(algorithm.as_str()) {
             Ok(i) => Some(std::mem::replace(&mut self.0[i].1, hex)),
             Err(i) => {
-                self.0.insert(i, (algorithm, hex));
+                self.0.insert(i, (Name::new(algorithm), hex));
                 None
             }
         }
@@ -98,11 +127,11 @@ impl Hashes {
     }
     /// (algorithm, hex hash) in algorithm order.
     pub fn iter(&self) -> impl Iterator<Item = (&String, &String)> {
-        self.0.iter().map(|(k, v)| (k, v))
+        self.0.iter().map(pair)
     }
     /// The algorithm names, in order.
     pub fn keys(&self) -> impl Iterator<Item = &String> {
-        self.0.iter().map(|(k, _)| k)
+        self.0.iter().map(|(k, _)| k.as_string())
     }
     /// The hex hashes, in algorithm order.
     pub fn values(&self) -> impl Iterator<Item = &String> {
@@ -118,7 +147,7 @@ impl std::fmt::Debug for Hashes {
 
 impl From<BTreeMap<String, String>> for Hashes {
     fn from(m: BTreeMap<String, String>) -> Self {
-        let mut v: Vec<(String, String)> = m.into_iter().collect();
+        let mut v: Vec<(Name, String)> = m.into_iter().map(|(k, h)| (Name::new(k), h)).collect();
         v.shrink_to_fit();
         Hashes(v)
     }
@@ -138,14 +167,21 @@ impl std::ops::Index<&str> for Hashes {
     }
 }
 
+/// The iterator of `&Hashes`: (algorithm, hex hash) in algorithm order.
+pub struct HashesIter<'a>(std::slice::Iter<'a, (Name, String)>);
+
+impl<'a> Iterator for HashesIter<'a> {
+    type Item = (&'a String, &'a String);
+    fn next(&mut self) -> Option<Self::Item> {
+        self.0.next().map(pair)
+    }
+}
+
 impl<'a> IntoIterator for &'a Hashes {
     type Item = (&'a String, &'a String);
-    type IntoIter = std::iter::Map<
-        std::slice::Iter<'a, (String, String)>,
-        fn(&'a (String, String)) -> (&'a String, &'a String),
-    >;
+    type IntoIter = HashesIter<'a>;
     fn into_iter(self) -> Self::IntoIter {
-        self.0.iter().map(|(k, v)| (k, v))
+        HashesIter(self.0.iter())
     }
 }
 

@@ -262,4 +262,8 @@ fn hashes_behave_as_the_map_they_replace() {
     let want =
         serde_json::from_str::<std::collections::BTreeMap<String, String>>("[1]").unwrap_err().to_string();
     assert_eq!(err, want);
+    // The name `sha256` is one shared string, not one per target.
+    let (a, b) = (Hashes::from(map), serde_json::from_str::<Hashes>(r#"{"sha256":"ab"}"#).unwrap());
+    assert!(std::ptr::eq(a.keys().nth(1).unwrap(), b.keys().next().unwrap()));
+    assert_eq!(b, [("sha256".to_owned(), "ab".to_owned())].into_iter().collect());
 }
