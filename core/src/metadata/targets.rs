@@ -197,6 +197,9 @@ impl<'de> Deserialize<'de> for Hashes {
     }
 }
 
+/// Entries read before they are added to the map in one go.
+const DENSE_CHUNK: usize = 2048;
+
 /// A map read into full B-tree nodes: collected, then built in one go,
 /// rather than inserted one by one (which leaves nodes about half full; for
 /// the targets of a large role that is megabytes).
@@ -208,12 +211,22 @@ fn dense_map<'de, D: serde::Deserializer<'de>>(d: D) -> Result<BTreeMap<String, 
             f.write_str("a map")
         }
         fn visit_map<A: serde::de::MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
-            let mut pairs = Vec::with_capacity(access.size_hint().unwrap_or(0).min(4096));
+            // In chunks, each built dense and appended (which rebuilds the
+            // map dense, freeing the old nodes as it goes): a list of every
+            // entry, grown by doubling and sorted with a scratch half its
+            // size, was the largest allocation while a large role was read.
+            let mut map = BTreeMap::new();
+            let mut chunk = Vec::with_capacity(access.size_hint().unwrap_or(0).min(DENSE_CHUNK));
             while let Some(pair) = access.next_entry::<String, TargetFile>()? {
-                pairs.push(pair);
+                chunk.push(pair);
+                if chunk.len() == DENSE_CHUNK {
+                    map.append(&mut chunk.drain(..).collect());
+                }
             }
-            // As inserting one by one: the last of equal keys wins.
-            Ok(pairs.into_iter().collect())
+            // As inserting one by one: the last of equal keys wins (in a
+            // chunk as collecting keeps it, across chunks as `append` does).
+            map.append(&mut chunk.into_iter().collect());
+            Ok(map)
         }
     }
     d.deserialize_map(Dense)

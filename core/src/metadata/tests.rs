@@ -267,3 +267,35 @@ fn hashes_behave_as_the_map_they_replace() {
     assert!(std::ptr::eq(a.keys().nth(1).unwrap(), b.keys().next().unwrap()));
     assert_eq!(b, [("sha256".to_owned(), "ab".to_owned())].into_iter().collect());
 }
+
+/// `Targets::targets` is read in chunks appended to the map: the result is
+/// the map inserting entries one by one gives, the last of equal keys
+/// winning within a chunk and across chunks, in any order.
+#[test]
+fn targets_read_in_chunks_are_the_map_inserting_gives() {
+    let n = 5000;
+    let mut entries: Vec<(String, u64)> =
+        (0..n).map(|i| (format!("acme/{:05}", (i * 7919) % n), i)).collect();
+    // Equal keys within the first chunk, across chunks, and in the last one.
+    entries.push(("acme/00003".into(), 90_001));
+    entries.insert(10, ("acme/04999".into(), 90_002));
+    entries.push(("acme/00003".into(), 90_003));
+    entries.insert(2100, ("acme/00010".into(), 90_004));
+    let body: Vec<String> = entries
+        .iter()
+        .map(|(t, len)| format!(r#""{t}":{{"length":{len},"hashes":{{"sha256":"ab"}}}}"#))
+        .collect();
+    let text = format!(
+        r#"{{"_type":"targets","spec_version":"1.0.31","version":1,"expires":"2030-01-01T00:00:00Z","targets":{{{}}}}}"#,
+        body.join(",")
+    );
+    let read: Targets = serde_json::from_str(&text).unwrap();
+    let mut want = std::collections::BTreeMap::new();
+    for (t, len) in &entries {
+        want.insert(t.clone(), *len);
+    }
+    let got: std::collections::BTreeMap<String, u64> =
+        read.targets.iter().map(|(t, f)| (t.clone(), f.length)).collect();
+    assert_eq!(got, want);
+    assert_eq!((got.len(), got["acme/00003"]), (n as usize, 90_003));
+}
