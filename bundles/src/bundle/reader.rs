@@ -137,17 +137,16 @@ impl VerifiedBundle {
     /// Every artifact, in stream order: target path, its signed
     /// description, the signing role.
     pub fn targets(&self) -> Vec<(&str, &TargetFile, &str)> {
-        self.targets
-            .iter()
-            .filter_map(|&(entry, role)| {
-                signed_target(
-                    &self.trusted,
-                    &self.roles,
-                    self.manifest.entries.get(entry as usize)?.path,
-                    role,
-                )
-            })
-            .collect()
+        let mut all = Vec::with_capacity(self.targets.len());
+        all.extend(self.each_target());
+        all
+    }
+    /// [`VerifiedBundle::targets`] one at a time, without a list of them all
+    /// (at 100,000 artifacts the list is 4 MB).
+    pub fn each_target(&self) -> impl Iterator<Item = (&str, &TargetFile, &str)> + '_ {
+        self.targets.iter().filter_map(|&(entry, role)| {
+            signed_target(&self.trusted, &self.roles, self.manifest.entries.get(entry as usize)?.path, role)
+        })
     }
     /// The report, in the order the checks ran.
     pub fn checks(&self) -> &[Check] {

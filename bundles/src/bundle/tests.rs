@@ -810,3 +810,12 @@ fn an_archive_that_ends_early_names_the_first_missing_entry() {
     let r = verify(&raw_tar(&[]), &repo.root());
     assert!(matches!(&r, Err(BundleError::Truncated(p)) if p == MANIFEST_PATH), "{r:?}");
 }
+
+/// `each_target` gives what `targets` lists, in the same order.
+#[test]
+fn each_target_is_targets_one_at_a_time() {
+    let (_d, repo) = setup();
+    let v = verify(&make(&repo, &opts()), &repo.root()).unwrap();
+    assert_eq!(v.targets().len(), 2);
+    assert_eq!(v.each_target().collect::<Vec<_>>(), v.targets());
+}

@@ -365,7 +365,7 @@ fn check(
 /// it lacks. Roles the bundle does not carry were checked when they came.
 fn base_artifacts_present(mirror: Option<&Mirror>, c: &Checked) -> Result<(), MirrorError> {
     // A sorted list, not a set: a set's nodes cost more with many artifacts.
-    let mut carried: Vec<&str> = c.bundle.targets().into_iter().map(|(t, _, _)| t).collect();
+    let mut carried: Vec<&str> = c.bundle.each_target().map(|(t, _, _)| t).collect();
     carried.sort_unstable();
     let files = c.bundle.metadata_files();
     for (role, md) in &c.bundle.trusted().targets {
@@ -503,7 +503,7 @@ pub fn import_bundle(
         snapshot_from: previous,
         snapshot_to: trusted.snapshot.as_ref().map_or(0, |s| s.signed().version),
         new_roots: trusted.new_roots.iter().map(|r| r.signed().version).collect(),
-        targets: verified.targets().into_iter().map(|(t, _, _)| t.to_owned()).collect(),
+        targets: verified.each_target().map(|(t, _, _)| t.to_owned()).collect(),
         omitted_roles: verified.manifest().omitted_roles.clone(),
         served_targets: admitted.served_targets,
         delegation_changes: admitted.changes.clone(),
