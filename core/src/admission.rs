@@ -578,7 +578,7 @@ fn signers<T: crate::metadata::Role>(root: &Root, role: &str, md: &Metadata<T>) 
     let Ok(auth) = crate::threshold::Authorization::top_level(root, role) else { return Vec::new() };
     // Deadlines do not matter here, only who signed: counted at the epoch,
     // before every retiring deadline.
-    let report = auth.count(md.signatures(), &md.payload(), Timestamp::from_unix(0));
+    let report = auth.count(md.signatures(), md.payload_bytes(), Timestamp::from_unix(0));
     report
         .counted
         .iter()
@@ -618,7 +618,7 @@ fn check_versions(
     let timestamp_revoked = revoked(root, "timestamp", &ts_signers).or_else(|| snapshot_revoked.clone());
     let mut recoveries = Vec::new();
     let (ot, nt) = (p.timestamp.signed().version, timestamp.signed().version);
-    let same_timestamp = p.timestamp.metadata.payload() == timestamp.payload();
+    let same_timestamp = p.timestamp.metadata.payload_bytes() == timestamp.payload_bytes();
     if nt < ot || (nt == ot && !same_timestamp) {
         match &timestamp_revoked {
             Some(keys) => recoveries.push(Recovery {
@@ -634,7 +634,7 @@ fn check_versions(
         }
     }
     let (os, ns) = (p.snapshot.signed().version, snapshot.signed().version);
-    let same_snapshot = p.snapshot.metadata.payload() == snapshot.payload();
+    let same_snapshot = p.snapshot.metadata.payload_bytes() == snapshot.payload_bytes();
     let recovering = snapshot_revoked.is_some() && (ns < os || (ns == os && !same_snapshot));
     if recovering {
         recoveries.push(Recovery {
@@ -801,7 +801,7 @@ fn check_served(
                 version: meta.version,
             })?;
             crate::threshold::Authorization::delegated(d, child)
-                .verify(loaded.metadata.signatures(), &loaded.metadata.payload(), rules.now)
+                .verify(loaded.metadata.signatures(), loaded.metadata.payload_bytes(), rules.now)
                 .map_err(|e| AdmissionError::DelegatedSignature {
                     role: child.name.clone(),
                     delegator: parent.clone(),
