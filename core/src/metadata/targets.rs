@@ -47,11 +47,36 @@ pub struct TargetFile {
 }
 
 /// A target's hashes by algorithm name, in name order: a map kept as a
-/// short sorted list. A `BTreeMap` spends a 544-byte node on the one hash a
-/// target usually has, and a verifier holds every target of every role
-/// (docs/BENCHMARKS.md, "Memory").
+/// short sorted list, the usual one hash inline. A `BTreeMap` spends a
+/// 544-byte node on the one hash a target usually has, a list 64 bytes, and
+/// a verifier holds every target of every role (docs/BENCHMARKS.md, "Memory").
 #[derive(Clone, Default, PartialEq, Eq, Hash)]
-pub struct Hashes(Vec<(Name, String)>);
+pub struct Hashes(List);
+
+/// One hash inline, or a sorted list of none or of two or more: never a
+/// list of one, so equal contents are equal values.
+#[derive(Clone, PartialEq, Eq, Hash)]
+enum List {
+    One((Name, String)),
+    Many(Vec<(Name, String)>),
+}
+
+impl Default for List {
+    fn default() -> Self {
+        List::Many(Vec::new())
+    }
+}
+
+impl List {
+    fn from_vec(mut v: Vec<(Name, String)>) -> Self {
+        if v.len() == 1 {
+            List::One(v.swap_remove(0))
+        } else {
+            v.shrink_to_fit();
+            List::Many(v)
+        }
+    }
+}
 
 /// An algorithm name. `sha256`, which nearly every target lists, is one
 /// shared string rather than a 32-byte allocation per target.
@@ -83,18 +108,31 @@ fn pair((name, hex): &(Name, String)) -> (&String, &String) {
 }
 
 impl Hashes {
+    fn entries(&self) -> &[(Name, String)] {
+        match &self.0 {
+            List::One(pair) => std::slice::from_ref(pair),
+            List::Many(v) => v,
+        }
+    }
+    fn take_vec(&mut self) -> Vec<(Name, String)> {
+        match std::mem::take(&mut self.0) {
+            List::One(pair) => vec![pair],
+            List::Many(v) => v,
+        }
+    }
     fn find<Q: Ord + ?Sized>(&self, algorithm: &Q) -> Result<usize, usize>
     where
         String: std::borrow::Borrow<Q>,
     {
-        self.0.binary_search_by(|(k, _)| std::borrow::Borrow::<Q>::borrow(k.as_string()).cmp(algorithm))
+        self.entries()
+            .binary_search_by(|(k, _)| std::borrow::Borrow::<Q>::borrow(k.as_string()).cmp(algorithm))
     }
     /// The hex hash for `algorithm` (as `BTreeMap::get`).
     pub fn get<Q: Ord + ?Sized>(&self, algorithm: &Q) -> Option<&String>
     where
         String: std::borrow::Borrow<Q>,
     {
-        self.find(algorithm).ok().map(|i| &self.0[i].1)
+        self.find(algorithm).ok().map(|i| &self.entries()[i].1)
     }
     /// Whether a hash for `algorithm` is listed.
     pub fn contains_key<Q: Ord + ?Sized>(&self, algorithm: &Q) -> bool
@@ -105,37 +143,45 @@ impl Hashes {
     }
     /// Sets the hash for `algorithm`, returning the one it replaces.
     pub fn insert(&mut self, algorithm: String, hex: String) -> Option<String> {
-        match self.find(algorithm.as_str()) {
-            Ok(i) => Some(std::mem::replace(&mut self.0[i].1, hex)),
+        let at = self.find(algorithm.as_str());
+        let mut v = self.take_vec();
+        let old = match at {
+            Ok(i) => Some(std::mem::replace(&mut v[i].1, hex)),
             Err(i) => {
-                self.0.insert(i, (Name::new(algorithm), hex));
+                v.insert(i, (Name::new(algorithm), hex));
                 None
             }
-        }
+        };
+        self.0 = List::from_vec(v);
+        old
     }
     /// Removes the hash for `algorithm`.
     pub fn remove(&mut self, algorithm: &str) -> Option<String> {
-        self.find(algorithm).ok().map(|i| self.0.remove(i).1)
+        let i = self.find(algorithm).ok()?;
+        let mut v = self.take_vec();
+        let (_, hex) = v.remove(i);
+        self.0 = List::from_vec(v);
+        Some(hex)
     }
     /// How many hashes are listed.
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.entries().len()
     }
     /// Whether none is.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.entries().is_empty()
     }
     /// (algorithm, hex hash) in algorithm order.
     pub fn iter(&self) -> impl Iterator<Item = (&String, &String)> {
-        self.0.iter().map(pair)
+        self.entries().iter().map(pair)
     }
     /// The algorithm names, in order.
     pub fn keys(&self) -> impl Iterator<Item = &String> {
-        self.0.iter().map(|(k, _)| k.as_string())
+        self.entries().iter().map(|(k, _)| k.as_string())
     }
     /// The hex hashes, in algorithm order.
     pub fn values(&self) -> impl Iterator<Item = &String> {
-        self.0.iter().map(|(_, v)| v)
+        self.entries().iter().map(|(_, v)| v)
     }
 }
 
@@ -147,9 +193,13 @@ impl std::fmt::Debug for Hashes {
 
 impl From<BTreeMap<String, String>> for Hashes {
     fn from(m: BTreeMap<String, String>) -> Self {
-        let mut v: Vec<(Name, String)> = m.into_iter().map(|(k, h)| (Name::new(k), h)).collect();
-        v.shrink_to_fit();
-        Hashes(v)
+        // The usual one hash goes inline without a list made and freed.
+        let mut pairs = m.into_iter().map(|(k, h)| (Name::new(k), h));
+        Hashes(match (pairs.next(), pairs.next()) {
+            (None, _) => List::default(),
+            (Some(one), None) => List::One(one),
+            (Some(a), Some(b)) => List::from_vec([a, b].into_iter().chain(pairs).collect()),
+        })
     }
 }
 
@@ -181,7 +231,7 @@ impl<'a> IntoIterator for &'a Hashes {
     type Item = (&'a String, &'a String);
     type IntoIter = HashesIter<'a>;
     fn into_iter(self) -> Self::IntoIter {
-        HashesIter(self.0.iter())
+        HashesIter(self.entries().iter())
     }
 }
 

@@ -262,6 +262,19 @@ fn hashes_behave_as_the_map_they_replace() {
     let want =
         serde_json::from_str::<std::collections::BTreeMap<String, String>>("[1]").unwrap_err().to_string();
     assert_eq!(err, want);
+    // Removing down to one hash, or inserting into none, gives the value
+    // reading that one hash gives (one inline), and back.
+    let mut two: Hashes = serde_json::from_str(r#"{"sha256":"ab","sha512":"cd"}"#).unwrap();
+    assert_eq!(two.remove("sha512"), Some("cd".into()));
+    let one: Hashes = serde_json::from_str(r#"{"sha256":"ab"}"#).unwrap();
+    assert_eq!((&two, two.len(), two.iter().collect::<Vec<_>>()), (&one, 1, one.iter().collect()));
+    let mut built = Hashes::default();
+    built.insert("sha256".into(), "ab".into());
+    assert_eq!(built, one);
+    assert_eq!(two.remove("sha256"), Some("ab".into()));
+    assert!(two.is_empty() && two == Hashes::default() && two.get("sha256").is_none());
+    // One hash inline: a target's hashes take no allocation of their own.
+    assert!(std::mem::size_of::<Hashes>() <= 48, "{}", std::mem::size_of::<Hashes>());
     // The name `sha256` is one shared string, not one per target.
     let (a, b) = (Hashes::from(map), serde_json::from_str::<Hashes>(r#"{"sha256":"ab"}"#).unwrap());
     assert!(std::ptr::eq(a.keys().nth(1).unwrap(), b.keys().next().unwrap()));
