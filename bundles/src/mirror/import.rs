@@ -4,7 +4,8 @@ use super::error::{io, MirrorError};
 use super::layout::{crash_point, sync_dir, write_atomic_with, Mirror, STATE_FILES};
 use super::verify::ServedTarget;
 use crate::bundle::{
-    verify_bundle_from, ArtifactSink, BundleError, TrustedStart, VerifiedBundle, VerifyOptions,
+    verify_bundle_from, ArtifactSink, BundleError, CarriedArtifacts, TrustedStart, VerifiedBundle,
+    VerifyOptions,
 };
 use airlock_core::admission::{
     admit, admit_log, Admitted, Carried, Holdings, NothingHeld, OfferedLog, Purpose, Rules, TrustedState,
@@ -129,29 +130,31 @@ pub fn trusted_state(mirror: &Mirror, repo: &str) -> Result<Option<TrustedState>
     Ok(state)
 }
 
-/// The targets a bundle carries, found by path: indexes into the reader's
-/// list sorted by target path, not a set of owned (path, SHA-256) copies
-/// (13 MB at 100,000 artifacts, at the import's peak; docs/BENCHMARKS.md).
+/// The targets a bundle carries, found by path: (path, signed description)
+/// borrowed from the trusted metadata, sorted by path, not a set of owned
+/// (path, SHA-256) copies (13 MB at 100,000 artifacts, at the import's
+/// peak; docs/BENCHMARKS.md).
 pub(super) struct CarriedTargets<'a> {
-    list: &'a [(&'a str, &'a TargetFile, &'a str)],
-    by_path: Vec<usize>,
+    by_path: Vec<(&'a str, &'a TargetFile)>,
 }
 
 impl<'a> CarriedTargets<'a> {
-    pub(super) fn new(list: &'a [(&'a str, &'a TargetFile, &'a str)]) -> Self {
-        let mut by_path: Vec<usize> = (0..list.len()).collect();
-        by_path.sort_by_key(|&i| list[i].0);
-        CarriedTargets { list, by_path }
+    pub(super) fn new(carried: impl Iterator<Item = (&'a str, &'a TargetFile, &'a str)>) -> Self {
+        // Sized once, by the iterator's bound (the number of artifacts).
+        let mut by_path = Vec::with_capacity(carried.size_hint().1.unwrap_or(0));
+        by_path.extend(carried.map(|(t, f, _)| (t, f)));
+        by_path.sort_by_key(|&(t, _)| t);
+        CarriedTargets { by_path }
     }
 }
 
 impl Carried for CarriedTargets<'_> {
     fn carries(&self, path: &str, sha256: &str) -> bool {
-        let first = self.by_path.partition_point(|&i| self.list[i].0 < path);
-        self.by_path[first..].iter().take_while(|&&i| self.list[i].0 == path).any(|&i| {
+        let first = self.by_path.partition_point(|&(t, _)| t < path);
+        self.by_path[first..].iter().take_while(|&&(t, _)| t == path).any(|(_, f)| {
             // Matched as the set of lowercased hashes matched: a missing
             // sha256 counts as "", and only ASCII letters fold.
-            let listed = self.list[i].1.hashes.get("sha256").map_or("", String::as_str);
+            let listed = f.hashes.get("sha256").map_or("", String::as_str);
             listed.len() == sha256.len()
                 && listed.bytes().zip(sha256.bytes()).all(|(l, s)| l.to_ascii_lowercase() == s)
         })
@@ -178,10 +181,10 @@ impl ArtifactSink for Sink<'_> {
         &mut self,
         manifest: &BundleManifest,
         trusted: &Trusted,
-        carried: &[(&str, &TargetFile, &str)],
+        carried: &CarriedArtifacts<'_>,
     ) -> Result<(), String> {
         let chosen = self.chosen.borrow();
-        let carried = CarriedTargets::new(carried);
+        let carried = CarriedTargets::new(carried.iter());
         let update = Update {
             verified: trusted,
             carried: &carried,
@@ -497,22 +500,26 @@ pub fn import_bundle(
         write_plain(&state_dir.join("checkpoint"), &note.to_bytes())?;
     }
     crash_point("staged");
+    let snapshot_to = trusted.snapshot.as_ref().map_or(0, |s| s.signed().version);
+    let new_roots = trusted.new_roots.iter().map(|r| r.signed().version).collect();
+    let omitted_roles = verified.manifest().omitted_roles.clone();
+    // Publishing needs none of the verified metadata: free it (most of the
+    // import's memory, with many artifacts) before the journal lists a move
+    // per artifact, and the roles' bytes before the report copies every
+    // target path (docs/BENCHMARKS.md, "Memory").
+    let targets = verified.into_target_paths();
     let report = ImportReport {
         repo: repo.clone(),
         bundle_sha256: bundle_sha256.clone(),
         snapshot_from: previous,
-        snapshot_to: trusted.snapshot.as_ref().map_or(0, |s| s.signed().version),
-        new_roots: trusted.new_roots.iter().map(|r| r.signed().version).collect(),
-        targets: verified.each_target().map(|(t, _, _)| t.to_owned()).collect(),
-        omitted_roles: verified.manifest().omitted_roles.clone(),
+        snapshot_to,
+        new_roots,
+        targets,
+        omitted_roles,
         served_targets: admitted.served_targets,
         delegation_changes: admitted.changes.clone(),
         recoveries: admitted.recoveries.clone(),
     };
-    // Publishing needs none of the verified metadata: free it (most of the
-    // import's memory, with many artifacts) before the journal lists a move
-    // per artifact (docs/BENCHMARKS.md, "Memory").
-    drop(verified);
     audit["result"] = json!("accepted");
     audit["snapshot_from"] = json!(report.snapshot_from);
     audit["snapshot_to"] = json!(report.snapshot_to);
