@@ -143,7 +143,9 @@ impl<'a> CarriedTargets<'a> {
         // Sized once, by the iterator's bound (the number of artifacts).
         let mut by_path = Vec::with_capacity(carried.size_hint().1.unwrap_or(0));
         by_path.extend(carried.map(|(t, f, _)| (t, f)));
-        by_path.sort_by_key(|&(t, _)| t);
+        // Unstable: no scratch buffer, and the order of equal paths does
+        // not matter to `carries`.
+        by_path.sort_unstable_by_key(|&(t, _)| t);
         CarriedTargets { by_path }
     }
 }
