@@ -179,6 +179,20 @@ pub trait Holdings {
     fn holds_target(&self, path: &str, sha256: &str) -> bool;
 }
 
+/// The targets whose bytes arrive with an update.
+pub trait Carried {
+    /// Whether the update carries target `path` with this SHA-256
+    /// (lowercase hex, as the admission asks).
+    fn carries(&self, path: &str, sha256: &str) -> bool;
+}
+
+/// A set of (path, SHA-256) pairs: the pair must be in it as asked.
+impl Carried for BTreeSet<(String, String)> {
+    fn carries(&self, path: &str, sha256: &str) -> bool {
+        self.contains(&(path.to_owned(), sha256.to_owned()))
+    }
+}
+
 /// A mirror that holds nothing (a fresh mirror, or a check without one).
 pub struct NothingHeld;
 
@@ -203,8 +217,8 @@ pub struct Update<'a> {
     /// The TUF workflow's result: the newest root, timestamp, snapshot and
     /// every targets role reachable from top-level targets.
     pub verified: &'a Trusted,
-    /// Targets whose bytes arrive with the update: (path, SHA-256).
-    pub carried: &'a BTreeSet<(String, String)>,
+    /// Targets whose bytes arrive with the update.
+    pub carried: &'a dyn Carried,
     /// For a delta bundle, the snapshot version it builds on.
     pub base_snapshot_version: Option<u64>,
 }
@@ -564,7 +578,7 @@ fn signers<T: crate::metadata::Role>(root: &Root, role: &str, md: &Metadata<T>) 
     let Ok(auth) = crate::threshold::Authorization::top_level(root, role) else { return Vec::new() };
     // Deadlines do not matter here, only who signed: counted at the epoch,
     // before every retiring deadline.
-    let report = auth.count(md.signatures(), &md.payload(), Timestamp::from_unix(0));
+    let report = auth.count(md.signatures(), md.payload_bytes(), Timestamp::from_unix(0));
     report
         .counted
         .iter()
@@ -604,7 +618,7 @@ fn check_versions(
     let timestamp_revoked = revoked(root, "timestamp", &ts_signers).or_else(|| snapshot_revoked.clone());
     let mut recoveries = Vec::new();
     let (ot, nt) = (p.timestamp.signed().version, timestamp.signed().version);
-    let same_timestamp = p.timestamp.metadata.payload() == timestamp.payload();
+    let same_timestamp = p.timestamp.metadata.payload_bytes() == timestamp.payload_bytes();
     if nt < ot || (nt == ot && !same_timestamp) {
         match &timestamp_revoked {
             Some(keys) => recoveries.push(Recovery {
@@ -620,7 +634,7 @@ fn check_versions(
         }
     }
     let (os, ns) = (p.snapshot.signed().version, snapshot.signed().version);
-    let same_snapshot = p.snapshot.metadata.payload() == snapshot.payload();
+    let same_snapshot = p.snapshot.metadata.payload_bytes() == snapshot.payload_bytes();
     let recovering = snapshot_revoked.is_some() && (ns < os || (ns == os && !same_snapshot));
     if recovering {
         recoveries.push(Recovery {
@@ -787,7 +801,7 @@ fn check_served(
                 version: meta.version,
             })?;
             crate::threshold::Authorization::delegated(d, child)
-                .verify(loaded.metadata.signatures(), &loaded.metadata.payload(), rules.now)
+                .verify(loaded.metadata.signatures(), loaded.metadata.payload_bytes(), rules.now)
                 .map_err(|e| AdmissionError::DelegatedSignature {
                     role: child.name.clone(),
                     delegator: parent.clone(),
@@ -825,7 +839,7 @@ fn check_served(
             let Some(sha) = file.hashes.get("sha256").map(|h| h.to_ascii_lowercase()) else {
                 return Err(AdmissionError::NoSha256 { target: target.clone(), role: role.clone() });
             };
-            if !update.carried.contains(&(target.clone(), sha.clone())) && !held.holds_target(target, &sha) {
+            if !update.carried.carries(target, &sha) && !held.holds_target(target, &sha) {
                 return Err(AdmissionError::TargetNotServed { target: target.clone(), role: role.clone() });
             }
             rules

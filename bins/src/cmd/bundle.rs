@@ -372,7 +372,7 @@ fn verify(a: VerifyArgs) -> Result<()> {
                 }
                 println!(
                     "bundle verified: {} artifact(s) from registry {}",
-                    v.targets().len(),
+                    v.each_target().count(),
                     &v.manifest().registry[..16]
                 );
                 let (until, role) = v.trusted().earliest_expiry();

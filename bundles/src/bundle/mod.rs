@@ -15,8 +15,8 @@ pub use error::BundleError;
 pub use inspect::{inspect_bundle, Inspection};
 pub use logcheck::{carried_role_versions, companion_checkpoint_path, read_companion_checkpoint, BundleLog};
 pub use reader::{
-    verify_bundle, verify_bundle_from, ArtifactSink, Check, NoSink, TrustedStart, VerifiedBundle,
-    VerifyOptions,
+    verify_bundle, verify_bundle_from, ArtifactSink, CarriedArtifacts, Check, NoSink, TrustedStart,
+    VerifiedBundle, VerifyOptions,
 };
 pub use volumes::{
     authenticate_volume_index, check_volume, index_of_volume, index_path, open_volumes, read_volume_index,

@@ -59,7 +59,7 @@ pub trait ArtifactSink {
         &mut self,
         _manifest: &BundleManifest,
         _trusted: &Trusted,
-        _carried: &[(&str, &TargetFile, &str)],
+        _carried: &CarriedArtifacts<'_>,
     ) -> Result<(), String> {
         Ok(())
     }
@@ -75,6 +75,38 @@ pub trait ArtifactSink {
     fn write(&mut self, chunk: &[u8]) -> io::Result<()>;
     /// The current artifact matched its signed length and hashes.
     fn finish(&mut self) -> io::Result<()>;
+}
+
+/// The artifacts a bundle will stream, in archive path order: each (target
+/// path, its signed description, the signing role), borrowed from the
+/// trusted metadata and looked up there when asked for. (A list of them all
+/// was 40 bytes an artifact at the verifier's peak; docs/BENCHMARKS.md.)
+pub struct CarriedArtifacts<'a> {
+    trusted: &'a Trusted,
+    roles: &'a [String],
+    manifest: &'a BundleManifest,
+    resolved: &'a [u32],
+    /// Manifest entry indexes, each found in the trusted metadata.
+    order: Vec<u32>,
+}
+
+impl<'a> CarriedArtifacts<'a> {
+    /// How many artifacts.
+    pub fn len(&self) -> usize {
+        self.order.len()
+    }
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.order.is_empty()
+    }
+    /// The artifacts, in archive path order.
+    pub fn iter(&self) -> impl Iterator<Item = (&'a str, &'a TargetFile, &'a str)> + '_ {
+        self.order.iter().filter_map(|&i| self.get(i as usize))
+    }
+    fn get(&self, entry: usize) -> Option<(&'a str, &'a TargetFile, &'a str)> {
+        let path = self.manifest.entries.get(entry)?.path;
+        signed_target(self.trusted, self.roles, path, *self.resolved.get(entry)?)
+    }
 }
 
 /// A sink that keeps nothing: verification only.
@@ -137,17 +169,28 @@ impl VerifiedBundle {
     /// Every artifact, in stream order: target path, its signed
     /// description, the signing role.
     pub fn targets(&self) -> Vec<(&str, &TargetFile, &str)> {
-        self.targets
-            .iter()
-            .filter_map(|&(entry, role)| {
-                signed_target(
-                    &self.trusted,
-                    &self.roles,
-                    self.manifest.entries.get(entry as usize)?.path,
-                    role,
-                )
-            })
-            .collect()
+        let mut all = Vec::with_capacity(self.targets.len());
+        all.extend(self.each_target());
+        all
+    }
+    /// The target path of every artifact, as [`VerifiedBundle::each_target`]
+    /// gives them, consuming the bundle. The targets roles' file bytes are
+    /// freed before the paths are copied (18 MB at 100,000 artifacts: an
+    /// import that has staged the files needs nothing else of the bundle).
+    pub fn into_target_paths(mut self) -> Vec<String> {
+        for role in self.trusted.targets.values_mut() {
+            role.bytes = Vec::new();
+        }
+        let mut paths = Vec::with_capacity(self.targets.len());
+        paths.extend(self.each_target().map(|(t, _, _)| t.to_owned()));
+        paths
+    }
+    /// [`VerifiedBundle::targets`] one at a time, without a list of them all
+    /// (at 100,000 artifacts the list is 4 MB).
+    pub fn each_target(&self) -> impl Iterator<Item = (&str, &TargetFile, &str)> + '_ {
+        self.targets.iter().filter_map(|&(entry, role)| {
+            signed_target(&self.trusted, &self.roles, self.manifest.entries.get(entry as usize)?.path, role)
+        })
     }
     /// The report, in the order the checks ran.
     pub fn checks(&self) -> &[Check] {
@@ -849,17 +892,19 @@ impl<'s> State<'s> {
         // the artifact count (docs/BENCHMARKS.md, "Memory").
         let (Some(m), Some(t)) = (&self.manifest, &self.trusted) else { return Ok(()) };
         // In archive path order, as before.
-        let mut order: Vec<usize> =
-            (0..self.resolved.len()).filter(|&i| self.resolved[i] != NO_ROLE).collect();
-        let path = |i: usize| m.entries.get(i).map_or("", |e| e.path);
-        order.sort_by(|&a, &b| path(a).cmp(path(b)));
-        let carried: Vec<(&str, &TargetFile, &str)> = order
-            .into_iter()
-            .filter_map(|i| signed_target(t, &self.roles, path(i), self.resolved[i]))
+        let mut order: Vec<u32> = (0..self.resolved.len())
+            .filter(|&i| self.resolved[i] != NO_ROLE)
+            .filter_map(|i| u32::try_from(i).ok())
             .collect();
+        let path = |i: u32| m.entries.get(i as usize).map_or("", |e| e.path);
+        order.sort_by(|&a, &b| path(a).cmp(path(b)));
+        // Only the artifacts found in the trusted metadata, as before.
+        order.retain(|&i| signed_target(t, &self.roles, path(i), self.resolved[i as usize]).is_some());
+        let carried =
+            CarriedArtifacts { trusted: t, roles: &self.roles, manifest: m, resolved: &self.resolved, order };
         sink.verified_metadata(m, t, &carried)
             .map_err(|reason| BundleError::Refused { target: "metadata".into(), reason })?;
-        for &(target, info, role) in &carried {
+        for (target, info, role) in carried.iter() {
             sink.approve(target, info, role)
                 .map_err(|reason| BundleError::Refused { target: target.to_owned(), reason })?;
         }

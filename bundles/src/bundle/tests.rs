@@ -785,9 +785,10 @@ impl ArtifactSink for Picky {
         &mut self,
         _: &BundleManifest,
         _: &airlock_core::client::Trusted,
-        carried: &[(&str, &airlock_core::metadata::TargetFile, &str)],
+        carried: &crate::bundle::CarriedArtifacts<'_>,
     ) -> Result<(), String> {
         assert_eq!(carried.len(), 2);
+        assert_eq!(carried.iter().count(), 2);
         if self.refuse_metadata {
             return Err("stale mirror".into());
         }
@@ -883,4 +884,16 @@ fn an_archive_that_ends_early_names_the_first_missing_entry() {
     }
     let r = verify(&raw_tar(&[]), &repo.root());
     assert!(matches!(&r, Err(BundleError::Truncated(p)) if p == MANIFEST_PATH), "{r:?}");
+}
+
+/// `each_target` gives what `targets` lists, in the same order, and
+/// `into_target_paths` their paths.
+#[test]
+fn each_target_is_targets_one_at_a_time() {
+    let (_d, repo) = setup();
+    let v = verify(&make(&repo, &opts()), &repo.root()).unwrap();
+    assert_eq!(v.targets().len(), 2);
+    assert_eq!(v.each_target().collect::<Vec<_>>(), v.targets());
+    let paths: Vec<String> = v.targets().iter().map(|(t, _, _)| (*t).to_owned()).collect();
+    assert_eq!(v.into_target_paths(), paths);
 }

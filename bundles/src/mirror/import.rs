@@ -2,13 +2,15 @@
 
 use super::bundle_hash::BundleHash;
 use super::error::{io, MirrorError};
-use super::layout::{crash_point, sync_dir, sync_filesystem, write_atomic, Mirror, STATE_FILES};
+use super::layout::{crash_point, sync_dir, sync_filesystem, write_atomic_with, Mirror, STATE_FILES};
 use super::verify::ServedTarget;
 use crate::bundle::{
-    verify_bundle_from, ArtifactSink, BundleError, TrustedStart, VerifiedBundle, VerifyOptions,
+    verify_bundle_from, ArtifactSink, BundleError, CarriedArtifacts, TrustedStart, VerifiedBundle,
+    VerifyOptions,
 };
 use airlock_core::admission::{
-    admit, admit_log, Admitted, Holdings, NothingHeld, OfferedLog, Purpose, Rules, TrustedState, Update,
+    admit, admit_log, Admitted, Carried, Holdings, NothingHeld, OfferedLog, Purpose, Rules, TrustedState,
+    Update,
 };
 use airlock_core::attestation::{MAX_SIGSTORE_BUNDLE, SIGSTORE_SUFFIX};
 use airlock_core::bundle::BundleManifest;
@@ -22,7 +24,7 @@ use airlock_keyceremony::transcript;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
@@ -113,6 +115,39 @@ pub fn trusted_state(mirror: &Mirror, repo: &str) -> Result<Option<TrustedState>
     Ok(state)
 }
 
+/// The targets a bundle carries, found by path: (path, signed description)
+/// borrowed from the trusted metadata, sorted by path, not a set of owned
+/// (path, SHA-256) copies (13 MB at 100,000 artifacts, at the import's
+/// peak; docs/BENCHMARKS.md).
+pub(super) struct CarriedTargets<'a> {
+    by_path: Vec<(&'a str, &'a TargetFile)>,
+}
+
+impl<'a> CarriedTargets<'a> {
+    pub(super) fn new(carried: impl Iterator<Item = (&'a str, &'a TargetFile, &'a str)>) -> Self {
+        // Sized once, by the iterator's bound (the number of artifacts).
+        let mut by_path = Vec::with_capacity(carried.size_hint().1.unwrap_or(0));
+        by_path.extend(carried.map(|(t, f, _)| (t, f)));
+        // Unstable: no scratch buffer, and the order of equal paths does
+        // not matter to `carries`.
+        by_path.sort_unstable_by_key(|&(t, _)| t);
+        CarriedTargets { by_path }
+    }
+}
+
+impl Carried for CarriedTargets<'_> {
+    fn carries(&self, path: &str, sha256: &str) -> bool {
+        let first = self.by_path.partition_point(|&(t, _)| t < path);
+        self.by_path[first..].iter().take_while(|&&(t, _)| t == path).any(|(_, f)| {
+            // Matched as the set of lowercased hashes matched: a missing
+            // sha256 counts as "", and only ASCII letters fold.
+            let listed = f.hashes.get("sha256").map_or("", String::as_str);
+            listed.len() == sha256.len()
+                && listed.bytes().zip(sha256.bytes()).all(|(l, s)| l.to_ascii_lowercase() == s)
+        })
+    }
+}
+
 struct Sink<'a> {
     mirror: Option<&'a Mirror>,
     importer: &'a Importer,
@@ -133,15 +168,10 @@ impl ArtifactSink for Sink<'_> {
         &mut self,
         manifest: &BundleManifest,
         trusted: &Trusted,
-        carried: &[(&str, &TargetFile, &str)],
+        carried: &CarriedArtifacts<'_>,
     ) -> Result<(), String> {
         let chosen = self.chosen.borrow();
-        let carried: BTreeSet<(String, String)> = carried
-            .iter()
-            .map(|(t, f, _)| {
-                ((*t).to_owned(), f.hashes.get("sha256").map(|h| h.to_ascii_lowercase()).unwrap_or_default())
-            })
-            .collect();
+        let carried = CarriedTargets::new(carried.iter());
         let update = Update {
             verified: trusted,
             carried: &carried,
@@ -324,14 +354,16 @@ fn check(
 /// mirror, byte for byte, or the mirror would serve metadata naming files
 /// it lacks. Roles the bundle does not carry were checked when they came.
 fn base_artifacts_present(mirror: Option<&Mirror>, c: &Checked) -> Result<(), MirrorError> {
-    let carried: BTreeSet<&str> = c.bundle.targets().into_iter().map(|(t, _, _)| t).collect();
+    // A sorted list, not a set: a set's nodes cost more with many artifacts.
+    let mut carried: Vec<&str> = c.bundle.each_target().map(|(t, _, _)| t).collect();
+    carried.sort_unstable();
     let files = c.bundle.metadata_files();
     for (role, md) in &c.bundle.trusted().targets {
         if !files.contains_key(format!("metadata/{}.{role}.json", md.signed().version).as_str()) {
             continue;
         }
         for (target, info) in &md.signed().targets {
-            if carried.contains(target.as_str()) {
+            if carried.binary_search(&target.as_str()).is_ok() {
                 continue;
             }
             let missing = |why: &str| MirrorError::BaseArtifactMissing {
@@ -458,22 +490,26 @@ pub fn import_bundle(
     }
     sync_staged(&staging)?;
     crash_point("staged");
+    let snapshot_to = trusted.snapshot.as_ref().map_or(0, |s| s.signed().version);
+    let new_roots = trusted.new_roots.iter().map(|r| r.signed().version).collect();
+    let omitted_roles = verified.manifest().omitted_roles.clone();
+    // Publishing needs none of the verified metadata: free it (most of the
+    // import's memory, with many artifacts) before the journal lists a move
+    // per artifact, and the roles' bytes before the report copies every
+    // target path (docs/BENCHMARKS.md, "Memory").
+    let targets = verified.into_target_paths();
     let report = ImportReport {
         repo: repo.clone(),
         bundle_sha256: bundle_sha256.clone(),
         snapshot_from: previous,
-        snapshot_to: trusted.snapshot.as_ref().map_or(0, |s| s.signed().version),
-        new_roots: trusted.new_roots.iter().map(|r| r.signed().version).collect(),
-        targets: verified.targets().into_iter().map(|(t, _, _)| t.to_owned()).collect(),
-        omitted_roles: verified.manifest().omitted_roles.clone(),
+        snapshot_to,
+        new_roots,
+        targets,
+        omitted_roles,
         served_targets: admitted.served_targets,
         delegation_changes: admitted.changes.clone(),
         recoveries: admitted.recoveries.clone(),
     };
-    // Publishing needs none of the verified metadata: free it (most of the
-    // import's memory, with many artifacts) before the journal lists a move
-    // per artifact (docs/BENCHMARKS.md, "Memory").
-    drop(verified);
     audit["result"] = json!("accepted");
     audit["snapshot_from"] = json!(report.snapshot_from);
     audit["snapshot_to"] = json!(report.snapshot_to);
@@ -503,9 +539,13 @@ pub fn import_bundle(
         }
     }
     let journal = Journal { id: id.clone(), time: now, moves, audit };
-    write_atomic(&mirror.journal_path(), &serde_json::to_vec_pretty(&journal).unwrap_or_default())?;
+    // Written as it is serialized: the text (two paths per artifact) was
+    // the import's largest allocation after the verified metadata was freed.
+    write_atomic_with(&mirror.journal_path(), |w| {
+        serde_json::to_writer_pretty(w, &journal).map_err(io::Error::from)
+    })?;
     crash_point("journal");
-    apply(mirror, &journal)?;
+    apply(mirror, journal)?;
     Ok(report)
 }
 
@@ -572,13 +612,14 @@ fn plan_moves(mirror: &Mirror, staging: &Path, repo: &str) -> Result<Vec<(String
 
 /// Performs a journal's renames, appends its audit record, and clears it.
 /// Safe to repeat after a crash at any point.
-fn apply(mirror: &Mirror, journal: &Journal) -> Result<(), MirrorError> {
+fn apply(mirror: &Mirror, journal: Journal) -> Result<(), MirrorError> {
+    let Journal { id, time, moves, audit } = journal;
     // Artifacts come first and are content-addressed: their renames are
     // made durable together, by one flush of the file system before the
     // first metadata rename, and each metadata rename on its own, so that
     // no metadata is ever durable before the artifacts it lists.
     let mut unflushed = false;
-    for (i, (from, to)) in journal.moves.iter().enumerate() {
+    for (i, (from, to)) in moves.iter().enumerate() {
         let (src, dst) = (mirror.dir().join(from), mirror.dir().join(to));
         let artifact = from.contains("/served/targets/");
         if unflushed && !artifact {
@@ -596,28 +637,28 @@ fn apply(mirror: &Mirror, journal: &Journal) -> Result<(), MirrorError> {
                 sync_dir(parent)?;
             }
         } else if !dst.exists() {
-            return Err(MirrorError::Layout(format!(
-                "journal {}: neither {from} nor {to} exists",
-                journal.id
-            )));
+            return Err(MirrorError::Layout(format!("journal {id}: neither {from} nor {to} exists")));
         }
         crash_point(&format!("move-{i}"));
     }
     if unflushed {
         sync_filesystem(mirror.dir())?;
     }
+    // Two paths per artifact, not needed for the audit record: freed first.
+    drop(moves);
     crash_point("state");
     let logged = fs::read(mirror.audit_path())
         .ok()
         .and_then(|b| transcript::scan(&b).records.last().and_then(|l| l.details.get("import_id").cloned()))
-        .is_some_and(|v| v == json!(journal.id));
+        .is_some_and(|v| v == json!(id));
     if !logged {
-        append_audit(mirror, journal.time, "import accepted", journal.audit.clone())?;
+        // Moved, not cloned: with many artifacts the record is large.
+        append_audit(mirror, time, "import accepted", audit)?;
     }
     crash_point("audit");
     fs::remove_file(mirror.journal_path()).map_err(|e| io(&mirror.journal_path(), e))?;
     sync_dir(&mirror.dir().join("state"))?;
-    let _ = fs::remove_dir_all(mirror.staging().join(&journal.id));
+    let _ = fs::remove_dir_all(mirror.staging().join(&id));
     Ok(())
 }
 
@@ -659,7 +700,7 @@ fn recover_locked(mirror: &Mirror) -> Result<(), MirrorError> {
         Ok(bytes) => {
             let journal: Journal = serde_json::from_slice(&bytes)
                 .map_err(|e| MirrorError::Layout(format!("{}: {e}", mirror.journal_path().display())))?;
-            apply(mirror, &journal)?;
+            apply(mirror, journal)?;
         }
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
         Err(e) => return Err(io(&mirror.journal_path(), e)),

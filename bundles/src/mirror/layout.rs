@@ -155,10 +155,23 @@ impl Mirror {
 /// Writes `bytes` to `path` by a fsynced temporary file and a rename, then
 /// fsyncs the directory.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), MirrorError> {
+    write_atomic_with(path, |w| w.write_all(bytes))
+}
+
+/// [`write_atomic`] of what `fill` writes, through a buffer: a large file
+/// (an import's journal) is never held whole in memory.
+pub(crate) fn write_atomic_with(
+    path: &Path,
+    fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<(), MirrorError> {
     let dir = path.parent().ok_or_else(|| MirrorError::Io(format!("{}: no parent", path.display())))?;
     let tmp = dir.join(format!(".tmp-{}", std::process::id()));
     let written = File::create(&tmp)
-        .and_then(|mut f| f.write_all(bytes).and_then(|_| f.sync_all()))
+        .and_then(|f| {
+            let mut w = std::io::BufWriter::new(f);
+            fill(&mut w)?;
+            w.into_inner().map_err(std::io::IntoInnerError::into_error)?.sync_all()
+        })
         .map_err(|e| io(&tmp, e))
         .and_then(|()| fs::rename(&tmp, path).map_err(|e| io(path, e)));
     if written.is_err() {

@@ -295,3 +295,65 @@ fn an_unreadable_trusted_state_refuses_everything() {
     std::fs::remove_file(m.state_dir("reg").join("snapshot.json")).unwrap();
     assert!(matches!(import(&m, &bundle(&repo, None), &r), Err(MirrorError::State(_))));
 }
+
+/// The import's lookup of carried targets answers as the set of
+/// (path, lowercased SHA-256) it replaced, a missing sha256 being "".
+#[test]
+fn carried_targets_answer_as_the_set_did() {
+    use airlock_core::admission::Carried;
+    use std::collections::BTreeSet;
+    let file = |sha: Option<&str>| {
+        let mut f = target_file(b"x");
+        f.hashes = Default::default();
+        if let Some(h) = sha {
+            f.hashes.insert("sha256".into(), h.into());
+        }
+        f
+    };
+    let (upper, lower) = ("AB".repeat(32), "ab".repeat(32));
+    let files = [file(Some(&upper)), file(Some(&"cd".repeat(32))), file(None), file(Some("é"))];
+    let list = [
+        ("acme/b", &files[0], "acme"),
+        ("acme/a", &files[1], "acme"),
+        ("acme/a", &files[0], "acme"),
+        ("acme/c", &files[2], "acme"),
+        ("acme/d", &files[3], "acme"),
+    ];
+    let set: BTreeSet<(String, String)> = list
+        .iter()
+        .map(|(t, f, _)| {
+            ((*t).to_owned(), f.hashes.get("sha256").map(|h| h.to_ascii_lowercase()).unwrap_or_default())
+        })
+        .collect();
+    let index = import::CarriedTargets::new(list.iter().copied());
+    for path in ["acme/a", "acme/b", "acme/c", "acme/d", "acme/e", "", "acme"] {
+        for sha in [&upper, &lower, &"cd".repeat(32), &"CD".repeat(32), "", "é", "É"] {
+            assert_eq!(index.carries(path, sha), set.carries(path, sha), "{path} {sha}");
+        }
+    }
+    assert!(
+        index.carries("acme/a", &lower) && index.carries("acme/c", "") && !index.carries("acme/b", &upper)
+    );
+}
+
+/// The journal is written as it is serialized: the file holds exactly what
+/// `fill` wrote, and a failing `fill` leaves neither file nor temporary.
+#[test]
+fn write_atomic_with_writes_what_fill_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("journal.json");
+    let value = serde_json::json!({"moves": [["a", "b"], ["c", "d"]], "id": "x"});
+    layout::write_atomic_with(&path, |w| {
+        serde_json::to_writer_pretty(w, &value).map_err(std::io::Error::from)
+    })
+    .unwrap();
+    assert_eq!(std::fs::read(&path).unwrap(), serde_json::to_vec_pretty(&value).unwrap());
+    let other = dir.path().join("other.json");
+    let failed = layout::write_atomic_with(&other, |w| {
+        w.write_all(b"partial")?;
+        Err(std::io::Error::other("disk full"))
+    });
+    assert!(failed.is_err());
+    let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(names, ["journal.json"]);
+}

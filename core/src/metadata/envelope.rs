@@ -92,6 +92,9 @@ impl<T: Role> Metadata<T> {
         };
         let (payload, not_canonical) =
             signed.ok_or_else(|| MetadataError::NotAnEnvelope("no \"signed\" member".into()))?;
+        // Trimmed now, not at the end: the buffer grew by doubling, and the
+        // passes below are when a large role's parse takes the most memory.
+        let payload = payload.into_boxed_slice();
         let sigs = doc
             .remove("signatures")
             .ok_or_else(|| MetadataError::NotAnEnvelope("no \"signatures\" member".into()))?;
@@ -118,7 +121,7 @@ impl<T: Role> Metadata<T> {
             let tree = parse_strict(bytes).map_err(|e| MetadataError::Json(e.0))?;
             to_canonical_bytes(tree.get("signed").unwrap_or(&Value::Null))?;
         }
-        Ok(Metadata { signatures, signed, payload: payload.into_boxed_slice(), extra: doc })
+        Ok(Metadata { signatures, signed, payload, extra: doc })
     }
 
     fn check_signed(signed: &Value) -> Result<(), MetadataError> {

@@ -47,25 +47,92 @@ pub struct TargetFile {
 }
 
 /// A target's hashes by algorithm name, in name order: a map kept as a
-/// short sorted list. A `BTreeMap` spends a 544-byte node on the one hash a
-/// target usually has, and a verifier holds every target of every role
-/// (docs/BENCHMARKS.md, "Memory").
+/// short sorted list, the usual one hash inline. A `BTreeMap` spends a
+/// 544-byte node on the one hash a target usually has, a list 64 bytes, and
+/// a verifier holds every target of every role (docs/BENCHMARKS.md, "Memory").
 #[derive(Clone, Default, PartialEq, Eq, Hash)]
-pub struct Hashes(Vec<(String, String)>);
+pub struct Hashes(List);
+
+/// One hash inline, or a sorted list of none or of two or more: never a
+/// list of one, so equal contents are equal values.
+#[derive(Clone, PartialEq, Eq, Hash)]
+enum List {
+    One((Name, String)),
+    Many(Vec<(Name, String)>),
+}
+
+impl Default for List {
+    fn default() -> Self {
+        List::Many(Vec::new())
+    }
+}
+
+impl List {
+    fn from_vec(mut v: Vec<(Name, String)>) -> Self {
+        if v.len() == 1 {
+            List::One(v.swap_remove(0))
+        } else {
+            v.shrink_to_fit();
+            List::Many(v)
+        }
+    }
+}
+
+/// An algorithm name. `sha256`, which nearly every target lists, is one
+/// shared string rather than a 32-byte allocation per target.
+#[derive(Clone, PartialEq, Eq, Hash)]
+enum Name {
+    Sha256,
+    Other(String),
+}
+
+impl Name {
+    fn new(name: String) -> Self {
+        if name == "sha256" {
+            Name::Sha256
+        } else {
+            Name::Other(name)
+        }
+    }
+    fn as_string(&self) -> &String {
+        static SHA256: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        match self {
+            Name::Sha256 => SHA256.get_or_init(|| "sha256".to_owned()),
+            Name::Other(name) => name,
+        }
+    }
+}
+
+fn pair((name, hex): &(Name, String)) -> (&String, &String) {
+    (name.as_string(), hex)
+}
 
 impl Hashes {
+    fn entries(&self) -> &[(Name, String)] {
+        match &self.0 {
+            List::One(pair) => std::slice::from_ref(pair),
+            List::Many(v) => v,
+        }
+    }
+    fn take_vec(&mut self) -> Vec<(Name, String)> {
+        match std::mem::take(&mut self.0) {
+            List::One(pair) => vec![pair],
+            List::Many(v) => v,
+        }
+    }
     fn find<Q: Ord + ?Sized>(&self, algorithm: &Q) -> Result<usize, usize>
     where
         String: std::borrow::Borrow<Q>,
     {
-        self.0.binary_search_by(|(k, _)| std::borrow::Borrow::<Q>::borrow(k).cmp(algorithm))
+        self.entries()
+            .binary_search_by(|(k, _)| std::borrow::Borrow::<Q>::borrow(k.as_string()).cmp(algorithm))
     }
     /// The hex hash for `algorithm` (as `BTreeMap::get`).
     pub fn get<Q: Ord + ?Sized>(&self, algorithm: &Q) -> Option<&String>
     where
         String: std::borrow::Borrow<Q>,
     {
-        self.find(algorithm).ok().map(|i| &self.0[i].1)
+        self.find(algorithm).ok().map(|i| &self.entries()[i].1)
     }
     /// Whether a hash for `algorithm` is listed.
     pub fn contains_key<Q: Ord + ?Sized>(&self, algorithm: &Q) -> bool
@@ -76,37 +143,45 @@ impl Hashes {
     }
     /// Sets the hash for `algorithm`, returning the one it replaces.
     pub fn insert(&mut self, algorithm: String, hex: String) -> Option<String> {
-        match self.find(algorithm.as_str()) {
-            Ok(i) => Some(std::mem::replace(&mut self.0[i].1, hex)),
+        let at = self.find(algorithm.as_str());
+        let mut v = self.take_vec();
+        let old = match at {
+            Ok(i) => Some(std::mem::replace(&mut v[i].1, hex)),
             Err(i) => {
-                self.0.insert(i, (algorithm, hex));
+                v.insert(i, (Name::new(algorithm), hex));
                 None
             }
-        }
+        };
+        self.0 = List::from_vec(v);
+        old
     }
     /// Removes the hash for `algorithm`.
     pub fn remove(&mut self, algorithm: &str) -> Option<String> {
-        self.find(algorithm).ok().map(|i| self.0.remove(i).1)
+        let i = self.find(algorithm).ok()?;
+        let mut v = self.take_vec();
+        let (_, hex) = v.remove(i);
+        self.0 = List::from_vec(v);
+        Some(hex)
     }
     /// How many hashes are listed.
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.entries().len()
     }
     /// Whether none is.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.entries().is_empty()
     }
     /// (algorithm, hex hash) in algorithm order.
     pub fn iter(&self) -> impl Iterator<Item = (&String, &String)> {
-        self.0.iter().map(|(k, v)| (k, v))
+        self.entries().iter().map(pair)
     }
     /// The algorithm names, in order.
     pub fn keys(&self) -> impl Iterator<Item = &String> {
-        self.0.iter().map(|(k, _)| k)
+        self.entries().iter().map(|(k, _)| k.as_string())
     }
     /// The hex hashes, in algorithm order.
     pub fn values(&self) -> impl Iterator<Item = &String> {
-        self.0.iter().map(|(_, v)| v)
+        self.entries().iter().map(|(_, v)| v)
     }
 }
 
@@ -118,9 +193,13 @@ impl std::fmt::Debug for Hashes {
 
 impl From<BTreeMap<String, String>> for Hashes {
     fn from(m: BTreeMap<String, String>) -> Self {
-        let mut v: Vec<(String, String)> = m.into_iter().collect();
-        v.shrink_to_fit();
-        Hashes(v)
+        // The usual one hash goes inline without a list made and freed.
+        let mut pairs = m.into_iter().map(|(k, h)| (Name::new(k), h));
+        Hashes(match (pairs.next(), pairs.next()) {
+            (None, _) => List::default(),
+            (Some(one), None) => List::One(one),
+            (Some(a), Some(b)) => List::from_vec([a, b].into_iter().chain(pairs).collect()),
+        })
     }
 }
 
@@ -138,14 +217,21 @@ impl std::ops::Index<&str> for Hashes {
     }
 }
 
+/// The iterator of `&Hashes`: (algorithm, hex hash) in algorithm order.
+pub struct HashesIter<'a>(std::slice::Iter<'a, (Name, String)>);
+
+impl<'a> Iterator for HashesIter<'a> {
+    type Item = (&'a String, &'a String);
+    fn next(&mut self) -> Option<Self::Item> {
+        self.0.next().map(pair)
+    }
+}
+
 impl<'a> IntoIterator for &'a Hashes {
     type Item = (&'a String, &'a String);
-    type IntoIter = std::iter::Map<
-        std::slice::Iter<'a, (String, String)>,
-        fn(&'a (String, String)) -> (&'a String, &'a String),
-    >;
+    type IntoIter = HashesIter<'a>;
     fn into_iter(self) -> Self::IntoIter {
-        self.0.iter().map(|(k, v)| (k, v))
+        HashesIter(self.entries().iter())
     }
 }
 
@@ -161,6 +247,9 @@ impl<'de> Deserialize<'de> for Hashes {
     }
 }
 
+/// Entries read before they are added to the map in one go.
+const DENSE_CHUNK: usize = 2048;
+
 /// A map read into full B-tree nodes: collected, then built in one go,
 /// rather than inserted one by one (which leaves nodes about half full; for
 /// the targets of a large role that is megabytes).
@@ -172,12 +261,22 @@ fn dense_map<'de, D: serde::Deserializer<'de>>(d: D) -> Result<BTreeMap<String, 
             f.write_str("a map")
         }
         fn visit_map<A: serde::de::MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
-            let mut pairs = Vec::with_capacity(access.size_hint().unwrap_or(0).min(4096));
+            // In chunks, each built dense and appended (which rebuilds the
+            // map dense, freeing the old nodes as it goes): a list of every
+            // entry, grown by doubling and sorted with a scratch half its
+            // size, was the largest allocation while a large role was read.
+            let mut map = BTreeMap::new();
+            let mut chunk = Vec::with_capacity(access.size_hint().unwrap_or(0).min(DENSE_CHUNK));
             while let Some(pair) = access.next_entry::<String, TargetFile>()? {
-                pairs.push(pair);
+                chunk.push(pair);
+                if chunk.len() == DENSE_CHUNK {
+                    map.append(&mut chunk.drain(..).collect());
+                }
             }
-            // As inserting one by one: the last of equal keys wins.
-            Ok(pairs.into_iter().collect())
+            // As inserting one by one: the last of equal keys wins (in a
+            // chunk as collecting keeps it, across chunks as `append` does).
+            map.append(&mut chunk.into_iter().collect());
+            Ok(map)
         }
     }
     d.deserialize_map(Dense)

@@ -262,4 +262,53 @@ fn hashes_behave_as_the_map_they_replace() {
     let want =
         serde_json::from_str::<std::collections::BTreeMap<String, String>>("[1]").unwrap_err().to_string();
     assert_eq!(err, want);
+    // Removing down to one hash, or inserting into none, gives the value
+    // reading that one hash gives (one inline), and back.
+    let mut two: Hashes = serde_json::from_str(r#"{"sha256":"ab","sha512":"cd"}"#).unwrap();
+    assert_eq!(two.remove("sha512"), Some("cd".into()));
+    let one: Hashes = serde_json::from_str(r#"{"sha256":"ab"}"#).unwrap();
+    assert_eq!((&two, two.len(), two.iter().collect::<Vec<_>>()), (&one, 1, one.iter().collect()));
+    let mut built = Hashes::default();
+    built.insert("sha256".into(), "ab".into());
+    assert_eq!(built, one);
+    assert_eq!(two.remove("sha256"), Some("ab".into()));
+    assert!(two.is_empty() && two == Hashes::default() && two.get("sha256").is_none());
+    // One hash inline: a target's hashes take no allocation of their own.
+    assert!(std::mem::size_of::<Hashes>() <= 48, "{}", std::mem::size_of::<Hashes>());
+    // The name `sha256` is one shared string, not one per target.
+    let (a, b) = (Hashes::from(map), serde_json::from_str::<Hashes>(r#"{"sha256":"ab"}"#).unwrap());
+    assert!(std::ptr::eq(a.keys().nth(1).unwrap(), b.keys().next().unwrap()));
+    assert_eq!(b, [("sha256".to_owned(), "ab".to_owned())].into_iter().collect());
+}
+
+/// `Targets::targets` is read in chunks appended to the map: the result is
+/// the map inserting entries one by one gives, the last of equal keys
+/// winning within a chunk and across chunks, in any order.
+#[test]
+fn targets_read_in_chunks_are_the_map_inserting_gives() {
+    let n = 5000;
+    let mut entries: Vec<(String, u64)> =
+        (0..n).map(|i| (format!("acme/{:05}", (i * 7919) % n), i)).collect();
+    // Equal keys within the first chunk, across chunks, and in the last one.
+    entries.push(("acme/00003".into(), 90_001));
+    entries.insert(10, ("acme/04999".into(), 90_002));
+    entries.push(("acme/00003".into(), 90_003));
+    entries.insert(2100, ("acme/00010".into(), 90_004));
+    let body: Vec<String> = entries
+        .iter()
+        .map(|(t, len)| format!(r#""{t}":{{"length":{len},"hashes":{{"sha256":"ab"}}}}"#))
+        .collect();
+    let text = format!(
+        r#"{{"_type":"targets","spec_version":"1.0.31","version":1,"expires":"2030-01-01T00:00:00Z","targets":{{{}}}}}"#,
+        body.join(",")
+    );
+    let read: Targets = serde_json::from_str(&text).unwrap();
+    let mut want = std::collections::BTreeMap::new();
+    for (t, len) in &entries {
+        want.insert(t.clone(), *len);
+    }
+    let got: std::collections::BTreeMap<String, u64> =
+        read.targets.iter().map(|(t, f)| (t.clone(), f.length)).collect();
+    assert_eq!(got, want);
+    assert_eq!((got.len(), got["acme/00003"]), (n as usize, 90_003));
 }
