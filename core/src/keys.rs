@@ -383,7 +383,8 @@ impl Signer for Ed25519Signer {
     }
 }
 
-/// ECDSA P-256 keys and signers for tests, in either SEC1 point form.
+/// Keys and signers for tests: Ed25519 by seed, and ECDSA P-256 in either
+/// SEC1 point form.
 #[cfg(test)]
 pub(crate) mod testing {
     use super::*;
@@ -393,6 +394,12 @@ pub(crate) mod testing {
     use p256::pkcs8::LineEnding;
 
     pub use p256::elliptic_curve::sec1::ToEncodedPoint;
+
+    /// The Ed25519 signer whose secret key is 32 bytes of `seed`: a fixed,
+    /// distinct key per seed, so tests can name keys by number.
+    pub fn ed25519_signer(seed: u8) -> Ed25519Signer {
+        Ed25519Signer::new(ed25519_dalek::SigningKey::from_bytes(&[seed; 32]))
+    }
 
     /// The P-256 secret key with every scalar byte `seed` (seed 1 to 255 is in range).
     pub fn p256_secret(seed: u8) -> p256::SecretKey {
@@ -444,12 +451,8 @@ pub(crate) mod testing {
 
 #[cfg(test)]
 mod tests {
-    use super::testing::{p256_key, p256_secret, P256Signer, ToEncodedPoint};
+    use super::testing::{ed25519_signer as signer, p256_key, p256_secret, P256Signer, ToEncodedPoint};
     use super::*;
-
-    fn signer(seed: u8) -> Ed25519Signer {
-        Ed25519Signer::new(ed25519_dalek::SigningKey::from_bytes(&[seed; 32]))
-    }
 
     /// A counter, not randomness: salts for test signatures only.
     struct Counter(u64);

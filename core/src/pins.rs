@@ -555,13 +555,11 @@ impl Pins {
 mod tests {
     use super::*;
     use crate::extension::ExpiryDays;
-    use crate::keys::{Ed25519Signer, Signer};
+    use crate::keys::Signer;
     use crate::metadata::{RoleKeys, TOP_LEVEL_ROLES};
     use serde_json::{json, Value};
 
-    fn signer(seed: u8) -> Ed25519Signer {
-        Ed25519Signer::new(ed25519_dalek::SigningKey::from_bytes(&[seed; 32]))
-    }
+    use crate::keys::testing::ed25519_signer as signer;
 
     /// A root `version` whose roles are key `seed`, signed by `signers`,
     /// with an `x-airlock` member when `ext` is given.

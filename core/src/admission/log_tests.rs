@@ -1,15 +1,12 @@
 //! `admit_log`: every refusal from the input that triggers it.
 
 use super::*;
-use crate::keys::Ed25519Signer;
 use crate::log::{cosign, entry_leaf, origin, sign_note, Tree};
 use crate::time::Timestamp;
 
 const ID: &str = "example";
 
-fn signer(seed: u8) -> Ed25519Signer {
-    Ed25519Signer::new(ed25519_dalek::SigningKey::from_bytes(&[seed; 32]))
-}
+use crate::keys::testing::ed25519_signer as signer;
 
 fn public_hex(seed: u8) -> String {
     hex::encode(signer(seed).signing_key().verifying_key().to_bytes())

@@ -1,12 +1,10 @@
 //! Client workflow tests over an in-memory repository.
 
 use super::*;
-use crate::keys::{Ed25519Signer, Signer};
+use crate::keys::Signer;
 use crate::metadata::{DelegatedRole, Delegations, RoleKeys, TOP_LEVEL_ROLES};
 
-fn signer(seed: u8) -> Ed25519Signer {
-    Ed25519Signer::new(ed25519_dalek::SigningKey::from_bytes(&[seed; 32]))
-}
+use crate::keys::testing::ed25519_signer as signer;
 
 fn t(s: &str) -> Timestamp {
     Timestamp::parse(s).unwrap()

@@ -565,11 +565,8 @@ impl Checkpoint {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::keys::Ed25519Signer;
 
-    fn signer(seed: u8) -> Ed25519Signer {
-        Ed25519Signer::new(ed25519_dalek::SigningKey::from_bytes(&[seed; 32]))
-    }
+    use crate::keys::testing::ed25519_signer as signer;
 
     fn public(seed: u8) -> [u8; 32] {
         signer(seed).signing_key().verifying_key().to_bytes()

@@ -2,16 +2,14 @@
 //! from the bad input that triggers it.
 
 use super::*;
-use crate::keys::{Ed25519Signer, KeyId, PublicKey, Signer};
+use crate::keys::{KeyId, PublicKey, Signer};
 use crate::log::note::{sign_note, NoteSignature};
 use crate::metadata::RoleKeys;
 use std::collections::BTreeMap;
 
 const ID: &str = "example";
 
-fn signer(seed: u8) -> Ed25519Signer {
-    Ed25519Signer::new(ed25519_dalek::SigningKey::from_bytes(&[seed; 32]))
-}
+use crate::keys::testing::ed25519_signer as signer;
 
 fn public(seed: u8) -> [u8; 32] {
     signer(seed).signing_key().verifying_key().to_bytes()

@@ -1,12 +1,10 @@
 use super::*;
-use crate::keys::{Ed25519Signer, Signer};
+use crate::keys::Signer;
 use crate::threshold::Authorization;
 use crate::time::Timestamp as T;
 use serde_json::{json, Value};
 
-fn signer(seed: u8) -> Ed25519Signer {
-    Ed25519Signer::new(ed25519_dalek::SigningKey::from_bytes(&[seed; 32]))
-}
+use crate::keys::testing::ed25519_signer as signer;
 
 fn root_json() -> Value {
     let pk = signer(1).public_key().clone();
