@@ -523,9 +523,7 @@ mod tests {
     use crate::log::{cosign, sign_note};
     use serde_json::json;
 
-    fn t(s: &str) -> Timestamp {
-        Timestamp::parse(s).unwrap()
-    }
+    use crate::time::testing::t;
 
     fn file(custom: Option<serde_json::Value>) -> TargetFile {
         TargetFile {

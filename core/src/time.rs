@@ -67,6 +67,17 @@ impl<'de> serde::Deserialize<'de> for Timestamp {
     }
 }
 
+/// Instants for tests.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::Timestamp;
+
+    /// The instant `s` (RFC 3339 UTC), which a test spells out.
+    pub fn t(s: &str) -> Timestamp {
+        Timestamp::parse(s).unwrap()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

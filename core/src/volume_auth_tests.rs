@@ -4,9 +4,7 @@ use crate::metadata::RoleKeys;
 
 use crate::keys::testing::ed25519_signer as signer;
 
-fn t(s: &str) -> Timestamp {
-    Timestamp::parse(s).unwrap()
-}
+use crate::time::testing::t;
 
 const NOW: &str = "2026-06-01T00:00:00Z";
 const FAR: &str = "2030-01-01T00:00:00Z";

@@ -31,9 +31,7 @@ const OTHER_KEY: u8 = 9;
 /// Scalar of the P-256 index key.
 const P256_SEED: u8 = 20;
 
-fn t(s: &str) -> Timestamp {
-    Timestamp::parse(s).unwrap()
-}
+use crate::time::testing::t;
 
 fn ed(seed: u8) -> Ed25519Signer {
     Ed25519Signer::new(ed25519_dalek::SigningKey::from_bytes(&[seed; 32]))

@@ -15,9 +15,7 @@ fn public(seed: u8) -> [u8; 32] {
     signer(seed).signing_key().verifying_key().to_bytes()
 }
 
-fn t(s: &str) -> Timestamp {
-    Timestamp::parse(s).unwrap()
-}
+use crate::time::testing::t;
 
 fn now() -> Timestamp {
     t("2026-06-01T00:00:00Z")

@@ -5,9 +5,7 @@ use std::collections::BTreeMap;
 
 use crate::keys::testing::ed25519_signer as signer;
 
-fn t(s: &str) -> Timestamp {
-    Timestamp::parse(s).unwrap()
-}
+use crate::time::testing::t;
 
 const NOW: &str = "2026-06-01T00:00:00Z";
 

@@ -5,9 +5,7 @@ use crate::metadata::{DelegatedRole, Delegations, Metadata, Role, RoleKeys, Root
 
 use crate::keys::testing::ed25519_signer as signer;
 
-fn t(s: &str) -> Timestamp {
-    Timestamp::parse(s).unwrap()
-}
+use crate::time::testing::t;
 
 fn targets() -> Targets {
     Targets {
