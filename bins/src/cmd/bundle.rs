@@ -191,15 +191,19 @@ fn create(a: CreateArgs) -> Result<()> {
             "--key signs the refreshed metadata (--expires-days DAYS) or the volume index (--volume-size SIZE): give one of them",
         ));
     }
-    // Loaded (and checked to be the active index key) before anything is written.
+    // Loaded, and checked to be the active index key, before anything is
+    // written (with --expires-days the refresh checks it, on the registry
+    // it opens anyway).
     let signer = match &a.key {
         None => None,
         Some(key) => {
             let signer = crate::secrets::load_signer(key, &a.passphrase)?;
-            let reg = airlock_bundles::registry::Registry::open(&a.repo)
-                .map_err(super::registry::registry_error)?;
-            airlock_bundles::registry::check_index_key(reg.roots(), &signer.key_id())
-                .map_err(super::registry::registry_error)?;
+            if a.expires.is_none() {
+                let reg = airlock_bundles::registry::Registry::open(&a.repo)
+                    .map_err(super::registry::registry_error)?;
+                airlock_bundles::registry::check_index_key(reg.roots(), &signer.key_id())
+                    .map_err(super::registry::registry_error)?;
+            }
             Some(signer)
         }
     };
@@ -252,12 +256,18 @@ fn create(a: CreateArgs) -> Result<()> {
                 .finish_with(|index| {
                     let Some(signer) = &signer else { return Ok(()) };
                     let m = &plan.manifest;
-                    let expires = plan.timestamp_expires;
-                    index.authentication =
-                        Some(unsigned_auth(&m.registry, m.snapshot_version, expires, &plan.root_files()));
+                    let auth = unsigned_auth(
+                        &m.registry,
+                        m.snapshot_version,
+                        plan.timestamp_expires,
+                        &plan.root_files(),
+                    );
+                    index.authentication = Some(auth);
                     let sig =
                         sign_index(index, signer.as_ref()).map_err(|e| BundleError::Io(e.to_string()))?;
-                    index.authentication.iter_mut().for_each(|auth| auth.signatures.push(sig.clone()));
+                    if let Some(auth) = &mut index.authentication {
+                        auth.signatures.push(sig);
+                    }
                     Ok(())
                 })
                 .map_err(io_fail)?;
@@ -448,11 +458,22 @@ pub(crate) fn pinned_root(pins: &Path, bundle: &Path) -> Result<Vec<u8>> {
     }
     let input = open_volumes(bundle).map_err(|e| usage(format!("{}: {e}", bundle.display())))?;
     let claimed = inspect_bundle(input).map_err(|e| bundle_error(bundle, e))?.manifest.registry;
-    let repo = pins_map.repository_for_identity(&claimed).ok_or_else(|| {
+    root_pinned_for(&pins_map, pins, bundle, &claimed)
+}
+
+/// The root `pins_map` (read from the directory `pins`) pins for the
+/// registry `identity` that `subject` names; refused when none does.
+fn root_pinned_for(
+    pins_map: &airlock_core::pins::Pins,
+    pins: &Path,
+    subject: &Path,
+    identity: &str,
+) -> Result<Vec<u8>> {
+    let repo = pins_map.repository_for_identity(identity).ok_or_else(|| {
         refused(format!(
             "{}: registry {} is not pinned in {}",
-            bundle.display(),
-            safe(claimed.get(..16).unwrap_or(&claimed)),
+            subject.display(),
+            safe(identity.get(..16).unwrap_or(identity)),
             pins.display()
         ))
     })?;
@@ -467,9 +488,8 @@ fn verify_volume(a: VerifyVolumeArgs) -> Result<()> {
                 a.volume.display()
             ))
         })?;
-    // The index is authenticated first: checking a disc against a forged
-    // index would prove nothing.
-    // Read once: the disc is checked against the very index authenticated.
+    // The index is read once and authenticated first: the disc is checked
+    // against the very index authenticated (a forged one would prove nothing).
     let (who, result) = match (&a.pins, read_volume_index(&index)) {
         (_, Err(e)) => (None, Err(e)),
         (None, Ok(parsed)) => (None, airlock_bundles::bundle::check_volume(&a.volume, &parsed, &index)),
@@ -551,15 +571,7 @@ fn pinned_root_for_index(
     let Some(auth) = &parsed.authentication else {
         return Err(refused(format!("{}: volume index: {}", index.display(), VolumeAuthError::Unsigned)));
     };
-    let repo = pins_map.repository_for_identity(&auth.registry).ok_or_else(|| {
-        refused(format!(
-            "{}: registry {} is not pinned in {}",
-            index.display(),
-            safe(auth.registry.get(..16).unwrap_or(&auth.registry)),
-            pins.display()
-        ))
-    })?;
-    Ok(pins_map.root(repo).unwrap_or_default().to_vec())
+    root_pinned_for(&pins_map, pins, index, &auth.registry)
 }
 
 fn inspect(a: InspectArgs) -> Result<()> {

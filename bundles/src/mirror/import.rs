@@ -232,7 +232,7 @@ impl ArtifactSink for Sink<'_> {
         if let Some((t, buf)) = self.capturing.take() {
             self.sigstore.insert(t, buf);
         }
-        // Made durable all at once before the journal (`sync_staged`), not
+        // Made durable all at once before the journal (`import_bundle`), not
         // one fsync per artifact.
         self.current = None;
         Ok(())
@@ -488,7 +488,11 @@ pub fn import_bundle(
     if let Some(note) = &checkpoint {
         write_plain(&state_dir.join("checkpoint"), &note.to_bytes())?;
     }
-    sync_staged(&staging)?;
+    // Everything staged (artifacts, metadata, the trusted state and their
+    // directories) made durable by one flush of the mirror's file system
+    // (staging is inside the mirror) before the journal that publishes it:
+    // an fsync per file was most of an import's time (docs/BENCHMARKS.md).
+    sync_filesystem(&staging)?;
     crash_point("staged");
     let snapshot_to = trusted.snapshot.as_ref().map_or(0, |s| s.signed().version);
     let new_roots = trusted.new_roots.iter().map(|r| r.signed().version).collect();
@@ -549,18 +553,9 @@ pub fn import_bundle(
     Ok(report)
 }
 
+/// Writes a staged file; [`import_bundle`] makes it durable with the rest.
 fn write_plain(path: &Path, bytes: &[u8]) -> Result<(), MirrorError> {
-    let mut f = File::create(path).map_err(|e| io(path, e))?;
-    f.write_all(bytes).map_err(|e| io(path, e))
-}
-
-/// Makes everything staged durable (artifacts, metadata, the trusted state
-/// and the directories holding them) with one flush of the mirror's file
-/// system (staging is inside the mirror) before the journal that publishes
-/// them is written: one flush instead of an fsync per file, which at 1,000
-/// artifacts was most of an import's time (docs/BENCHMARKS.md).
-fn sync_staged(staging: &Path) -> Result<(), MirrorError> {
-    sync_filesystem(staging)
+    fs::write(path, bytes).map_err(|e| io(path, e))
 }
 
 /// Every staged file's rename, in publishing order: targets, roots,
