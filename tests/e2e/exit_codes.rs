@@ -300,5 +300,11 @@ fn a_signed_volume_index_authenticates_each_disc_alone() {
     sb.run_env(&[&create[..], &["--out", "wrong", "--key", "acme.key"]].concat(), &env)
         .fails(1)
         .mentions(&["index key"]);
+    sb.run_env(
+        &[&create[..], &["--out", "wrong", "--key", "acme.key", "--expires-days", "30"]].concat(),
+        &env,
+    )
+    .fails(1)
+    .mentions(&["index key"]);
     assert_eq!(sb.tree_hash(), before);
 }
