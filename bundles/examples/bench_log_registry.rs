@@ -132,9 +132,12 @@ fn build(out: &Path, publishers: u64, versions: u64) -> Result<(), Error> {
             let req = PublishRequest {
                 role: &role,
                 current: current.as_deref().map(|b| (current_path.as_path(), b)),
+                current_bins: &Default::default(),
+                bins: None,
                 artifacts: &specs,
                 provenance: &prov,
                 expires: now.plus_secs(90 * DAY),
+                now,
             };
             publish(&req, &publisher_key(i), &sub)?;
             Registry::open_for_writing(&reg, now)?.accept(&sub, &index, now)?;

@@ -14,7 +14,7 @@
 use crate::client::{Trusted, Verified};
 use crate::log::LogError;
 use crate::metadata::{Delegations, Metadata, MetadataError, Root, Snapshot, Targets, TimestampRole};
-use crate::paths::role_covers;
+use crate::paths::TargetPath;
 use crate::pins::Pins;
 use crate::policy::{Policy, PolicyRefusal};
 use crate::time::Timestamp;
@@ -738,6 +738,7 @@ fn compare_delegations(
 fn resolve(roles: &BTreeMap<String, Verified<Targets>>, path: &str) -> Result<String, String> {
     let mut stack: Vec<String> = vec!["targets".to_owned()];
     let mut visited = BTreeSet::new();
+    let query = TargetPath::new(path);
     while let Some(role) = stack.pop() {
         if !visited.insert(role.clone()) {
             continue;
@@ -751,7 +752,7 @@ fn resolve(roles: &BTreeMap<String, Verified<Targets>>, path: &str) -> Result<St
         if let Some(d) = &md.signed().delegations {
             let mut children = Vec::new();
             for child in &d.roles {
-                if role_covers(child, path) {
+                if query.covered_by(child) {
                     children.push(child.name.clone());
                     if child.terminating {
                         stack.clear();

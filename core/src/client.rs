@@ -8,7 +8,7 @@ use crate::hash::sha256_hex;
 use crate::metadata::{
     MetaFile, Metadata, MetadataError, Role, Root, Snapshot, TargetFile, Targets, TimestampRole,
 };
-use crate::paths::role_covers;
+use crate::paths::TargetPath;
 use crate::rootchain::{update_root, RootChainError};
 use crate::target::TargetVerifier;
 use crate::threshold::{Authorization, ThresholdError};
@@ -609,6 +609,7 @@ impl<'a, T: Transport + ?Sized> Client<'a, T> {
     pub fn target_info(&mut self, path: &str) -> Result<Option<TargetMatch>, UpdateError> {
         let mut stack: Vec<(String, Option<String>)> = vec![("targets".to_owned(), None)];
         let mut visited = BTreeSet::new();
+        let query = TargetPath::new(path);
         while let Some((role, parent)) = stack.pop() {
             if visited.len() > self.limits.max_delegations {
                 break;
@@ -624,7 +625,7 @@ impl<'a, T: Transport + ?Sized> Client<'a, T> {
             if let Some(d) = &md.signed().delegations {
                 let mut children = Vec::new();
                 for child in &d.roles {
-                    if role_covers(child, path) {
+                    if query.covered_by(child) {
                         children.push((child.name.clone(), Some(role.clone())));
                         if child.terminating {
                             stack.clear();

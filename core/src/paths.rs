@@ -18,14 +18,46 @@ pub fn glob_match(pattern: &str, path: &str) -> bool {
 
 /// Whether `role` is trusted for `path` by its patterns or hash prefixes.
 pub fn role_covers(role: &DelegatedRole, path: &str) -> bool {
-    if let Some(patterns) = &role.paths {
-        return patterns.iter().any(|p| glob_match(p, path));
+    TargetPath::new(path).covered_by(role)
+}
+
+/// A target path being searched for, which hashes itself once: a search
+/// through hash bins asks every bin of a publisher whether it covers the
+/// path, and hashing the path for each would cost one SHA-256 per bin per
+/// target.
+#[derive(Debug)]
+pub struct TargetPath<'a> {
+    path: &'a str,
+    hash: std::cell::OnceCell<String>,
+}
+
+impl<'a> TargetPath<'a> {
+    /// The path, not hashed yet.
+    pub fn new(path: &'a str) -> Self {
+        TargetPath { path, hash: std::cell::OnceCell::new() }
     }
-    if let Some(prefixes) = &role.path_hash_prefixes {
-        let h = sha256_hex(path.as_bytes());
-        return prefixes.iter().any(|p| h.starts_with(p.as_str()));
+
+    /// The path itself.
+    pub fn as_str(&self) -> &'a str {
+        self.path
     }
-    false
+
+    /// Lowercase hex SHA-256 of the path's bytes (TUF `path_hash_prefixes`).
+    pub fn hash(&self) -> &str {
+        self.hash.get_or_init(|| sha256_hex(self.path.as_bytes()))
+    }
+
+    /// Whether `role` is trusted for this path by its patterns or hash prefixes.
+    pub fn covered_by(&self, role: &DelegatedRole) -> bool {
+        if let Some(patterns) = &role.paths {
+            return patterns.iter().any(|p| glob_match(p, self.path));
+        }
+        if let Some(prefixes) = &role.path_hash_prefixes {
+            let h = self.hash();
+            return prefixes.iter().any(|p| h.starts_with(p.as_str()));
+        }
+        false
+    }
 }
 
 /// Whether two glob patterns could both match some path (used to keep

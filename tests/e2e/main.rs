@@ -12,6 +12,7 @@ mod courier;
 mod exit_codes;
 #[path = "../common/fixed_clock.rs"]
 mod fixed_clock;
+mod hash_bins;
 mod hostile;
 #[path = "../common/http_server.rs"]
 mod http_server;

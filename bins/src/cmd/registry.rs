@@ -13,10 +13,10 @@ use airlock_bundles::registry::{
 use airlock_core::provenance::Provenance;
 use airlock_core::text::for_terminal as safe;
 use airlock_core::{KeyId, PublicKey, Timestamp};
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Registry commands.
 #[derive(Subcommand)]
@@ -233,12 +233,24 @@ pub struct PublishArgs {
     /// The publisher's encrypted key file.
     #[arg(long)]
     pub key: PathBuf,
-    /// The publisher's current role metadata (its last release), if any.
+    /// The publisher's current role metadata (its last release), if any: a
+    /// role file, or a directory (such as the registry's `metadata/`)
+    /// holding `ROLE.json` or versioned `N.ROLE.json` files, the highest
+    /// version taken. A role with hash bins finds its bins beside it.
     #[arg(long)]
     pub current: Option<PathBuf>,
+    /// Split the role into N hash bins (a power of two, 2 to 16384), so
+    /// that a release re-signs only the bins its artifacts fall in
+    /// (docs/FORMAT.md 5.6). Needed once; later releases keep the layout.
+    #[arg(long, value_name = "N")]
+    pub bins: Option<u32>,
     /// FILE=TARGET_PATH (repeatable).
-    #[arg(long = "artifact", required = true, value_name = "FILE=TARGET")]
+    #[arg(long = "artifact", required_unless_present = "artifact_dirs", value_name = "FILE=TARGET")]
     pub artifacts: Vec<String>,
+    /// DIR=TARGET_PREFIX: every regular file under DIR, as TARGET_PREFIX/
+    /// and its path under DIR (repeatable; for releases too large to list).
+    #[arg(long = "artifact-dir", value_name = "DIR=TARGET_PREFIX")]
+    pub artifact_dirs: Vec<String>,
     /// The Sigstore bundle (`*.sigstore.json`) of an artifact, made by its
     /// CI: TARGET=FILE, or just FILE with one --artifact (repeatable). It is
     /// published as TARGET.sigstore.json and bound to the artifact by its
@@ -379,6 +391,15 @@ pub fn run(cmd: RegistryCommand) -> Result<()> {
                 r.snapshot_version,
                 r.timestamp_version
             );
+            if r.bins > 0 {
+                let bins: Vec<String> = r
+                    .roles
+                    .iter()
+                    .filter(|x| x.role != r.role)
+                    .map(|x| format!("{} v{}", x.role, x.version))
+                    .collect();
+                println!("  {} of {} hash bin(s) re-signed: {}", bins.len(), r.bins, bins.join(", "));
+            }
             for s in &r.sigstore {
                 println!(
                     "  Sigstore: {} signed by {} (issuer {})",
@@ -583,6 +604,33 @@ pub fn publish(a: PublishArgs) -> Result<()> {
             sigstore: None,
         });
     }
+    for spec in &a.artifact_dirs {
+        let (dir, prefix) = spec
+            .split_once('=')
+            .ok_or_else(|| usage(format!("--artifact-dir {spec:?}: expected DIR=TARGET_PREFIX")))?;
+        let prefix = prefix.trim_end_matches('/');
+        for entry in walkdir::WalkDir::new(dir).min_depth(1).sort_by_file_name() {
+            let entry = entry.map_err(|e| usage(format!("--artifact-dir {dir}: {e}")))?;
+            if entry.file_type().is_dir() {
+                continue;
+            }
+            let rel = entry.path().strip_prefix(dir).unwrap_or(entry.path());
+            let rel = rel.to_str().ok_or_else(|| {
+                usage(format!("--artifact-dir {dir}: {} is not UTF-8", entry.path().display()))
+            })?;
+            if !entry.file_type().is_file() {
+                return Err(usage(format!(
+                    "--artifact-dir {dir}: {} is not a regular file",
+                    entry.path().display()
+                )));
+            }
+            artifacts.push(ArtifactSpec {
+                source: entry.path().to_path_buf(),
+                target: format!("{prefix}/{rel}"),
+                sigstore: None,
+            });
+        }
+    }
     for spec in &a.sigstore_bundles {
         let (target, file) = match spec.split_once('=') {
             Some((t, f)) => (t.to_owned(), f),
@@ -617,25 +665,102 @@ pub fn publish(a: PublishArgs) -> Result<()> {
         reviewed_at,
         attributes,
     };
-    let current = match &a.current {
-        Some(p) => Some((p.clone(), read_input(p)?)),
-        None => None,
+    let (current, current_bins) = match &a.current {
+        Some(p) => {
+            let (path, bytes) = current_role(p, &a.role)?;
+            let bins = current_bins(&path, &bytes)?;
+            (Some((path, bytes)), bins)
+        }
+        None => (None, BTreeMap::new()),
     };
     let signer = load_signer(&a.key, &a.passphrase)?;
     let req = PublishRequest {
         role: &a.role,
         current: current.as_ref().map(|(p, b)| (p.as_path(), b.as_slice())),
+        current_bins: &current_bins,
+        bins: a.bins,
         artifacts: &artifacts,
         provenance: &provenance,
         expires: now.plus_secs(i64::from(a.expires_days) * 86_400),
+        now,
     };
     let r = registry::publish(&req, signer.as_ref(), &a.out).map_err(registry_error)?;
-    println!(
-        "{} version {} signed, {} new target(s); submission {}",
-        r.role,
-        r.version,
-        r.targets_added.len(),
-        a.out.display()
-    );
+    if r.bins == 0 {
+        println!(
+            "{} version {} signed, {} new target(s); submission {}",
+            r.role,
+            r.version,
+            r.targets_added.len(),
+            a.out.display()
+        );
+    } else {
+        let files: Vec<String> = r.signed.iter().map(|x| format!("{} v{}", x.role, x.version)).collect();
+        println!(
+            "{} ({} hash bins, {} target(s) in all): signed {}; {} new target(s); submission {}",
+            r.role,
+            r.bins,
+            r.targets_total,
+            files.join(", "),
+            r.targets_added.len(),
+            a.out.display()
+        );
+    }
     Ok(())
+}
+
+/// The newest file of each role in `dir`, by role name: the highest
+/// version among `N.ROLE.json`, or else `ROLE.json`. One listing, however
+/// many roles (a role can have thousands of bins).
+fn newest_role_files(dir: &Path) -> Result<BTreeMap<String, PathBuf>> {
+    let mut best: BTreeMap<String, (Option<u64>, PathBuf)> = BTreeMap::new();
+    let entries = std::fs::read_dir(dir).with_context(|| format!("{}: cannot list", dir.display()))?;
+    for entry in entries {
+        let entry = entry.with_context(|| format!("{}: cannot list", dir.display()))?;
+        let Some(name) = entry.file_name().to_str().map(str::to_owned) else { continue };
+        let Some(stem) = name.strip_suffix(".json") else { continue };
+        let (version, role) = match stem.split_once('.') {
+            Some((v, role)) => match v.parse::<u64>() {
+                Ok(v) => (Some(v), role),
+                Err(_) => continue,
+            },
+            None => (None, stem),
+        };
+        let slot = best.entry(role.to_owned()).or_insert((version, entry.path()));
+        if version > slot.0 {
+            *slot = (version, entry.path());
+        }
+    }
+    Ok(best.into_iter().map(|(role, (_, path))| (role, path)).collect())
+}
+
+/// `--current`: the role file given, or the newest one in the directory given.
+fn current_role(given: &Path, role: &str) -> Result<(PathBuf, Vec<u8>)> {
+    if !given.is_dir() {
+        return Ok((given.to_path_buf(), read_input(given)?));
+    }
+    let path = newest_role_files(given)?.remove(role).ok_or_else(|| {
+        usage(format!("--current {}: no {role}.json or N.{role}.json in it", given.display()))
+    })?;
+    let bytes = read_input(&path)?;
+    Ok((path, bytes))
+}
+
+/// The current bins of a role with hash bins: each bin it names, the newest
+/// file beside the role file. A role that does not parse is left to
+/// `publish`, which names the error.
+fn current_bins(role_file: &Path, bytes: &[u8]) -> Result<BTreeMap<String, (PathBuf, Vec<u8>)>> {
+    let mut out = BTreeMap::new();
+    let Ok(md) = airlock_core::Metadata::<airlock_core::metadata::Targets>::from_bytes(bytes) else {
+        return Ok(out);
+    };
+    let Some(d) = &md.signed().delegations else { return Ok(out) };
+    let dir = role_file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let mut files = newest_role_files(dir)?;
+    for bin in &d.roles {
+        if let Some(path) = files.remove(&bin.name) {
+            let bytes = read_input(&path)?;
+            out.insert(bin.name.clone(), (path, bytes));
+        }
+    }
+    Ok(out)
 }

@@ -38,16 +38,18 @@ pub(super) fn admitted(
     let roles = &c.bundle.trusted().targets;
     // A Sigstore bundle is an attestation of another target, not an
     // artifact the rules apply to.
+    // Keyed by publisher: a publisher's hash bins name each other's.
+    let owner = |role: &str| crate::registry::bin_publisher(role).unwrap_or(role).to_owned();
     let mut bundles: BTreeSet<(String, String)> = BTreeSet::new();
     for (role, md) in roles {
         for file in md.signed().targets.values() {
             if let Ok(Some(r)) = SigstoreRef::of_target(file) {
-                bundles.insert((role.clone(), r.bundle));
+                bundles.insert((owner(role), r.bundle));
             }
         }
     }
     for (target, info, role) in c.bundle.targets() {
-        if bundles.contains(&(role.to_owned(), target.to_owned())) {
+        if bundles.contains(&(owner(role), target.to_owned())) {
             continue;
         }
         let Some(rule) = policy.sigstore_rule(target) else { continue };
@@ -64,8 +66,17 @@ pub(super) fn admitted(
             }
             continue;
         };
-        // The bundle must be the one the publisher signed for this target.
-        let listed = roles.get(role).and_then(|md| md.signed().targets.get(&r.bundle));
+        // The bundle must be the one the publisher signed for this target:
+        // listed by the same role or, for a publisher with hash bins, by
+        // the sibling bin its own path hashes to (FORMAT.md 9.6).
+        let publisher = crate::registry::bin_publisher(role);
+        let listed = roles.get(role).and_then(|md| md.signed().targets.get(&r.bundle)).or_else(|| {
+            let publisher = publisher?;
+            roles
+                .iter()
+                .filter(|(name, _)| crate::registry::bin_publisher(name) == Some(publisher))
+                .find_map(|(_, md)| md.signed().targets.get(&r.bundle))
+        });
         let listed_sha = listed.and_then(|f| f.hashes.get("sha256")).map(|h| h.to_ascii_lowercase());
         if listed_sha.as_deref() != Some(r.sha256.as_str()) {
             return Err(refuse(format!(

@@ -85,11 +85,61 @@ pub enum RegistryError {
         /// The count.
         source: ThresholdError,
     },
-    /// A publisher role delegates further; namespaces have one owner.
-    #[error("role {role}: a publisher role may not delegate")]
+    /// A role delegates where it may not: a hash bin, or a publisher role
+    /// whose delegations are not a hash-bin layout.
+    #[error("role {role}: a publisher role may not delegate, except to its own hash bins")]
     Delegates {
         /// The role.
         role: String,
+    },
+    /// A publisher role's delegations are not exactly the hash-bin layout
+    /// they claim (FORMAT.md 5.6), or its count of bins is not allowed.
+    #[error("role {role}: not a valid hash-bin layout: {detail}")]
+    BinLayout {
+        /// The publisher role.
+        role: String,
+        /// The first way it differs.
+        detail: String,
+    },
+    /// A publisher's bin count differs from the one it publishes under.
+    #[error("role {role}: publishes in {from} hash bins; changing to {to} is not supported")]
+    BinLayoutChanged {
+        /// The publisher role.
+        role: String,
+        /// The current count (0: no bins).
+        from: u32,
+        /// The count asked for or offered (0: no bins).
+        to: u32,
+    },
+    /// A bin role the publisher role does not delegate to.
+    #[error("role {bin}: not a hash bin of publisher {role} as published or submitted")]
+    NotABin {
+        /// The publisher role.
+        role: String,
+        /// The bin role offered.
+        bin: String,
+    },
+    /// A bin the publisher role delegates to is neither published nor in
+    /// the submission (clients would find the bin's targets nowhere), or a
+    /// published bin does not verify under the new publisher role.
+    #[error("role {role}: hash bin {bin} {detail}")]
+    BinMissing {
+        /// The publisher role.
+        role: String,
+        /// The bin.
+        bin: String,
+        /// What is missing.
+        detail: String,
+    },
+    /// A target listed by a bin whose hash prefixes do not cover it.
+    #[error("role {bin}, target {target:?}: SHA-256 of the path starts {hash_prefix:?}, outside this bin's prefixes")]
+    OutsideBin {
+        /// The bin role.
+        bin: String,
+        /// The target path.
+        target: String,
+        /// The first digits of SHA-256 of the path.
+        hash_prefix: String,
     },
     /// A target path that is not a safe relative path.
     #[error("role {role}, target {target:?}: bad target path: {reason}")]
@@ -306,7 +356,7 @@ pub enum RegistryError {
     },
     /// A publisher name that is not `[a-z0-9][a-z0-9_-]*` or is a top-level role name.
     #[error(
-        "bad publisher name {name:?}: use lowercase letters, digits, - and _ (not a top-level role name)"
+        "bad publisher name {name:?}: use lowercase letters, digits, - and _ (not a top-level role name, nor NAME-bin-HEX, which names a hash bin)"
     )]
     BadPublisherName {
         /// The name.
@@ -409,6 +459,11 @@ impl RegistryError {
             | MalformedRole { .. }
             | Signature { .. }
             | Delegates { .. }
+            | BinLayout { .. }
+            | BinLayoutChanged { .. }
+            | NotABin { .. }
+            | BinMissing { .. }
+            | OutsideBin { .. }
             | BadTargetPath { .. }
             | OutsideNamespace { .. }
             | VersionNotGreater { .. }

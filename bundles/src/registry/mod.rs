@@ -14,6 +14,7 @@
 //! the new one is complete. Nothing here prompts or reads the clock: `now`
 //! is passed in.
 
+mod bins;
 mod error;
 mod fsio;
 mod log;
@@ -23,12 +24,13 @@ mod submission;
 mod transport;
 mod verify;
 
+pub use bins::{bin_publisher, BinLayout, MAX_BINS, MIN_BINS};
 pub use error::{ErrorKind, IndexKeyProblem, RegistryError};
 pub use log::{HistoryRecord, LogEntry, RegistryLog, CHECKPOINT_FILE, HISTORY_FILE, LEAVES_FILE, LOG_DIR};
 pub use ownership::{describe as describe_targets_change, table as delegation_table};
 pub use ownership::{OwnershipChange, TargetsDraft, DRAFT_FORMAT};
 pub use state::{AcceptRecord, Accepted, PublisherState, State, STATE_FORMAT};
-pub use submission::{publish, ArtifactSpec, PublishReport, PublishRequest};
+pub use submission::{publish, ArtifactSpec, PublishReport, PublishRequest, SignedRole};
 pub use transport::DirTransport;
 pub use verify::{status, verify, CountStatus, Problem, PublisherStatus, RoleStatus, Status, VerifyReport};
 
@@ -41,7 +43,7 @@ use airlock_core::hash::sha256_hex;
 use airlock_core::metadata::{
     DelegatedRole, Delegations, Role, Root, Snapshot, Targets, TimestampRole, TOP_LEVEL_ROLES,
 };
-use airlock_core::paths::role_covers;
+use airlock_core::paths::TargetPath;
 use airlock_core::rootchain::{trust_first_root, update_root, verify_chain};
 use airlock_core::{registry_identity, Authorization, KeyId, Metadata, PublicKey, Signer, Timestamp};
 use airlock_keyceremony::rotation::INDEX_ROLES;
@@ -78,12 +80,15 @@ const DAY: i64 = 86_400;
 pub const MAX_TRIP_DAYS: u32 = 366;
 
 /// Checks a publisher (delegated role) name: `[a-z0-9][a-z0-9_-]*`, at most
-/// [`MAX_NAME_LEN`] bytes, not a top-level role name.
+/// [`MAX_NAME_LEN`] bytes, not a top-level role name, and not the name of a
+/// hash bin (`NAME-bin-` and 1 to 4 hex digits), which would collide with
+/// another publisher's bin.
 pub fn check_publisher_name(name: &str) -> Result<(), RegistryError> {
     let ok = name.len() <= MAX_NAME_LEN
         && name.bytes().next().is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
         && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
-        && !TOP_LEVEL_ROLES.contains(&name);
+        && !TOP_LEVEL_ROLES.contains(&name)
+        && bins::bin_publisher(name).is_none();
     if ok {
         Ok(())
     } else {
@@ -167,6 +172,26 @@ pub struct ChangeReport {
     pub roots_added: Vec<u64>,
 }
 
+/// One role file an acceptance published.
+#[derive(Debug, Clone, Serialize)]
+pub struct AcceptedRole {
+    /// The role: the publisher's, or one of its hash bins.
+    pub role: String,
+    /// Its accepted version.
+    pub version: u64,
+    /// SHA-256 of the role file.
+    pub sha256: String,
+    /// Targets it lists.
+    pub targets: usize,
+}
+
+/// A role file of a submission that passed its checks.
+struct CheckedRole {
+    name: String,
+    md: Metadata<Targets>,
+    bytes: Vec<u8>,
+}
+
 /// What `accept` did.
 #[derive(Debug, Clone, Serialize)]
 pub struct AcceptReport {
@@ -175,15 +200,22 @@ pub struct AcceptReport {
     pub sigstore: Vec<SigstoreAccepted>,
     /// The publisher role.
     pub role: String,
-    /// Its accepted version.
+    /// Its version: accepted now, or the published one when only bins were
+    /// offered.
     pub version: u64,
-    /// SHA-256 of the role file.
+    /// SHA-256 of that role file.
     pub sha256: String,
-    /// Targets new or changed in this version.
+    /// Targets new or changed in this acceptance.
     pub targets_added: Vec<String>,
-    /// Targets the role lists in all.
+    /// Targets the accepted role files list in all (without bins: the
+    /// role's every target).
     pub targets_total: usize,
-    /// The acceptance's sequence number.
+    /// How many hash bins the publisher publishes in (0: none).
+    pub bins: u32,
+    /// Every role file accepted, the publisher's role first if offered.
+    pub roles: Vec<AcceptedRole>,
+    /// The sequence number of the last record this acceptance appended
+    /// (one per role file).
     pub seq: u64,
     /// New snapshot version.
     pub snapshot_version: u64,
@@ -365,6 +397,7 @@ impl Registry {
             created_at: now,
             publishers: BTreeMap::new(),
             acceptances: 0,
+            bins: BTreeMap::new(),
         };
 
         let result = (|| {
@@ -534,8 +567,7 @@ impl Registry {
     /// pins and what the state records.
     pub fn last_accepted(&self, role: &str) -> Option<u64> {
         let pinned = self.snapshot.signed().meta.get(&format!("{role}.json")).map(|m| m.version);
-        let recorded = self.state.publishers.get(role).and_then(|p| p.accepted.as_ref()).map(|a| a.version);
-        pinned.max(recorded)
+        pinned.max(self.recorded(role))
     }
 
     /// The current signed bytes and metadata of a publisher role, if pinned.
@@ -780,26 +812,259 @@ impl Registry {
         hook: Hook<'_>,
     ) -> Result<AcceptReport, RegistryError> {
         let scan = submission::scan(submission)?;
-        let role = scan.role.clone();
+        let role = scan.publisher.clone();
         // 1. A publisher of this registry.
         let delegation = self
             .delegations()
             .filter(|_| check_publisher_name(&role).is_ok())
             .and_then(|d| d.role(&role).map(|r| (d.clone(), r.clone())));
-        let Some((delegations, delegation)) = delegation else {
+        let Some((owner, delegation)) = delegation else {
             return Err(RegistryError::UnknownPublisher { role });
         };
-        let md = Metadata::<Targets>::from_bytes(&scan.role_bytes)
+        let published = self.publisher_role(&role)?;
+        let published_count = published
+            .as_ref()
+            .and_then(|(m, _)| m.signed().delegations.as_ref())
+            .map_or(0, |d| d.roles.len() as u32);
+        // The publisher's role (2-4 below), submitted or as published, and
+        // the hash-bin layout it delegates to, if any.
+        let layout_of = |md: &Metadata<Targets>| -> Result<Option<BinLayout>, RegistryError> {
+            let Some(d) = &md.signed().delegations else { return Ok(None) };
+            let bad = |detail: String| RegistryError::BinLayout { role: role.clone(), detail };
+            if !md.signed().targets.is_empty() {
+                return Err(bad("a role with hash bins lists its targets in them, not itself".into()));
+            }
+            BinLayout::of(&role, d, &owner, &delegation).map(Some).map_err(bad)
+        };
+        let mut checked = Vec::new();
+        let (top, top_bytes, layout) = match scan.roles.get(&role) {
+            Some(bytes) => {
+                let md =
+                    self.check_role(&role, bytes, (&owner, &delegation), &delegation, None, now, layout_of)?;
+                let layout = layout_of(&md)?;
+                checked.push(CheckedRole { name: role.clone(), md: md.clone(), bytes: bytes.clone() });
+                (md, bytes.clone(), layout)
+            }
+            None => {
+                let Some((md, bytes)) = published.clone() else {
+                    return Err(RegistryError::BadSubmission {
+                        path: submission.into(),
+                        detail: format!(
+                            "no {role}.json, and the registry has published no role {role} to add bins to"
+                        ),
+                    });
+                };
+                let layout = layout_of(&md)?;
+                (md, bytes, layout)
+            }
+        };
+        let count = layout.map_or(0, BinLayout::count);
+        if published_count != 0 && published_count != count {
+            return Err(RegistryError::BinLayoutChanged { role, from: published_count, to: count });
+        }
+        // Each bin offered: delegated by the role, and checked as a role is,
+        // its targets also inside the bin's own hash prefixes.
+        let top_delegations = top.signed().delegations.clone().unwrap_or_else(|| Delegations {
+            keys: BTreeMap::new(),
+            roles: Vec::new(),
+            extra: BTreeMap::new(),
+        });
+        let bins: BTreeMap<&str, &DelegatedRole> =
+            top_delegations.roles.iter().map(|r| (r.name.as_str(), r)).collect();
+        for (name, bytes) in scan.roles.iter().filter(|(n, _)| **n != role) {
+            let Some(bin) = bins.get(name.as_str()) else {
+                return Err(RegistryError::NotABin { role, bin: name.clone() });
+            };
+            let no_delegation = |md: &Metadata<Targets>| match md.signed().delegations {
+                Some(_) => Err(RegistryError::Delegates { role: name.clone() }),
+                None => Ok(None),
+            };
+            let md = self.check_role(
+                name,
+                bytes,
+                (&top_delegations, bin),
+                &delegation,
+                Some(bin),
+                now,
+                no_delegation,
+            )?;
+            checked.push(CheckedRole { name: name.clone(), md, bytes: bytes.clone() });
+        }
+        // Every bin a new role delegates to is offered, or published and
+        // still signed as the new role requires.
+        if scan.roles.contains_key(&role) {
+            let same_keys = published.as_ref().and_then(|(m, _)| m.signed().delegations.as_ref())
+                == top.signed().delegations.as_ref();
+            for bin in top_delegations.roles.iter().filter(|b| !scan.roles.contains_key(&b.name)) {
+                let missing = |detail: &str| RegistryError::BinMissing {
+                    role: role.clone(),
+                    bin: bin.name.clone(),
+                    detail: detail.into(),
+                };
+                let Some((md, _)) = self.publisher_role(&bin.name)? else {
+                    return Err(missing("is neither in the submission nor published"));
+                };
+                if !same_keys
+                    && Authorization::delegated(&top_delegations, bin)
+                        .verify(md.signatures(), &md.payload(), now)
+                        .is_err()
+                {
+                    return Err(missing(
+                        "as published is not signed as the new role requires: re-sign it in this submission",
+                    ));
+                }
+            }
+        }
+        // 5. Every artifact present with the signed length and hash, copied
+        //    into the staging area as it is checked (one read). A target is
+        //    unchanged if the role (or, for a bin, the bin or the role it
+        //    was split from) already listed it so.
+        let top_previous = published.as_ref().map(|(m, _)| m.signed().targets.clone()).unwrap_or_default();
+        let staging_dir = self.dir.join(STATE_DIR).join(STAGING_DIR);
+        fs::create_dir_all(&staging_dir).map_err(|e| RegistryError::io(&staging_dir, e))?;
+        let _staging = Staging(staging_dir.clone());
+        let mut artifacts = Vec::new();
+        let mut added: Vec<Vec<String>> = Vec::new();
+        for c in &checked {
+            let own_previous = match c.name == role {
+                true => BTreeMap::new(),
+                false => {
+                    self.publisher_role(&c.name)?.map(|(m, _)| m.signed().targets.clone()).unwrap_or_default()
+                }
+            };
+            let mut role_added = Vec::new();
+            for (path, file) in &c.md.signed().targets {
+                let sha = sha256_of(file).unwrap_or_default();
+                let dest = self.dir.join(target_store_path(path, &sha));
+                let unchanged = own_previous
+                    .get(path)
+                    .or_else(|| top_previous.get(path))
+                    .is_some_and(|p| p.length == file.length && p.hashes == file.hashes);
+                if !unchanged {
+                    role_added.push(path.clone());
+                }
+                match scan.files.get(path) {
+                    Some(src) => {
+                        let staged = staging_dir.join(artifacts.len().to_string());
+                        copy_verified(src, &staged, file).map_err(|e| match e {
+                            CopyError::Mismatch(source) => RegistryError::ArtifactMismatch {
+                                role: c.name.clone(),
+                                target: path.clone(),
+                                source,
+                            },
+                            CopyError::Io(e) => e,
+                        })?;
+                        artifacts.push((staged, dest));
+                    }
+                    None if unchanged && dest.is_file() => {}
+                    None => {
+                        return Err(RegistryError::ArtifactMissing {
+                            role: c.name.clone(),
+                            target: path.clone(),
+                        })
+                    }
+                }
+            }
+            added.push(role_added);
+        }
+        // 5b. Sigstore provenance: each bundle a target names is listed by
+        //     this publisher with the hash it names, and verifies for the
+        //     target's bytes.
+        let listed = |path: &str| -> Result<Option<String>, RegistryError> {
+            if let Some(f) = checked.iter().find_map(|c| c.md.signed().targets.get(path)) {
+                return Ok(sha256_of(f));
+            }
+            let Some(l) = layout else { return Ok(None) };
+            let bin = l.bin_name(&role, l.index_of(TargetPath::new(path).hash()));
+            Ok(self.publisher_role(&bin)?.and_then(|(m, _)| m.signed().targets.get(path).and_then(sha256_of)))
+        };
+        let mut sigstore = Vec::new();
+        for c in &checked {
+            sigstore.extend(self.check_sigstore(&c.name, c.md.signed(), &scan, &artifacts, &listed)?);
+        }
+        // 6. Nothing in the submission the roles do not sign.
+        let signs = |p: &str| checked.iter().any(|c| c.md.signed().targets.contains_key(p));
+        if let Some(extra) = scan.extra_entries(signs).into_iter().next() {
+            return Err(RegistryError::ExtraFile { role, path: extra });
+        }
+        // 7. Only the active index key countersigns.
+        check_index_key(&self.roots, &signer.key_id())?;
+
+        let roles =
+            checked.iter().map(|c| (c.name.clone(), c.md.signed().version, c.bytes.clone())).collect();
+        let mut pending = self.resign(None, roles, signer, now, None)?;
+        pending.artifacts = artifacts;
+        let report = self.publish_pending(pending, signer, hook)?;
+        crate::fault::point("registry-published");
+        let first_seq = self.state.acceptances + 1;
+        let mut records = Vec::new();
+        let mut accepted = Vec::new();
+        for (i, (c, targets_added)) in checked.iter().zip(added).enumerate() {
+            let sha256 = sha256_hex(&c.bytes);
+            accepted.push(AcceptedRole {
+                role: c.name.clone(),
+                version: c.md.signed().version,
+                sha256: sha256.clone(),
+                targets: c.md.signed().targets.len(),
+            });
+            records.push(AcceptRecord {
+                seq: first_seq + i as u64,
+                at: now,
+                role: c.name.clone(),
+                version: c.md.signed().version,
+                sha256,
+                length: c.bytes.len() as u64,
+                targets_added,
+                snapshot_version: report.snapshot_version,
+                timestamp_version: report.timestamp_version,
+                index_key: signer.key_id(),
+                recovered: false,
+            });
+        }
+        let targets_added: Vec<String> =
+            records.iter().flat_map(|r| r.targets_added.iter().cloned()).collect();
+        let seq = first_seq + records.len() as u64 - 1;
+        self.record(records, delegation_state(&delegation, now))?;
+        Ok(AcceptReport {
+            sigstore,
+            role,
+            version: top.signed().version,
+            sha256: sha256_hex(&top_bytes),
+            targets_added,
+            targets_total: accepted.iter().map(|a| a.targets).sum(),
+            bins: count,
+            roles: accepted,
+            seq,
+            snapshot_version: report.snapshot_version,
+            timestamp_version: report.timestamp_version,
+        })
+    }
+
+    /// Checks one offered role file, in this order: it parses; a threshold
+    /// of the keys `delegated` names (under `delegator`) signed it; its own
+    /// delegations pass `delegations`; every target is at a safe path,
+    /// inside the publisher's namespaces (`publisher`), inside `bin`'s hash
+    /// prefixes if it is a bin, with a SHA-256; its version is newer than
+    /// the last accepted; it has not expired.
+    #[allow(clippy::too_many_arguments)]
+    fn check_role(
+        &self,
+        name: &str,
+        bytes: &[u8],
+        (delegator, delegated): (&Delegations, &DelegatedRole),
+        publisher: &DelegatedRole,
+        bin: Option<&DelegatedRole>,
+        now: Timestamp,
+        delegations: impl Fn(&Metadata<Targets>) -> Result<Option<BinLayout>, RegistryError>,
+    ) -> Result<Metadata<Targets>, RegistryError> {
+        let role = name.to_owned();
+        let md = Metadata::<Targets>::from_bytes(bytes)
             .map_err(|source| RegistryError::MalformedRole { role: role.clone(), source })?;
-        // 2. Signed by a threshold of the keys the delegation names.
-        Authorization::delegated(&delegations, &delegation)
+        Authorization::delegated(delegator, delegated)
             .verify(md.signatures(), &md.payload(), now)
             .map_err(|source| RegistryError::Signature { role: role.clone(), source })?;
-        // 3. Every target inside the delegated namespaces, at a safe path, with a sha256.
+        delegations(&md)?;
         let signed = md.signed();
-        if signed.delegations.is_some() {
-            return Err(RegistryError::Delegates { role });
-        }
         for (path, file) in &signed.targets {
             if let Err(e) = ArchivePath::new(path) {
                 return Err(RegistryError::BadTargetPath {
@@ -808,19 +1073,26 @@ impl Registry {
                     reason: e.to_string(),
                 });
             }
-            if !role_covers(&delegation, path) {
+            let query = TargetPath::new(path);
+            if !query.covered_by(publisher) {
                 return Err(RegistryError::OutsideNamespace {
                     role,
                     target: path.clone(),
-                    namespaces: delegation.paths.clone().unwrap_or_default(),
+                    namespaces: publisher.paths.clone().unwrap_or_default(),
+                });
+            }
+            if let Some(bin) = bin.filter(|b| !query.covered_by(b)) {
+                return Err(RegistryError::OutsideBin {
+                    bin: bin.name.clone(),
+                    target: path.clone(),
+                    hash_prefix: query.hash()[..4].to_owned(),
                 });
             }
             if sha256_of(file).is_none() {
                 return Err(RegistryError::NoSha256 { role, target: path.clone() });
             }
         }
-        // 4. A newer version, not expired.
-        if let Some(accepted) = self.last_accepted(&role) {
+        if let Some(accepted) = self.last_accepted(name) {
             if signed.version <= accepted {
                 return Err(RegistryError::VersionNotGreater { role, version: signed.version, accepted });
             }
@@ -828,84 +1100,7 @@ impl Registry {
         if signed.expires <= now {
             return Err(RegistryError::RoleExpired { role, expires: signed.expires, now });
         }
-        // 5. Every artifact present with the signed length and hash, copied
-        //    into the staging area as it is checked (one read).
-        let previous =
-            self.publisher_role(&role)?.map(|(m, _)| m.signed().targets.clone()).unwrap_or_default();
-        let staging_dir = self.dir.join(STATE_DIR).join(STAGING_DIR);
-        fs::create_dir_all(&staging_dir).map_err(|e| RegistryError::io(&staging_dir, e))?;
-        let _staging = Staging(staging_dir.clone());
-        let mut artifacts = Vec::new();
-        let mut added = Vec::new();
-        for (i, (path, file)) in signed.targets.iter().enumerate() {
-            let sha = sha256_of(file).unwrap_or_default();
-            let dest = self.dir.join(target_store_path(path, &sha));
-            let unchanged =
-                previous.get(path).is_some_and(|p| p.length == file.length && p.hashes == file.hashes);
-            if !unchanged {
-                added.push(path.clone());
-            }
-            match scan.files.get(path) {
-                Some(src) => {
-                    let staged = staging_dir.join(i.to_string());
-                    copy_verified(src, &staged, file).map_err(|e| match e {
-                        CopyError::Mismatch(source) => RegistryError::ArtifactMismatch {
-                            role: role.clone(),
-                            target: path.clone(),
-                            source,
-                        },
-                        CopyError::Io(e) => e,
-                    })?;
-                    artifacts.push((staged, dest));
-                }
-                None if unchanged && dest.is_file() => {}
-                None => return Err(RegistryError::ArtifactMissing { role, target: path.clone() }),
-            }
-        }
-        // 5b. Sigstore provenance: each bundle a target names is in the role
-        //     with the hash it names, and verifies for the target's bytes.
-        let sigstore = self.check_sigstore(&role, signed, &scan, &artifacts)?;
-        // 6. Nothing in the submission the role does not sign.
-        if let Some(extra) = scan.extra_entries(&signed.targets).into_iter().next() {
-            return Err(RegistryError::ExtraFile { role, path: extra });
-        }
-        // 7. Only the active index key countersigns.
-        check_index_key(&self.roots, &signer.key_id())?;
-
-        let version = signed.version;
-        let targets_total = signed.targets.len();
-        let mut pending =
-            self.resign(None, vec![(role.clone(), version, scan.role_bytes.clone())], signer, now, None)?;
-        pending.artifacts = artifacts;
-        let report = self.publish_pending(pending, signer, hook)?;
-        crate::fault::point("registry-published");
-        let seq = self.state.acceptances + 1;
-        let sha256 = sha256_hex(&scan.role_bytes);
-        let record = AcceptRecord {
-            seq,
-            at: now,
-            role: role.clone(),
-            version,
-            sha256: sha256.clone(),
-            length: scan.role_bytes.len() as u64,
-            targets_added: added.clone(),
-            snapshot_version: report.snapshot_version,
-            timestamp_version: report.timestamp_version,
-            index_key: signer.key_id(),
-            recovered: false,
-        };
-        self.record(record, delegation_state(&delegation, now))?;
-        Ok(AcceptReport {
-            sigstore,
-            role,
-            version,
-            sha256,
-            targets_added: added,
-            targets_total,
-            seq,
-            snapshot_version: report.snapshot_version,
-            timestamp_version: report.timestamp_version,
-        })
+        Ok(md)
     }
 
     /// The Sigstore checks of an acceptance (FORMAT.md 9.5): returns what
@@ -918,6 +1113,7 @@ impl Registry {
         signed: &Targets,
         scan: &submission::Scan,
         artifacts: &[(PathBuf, PathBuf)],
+        listed: &dyn Fn(&str) -> Result<Option<String>, RegistryError>,
     ) -> Result<Vec<SigstoreAccepted>, RegistryError> {
         let mut out = Vec::new();
         for (target, file) in &signed.targets {
@@ -927,10 +1123,9 @@ impl Registry {
                 reason,
             };
             let Some(r) = SigstoreRef::of_target(file).map_err(|e| refuse(e.to_string()))? else { continue };
-            let listed = signed.targets.get(&r.bundle).and_then(sha256_of);
-            if listed.as_deref() != Some(r.sha256.as_str()) {
+            if listed(&r.bundle)?.as_deref() != Some(r.sha256.as_str()) {
                 return Err(refuse(format!(
-                    "its Sigstore bundle {} is not in the role with SHA-256 {}",
+                    "its Sigstore bundle {} is not listed by the publisher with SHA-256 {}",
                     r.bundle, r.sha256
                 )));
             }
@@ -959,29 +1154,51 @@ impl Registry {
         Ok(out)
     }
 
-    /// Appends an acceptance to the log and the state (log first: recovery
-    /// after a crash in between finds it there).
-    fn record(&mut self, rec: AcceptRecord, fallback: PublisherState) -> Result<(), RegistryError> {
+    /// Appends acceptances to the log and the state (log first: recovery
+    /// after a crash in between finds them there). `fallback` is the state
+    /// of a publisher the state does not know yet.
+    fn record(&mut self, recs: Vec<AcceptRecord>, fallback: PublisherState) -> Result<(), RegistryError> {
         let log = self.dir.join(STATE_DIR).join(LOG_FILE);
-        let mut line = serde_json::to_vec(&rec).map_err(|e| RegistryError::Internal(e.to_string()))?;
-        line.push(b'\n');
+        let mut lines = Vec::new();
+        for rec in &recs {
+            serde_json::to_writer(&mut lines, rec).map_err(|e| RegistryError::Internal(e.to_string()))?;
+            lines.push(b'\n');
+        }
         let mut f = fs::OpenOptions::new()
             .append(true)
             .create(true)
             .open(&log)
             .map_err(|e| RegistryError::io(&log, e))?;
-        f.write_all(&line).and_then(|_| f.sync_all()).map_err(|e| RegistryError::io(&log, e))?;
+        f.write_all(&lines).and_then(|_| f.sync_all()).map_err(|e| RegistryError::io(&log, e))?;
         crate::fault::point("registry-logged");
-        let entry = self.state.publishers.entry(rec.role.clone()).or_insert(fallback);
-        entry.accepted = Some(Accepted {
-            version: rec.version,
-            sha256: rec.sha256,
-            length: rec.length,
-            at: rec.at,
-            seq: rec.seq,
-        });
-        self.state.acceptances = self.state.acceptances.max(rec.seq);
+        for rec in recs {
+            let accepted = Accepted {
+                version: rec.version,
+                sha256: rec.sha256,
+                length: rec.length,
+                at: rec.at,
+                seq: rec.seq,
+            };
+            self.set_accepted(rec.role, accepted, &fallback);
+            self.state.acceptances = self.state.acceptances.max(rec.seq);
+        }
         self.save_state()
+    }
+
+    /// The version of `role` the state records as accepted.
+    fn recorded(&self, role: &str) -> Option<u64> {
+        match bins::bin_publisher(role) {
+            Some(_) => self.state.bins.get(role).map(|a| a.version),
+            None => self.state.publishers.get(role).and_then(|p| p.accepted.as_ref()).map(|a| a.version),
+        }
+    }
+
+    fn set_accepted(&mut self, role: String, accepted: Accepted, fallback: &PublisherState) {
+        if bins::bin_publisher(&role).is_some() {
+            self.state.bins.insert(role, accepted);
+        } else {
+            self.state.publishers.entry(role).or_insert_with(|| fallback.clone()).accepted = Some(accepted);
+        }
     }
 
     /// After a crash between publishing a timestamp and recording the
@@ -991,9 +1208,7 @@ impl Registry {
         let mut behind = Vec::new();
         for (file, meta) in &self.snapshot.signed().meta {
             let Some(role) = file.strip_suffix(".json").filter(|r| *r != "targets") else { continue };
-            let recorded =
-                self.state.publishers.get(role).and_then(|p| p.accepted.as_ref()).map(|a| a.version);
-            if recorded.is_none_or(|v| v < meta.version) {
+            if self.recorded(role).is_none_or(|v| v < meta.version) {
                 behind.push((role.to_owned(), meta.clone()));
             }
         }
@@ -1018,14 +1233,14 @@ impl Registry {
                 });
             let sha = meta.hashes.as_ref().and_then(|h| h.get("sha256")).cloned().unwrap_or_default();
             if let Some(rec) = records.iter().find(|r| r.role == role && r.version == meta.version) {
-                let entry = self.state.publishers.entry(role.clone()).or_insert(fallback);
-                entry.accepted = Some(Accepted {
+                let accepted = Accepted {
                     version: rec.version,
                     sha256: rec.sha256.clone(),
                     length: rec.length,
                     at: rec.at,
                     seq: rec.seq,
-                });
+                };
+                self.set_accepted(role.clone(), accepted, &fallback);
                 self.state.acceptances = self.state.acceptances.max(rec.seq);
                 self.save_state()?;
             } else {
@@ -1048,7 +1263,7 @@ impl Registry {
                         .unwrap_or(KeyId(String::new())),
                     recovered: true,
                 };
-                self.record(rec, fallback)?;
+                self.record(vec![rec], fallback)?;
             }
         }
         Ok(())

@@ -25,6 +25,9 @@ pub struct State {
     pub publishers: BTreeMap<String, PublisherState>,
     /// How many acceptances `accepted.jsonl` records.
     pub acceptances: u64,
+    /// The last accepted version of every publisher's hash bin, by bin role.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub bins: BTreeMap<String, Accepted>,
 }
 
 /// What the registry keeps of one publisher.
@@ -47,7 +50,7 @@ pub struct PublisherState {
     pub accepted: Option<Accepted>,
 }
 
-/// The last accepted version of a publisher role.
+/// The last accepted version of a publisher role or hash bin.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Accepted {
@@ -71,7 +74,7 @@ pub struct AcceptRecord {
     pub seq: u64,
     /// When it was accepted.
     pub at: Timestamp,
-    /// The publisher role.
+    /// The role: a publisher's, or one of its hash bins.
     pub role: String,
     /// The role version.
     pub version: u64,

@@ -6,12 +6,14 @@
 //! SUB/targets/<path>       the bytes of each new or changed target
 //! ```
 
+use super::bins::{self, BinLayout};
 use super::error::RegistryError;
 use super::fsio::{copy_verified, read_capped, CappedRead, CopyError, METADATA_MAX};
 use super::{check_publisher_name, sha256_of};
 use airlock_core::archive::ArchivePath;
 use airlock_core::attestation::{sigstore_target, SigstoreRef};
-use airlock_core::metadata::{TargetFile, Targets};
+use airlock_core::metadata::{DelegatedRole, Delegations, TargetFile, Targets};
+use airlock_core::paths::TargetPath;
 use airlock_core::provenance::Provenance;
 use airlock_core::{Metadata, Signer, Timestamp};
 use serde::Serialize;
@@ -21,15 +23,17 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// Most entries a submission may hold (a guard against hostile input).
-pub const MAX_ENTRIES: usize = 100_000;
+pub const MAX_ENTRIES: usize = 1_000_000;
 
 /// What a submission directory holds.
 #[derive(Debug)]
 pub(crate) struct Scan {
-    /// The role name, from `ROLE.json`.
-    pub role: String,
-    /// The role file's bytes.
-    pub role_bytes: Vec<u8>,
+    /// The publisher: the role file's name, or the publisher its bins
+    /// belong to (`acme` for `acme-bin-0f.json`).
+    pub publisher: String,
+    /// Each role file's bytes, by role name: the publisher's role, its hash
+    /// bins, or both.
+    pub roles: BTreeMap<String, Vec<u8>>,
     /// Regular files under `targets/`, by target path.
     pub files: BTreeMap<String, PathBuf>,
     /// Every other entry (not a directory), relative to the submission.
@@ -37,10 +41,11 @@ pub(crate) struct Scan {
 }
 
 impl Scan {
-    /// Entries the role does not account for, sorted.
-    pub fn extra_entries(&self, targets: &BTreeMap<String, TargetFile>) -> Vec<String> {
+    /// Entries no role of the submission accounts for (`listed` says
+    /// whether some role lists a target path), sorted.
+    pub fn extra_entries(&self, listed: impl Fn(&str) -> bool) -> Vec<String> {
         let mut out: Vec<String> = self.others.clone();
-        out.extend(self.files.keys().filter(|p| !targets.contains_key(*p)).map(|p| format!("targets/{p}")));
+        out.extend(self.files.keys().filter(|p| !listed(p)).map(|p| format!("targets/{p}")));
         out.sort();
         out
     }
@@ -77,22 +82,31 @@ pub(crate) fn scan(sub: &Path) -> Result<Scan, RegistryError> {
             return Err(bad(&format!("more than {MAX_ENTRIES} entries")));
         }
     }
-    let (name, path) = match roles.len() {
-        0 => return Err(bad("no ROLE.json (the signed role metadata) at its top")),
-        1 => roles.remove(0),
-        _ => {
-            roles.sort();
-            let names: Vec<&str> = roles.iter().map(|(n, _)| n.as_str()).collect();
-            return Err(bad(&format!("several role files at its top: {}", names.join(", "))));
-        }
+    if roles.is_empty() {
+        return Err(bad("no ROLE.json (the signed role metadata) at its top"));
+    }
+    roles.sort();
+    let owner = |name: &str| {
+        let role = name.trim_end_matches(".json").to_owned();
+        bins::bin_publisher(&role).map(str::to_owned).unwrap_or(role)
     };
-    let role = name.trim_end_matches(".json").to_owned();
-    let role_bytes = match read_capped(&path, METADATA_MAX).map_err(|e| RegistryError::io(&path, e))? {
-        CappedRead::Bytes(b) => b,
-        CappedRead::Missing => return Err(bad(&format!("{name} vanished while reading"))),
-        CappedRead::TooLarge => return Err(bad(&format!("{name} is larger than {METADATA_MAX} bytes"))),
-    };
-    Ok(Scan { role, role_bytes, files, others })
+    let publisher = owner(&roles[0].0);
+    if let Some((other, _)) = roles.iter().find(|(n, _)| owner(n) != publisher) {
+        return Err(bad(&format!(
+            "role files of two publishers at its top: {} and {other} (one publisher's role and its bins only)",
+            roles[0].0
+        )));
+    }
+    let mut role_bytes = BTreeMap::new();
+    for (name, path) in roles {
+        let bytes = match read_capped(&path, METADATA_MAX).map_err(|e| RegistryError::io(&path, e))? {
+            CappedRead::Bytes(b) => b,
+            CappedRead::Missing => return Err(bad(&format!("{name} vanished while reading"))),
+            CappedRead::TooLarge => return Err(bad(&format!("{name} is larger than {METADATA_MAX} bytes"))),
+        };
+        role_bytes.insert(name.trim_end_matches(".json").to_owned(), bytes);
+    }
+    Ok(Scan { publisher, roles: role_bytes, files, others })
 }
 
 fn walk(
@@ -150,12 +164,23 @@ pub struct PublishRequest<'a> {
     /// The publisher's current role metadata (its path and bytes), or none
     /// for a first release. Its targets are carried over.
     pub current: Option<(&'a Path, &'a [u8])>,
+    /// The current hash-bin roles (path and bytes, by bin name) when
+    /// `current` delegates to bins: every bin it names. Their targets are
+    /// carried over.
+    pub current_bins: &'a BTreeMap<String, (PathBuf, Vec<u8>)>,
+    /// Split the role into this many hash bins (FORMAT.md 5.6); `None`
+    /// keeps the current layout, bins or none.
+    pub bins: Option<u32>,
     /// The new artifacts.
     pub artifacts: &'a [ArtifactSpec],
     /// Provenance recorded on each new artifact.
     pub provenance: &'a Provenance,
     /// The role's new expiry.
     pub expires: Timestamp,
+    /// The time of signing: a bin, or a role with bins, that gets no new
+    /// artifact is re-signed anyway when it would expire within half of
+    /// the new period, so that a publisher with bins stays fresh.
+    pub now: Timestamp,
 }
 
 /// What `publish` wrote.
@@ -169,10 +194,26 @@ pub struct PublishReport {
     pub expires: Timestamp,
     /// Target paths written in this release.
     pub targets_added: Vec<String>,
-    /// Targets the role lists in all (carried over plus new).
+    /// Targets the role lists in all (carried over plus new), its bins included.
     pub targets_total: usize,
-    /// SHA-256 of the signed role file.
+    /// SHA-256 of the signed role file (of the current one when only bins
+    /// were signed).
     pub sha256: String,
+    /// How many hash bins the role publishes in (0: none).
+    pub bins: u32,
+    /// Every role file this submission holds: the role, its bins, or both.
+    pub signed: Vec<SignedRole>,
+}
+
+/// One role file a submission holds.
+#[derive(Debug, Clone, Serialize)]
+pub struct SignedRole {
+    /// The role (the publisher's, or one of its bins).
+    pub role: String,
+    /// Its new version.
+    pub version: u64,
+    /// Targets it lists.
+    pub targets: usize,
 }
 
 /// Builds, signs and writes a submission to `out` (which must not exist):
@@ -187,21 +228,29 @@ pub fn publish(
 ) -> Result<PublishReport, RegistryError> {
     check_publisher_name(req.role)?;
     req.provenance.validate()?;
-    let mut targets = match req.current {
-        Some((path, bytes)) => {
-            let md = Metadata::<Targets>::from_bytes(bytes)
-                .map_err(|source| RegistryError::PreviousRole { path: path.into(), source })?;
-            if md.signed().delegations.is_some() {
-                return Err(RegistryError::Delegates { role: req.role.to_owned() });
-            }
-            let mut t = md.signed().clone();
-            t.version += 1;
-            t
-        }
-        None => Targets::new(1, req.expires),
+    let current = match req.current {
+        Some((path, bytes)) => Some(
+            Metadata::<Targets>::from_bytes(bytes)
+                .map_err(|source| RegistryError::PreviousRole { path: path.into(), source })?,
+        ),
+        None => None,
     };
-    targets.expires = req.expires;
-    targets.spec_version = airlock_core::metadata::SPEC_VERSION.into();
+    let current_layout = match current.as_ref().and_then(|c| c.signed().delegations.as_ref()) {
+        Some(d) => Some(own_layout(req.role, d)?),
+        None => None,
+    };
+    let layout = match (current_layout, req.bins) {
+        (None, None) => None,
+        (None, Some(n)) => Some(
+            BinLayout::new(n)
+                .map_err(|detail| RegistryError::BinLayout { role: req.role.to_owned(), detail })?,
+        ),
+        (Some(l), None) => Some(l),
+        (Some(l), Some(n)) if n == l.count() => Some(l),
+        (Some(l), Some(n)) => {
+            return Err(RegistryError::BinLayoutChanged { role: req.role.to_owned(), from: l.count(), to: n })
+        }
+    };
     let mut seen = BTreeMap::new();
     for a in req.artifacts {
         ArchivePath::new(&a.target)
@@ -248,19 +297,31 @@ pub fn publish(
         return Err(RegistryError::OutputExists { path: out.into() });
     }
     fs::create_dir(out).map_err(|e| RegistryError::io(out, e))?;
-    let result = write_submission(req, signer, out, targets);
+    let result = match layout {
+        None => write_submission(req, signer, out, current),
+        Some(l) => write_binned(req, signer, out, current, l),
+    };
     if result.is_err() {
         let _ = fs::remove_dir_all(out);
     }
     result
 }
 
-fn write_submission(
+/// The layout of a publisher's own current role, whose delegations must be
+/// exactly a bin layout signed by the keys its first bin names.
+fn own_layout(role: &str, d: &Delegations) -> Result<BinLayout, RegistryError> {
+    let bad = |detail: String| RegistryError::BinLayout { role: role.to_owned(), detail };
+    let first = d.roles.first().ok_or_else(|| bad("it delegates to no role".into()))?;
+    BinLayout::of(role, d, d, first).map_err(bad)
+}
+
+/// Adds every artifact (and its Sigstore bundle) to the submission, handing
+/// each target entry to `insert`; returns the target paths added.
+fn add_artifacts(
     req: &PublishRequest<'_>,
-    signer: &dyn Signer,
     out: &Path,
-    mut targets: Targets,
-) -> Result<PublishReport, RegistryError> {
+    mut insert: impl FnMut(String, TargetFile),
+) -> Result<Vec<String>, RegistryError> {
     let mut added = Vec::new();
     for a in req.artifacts {
         let mut file = add_file(out, &a.source, &a.target)?;
@@ -270,22 +331,60 @@ fn write_submission(
             let bundle_file = add_file(out, bundle, &target)?;
             let sha256 = sha256_of(&bundle_file).unwrap_or_default();
             SigstoreRef { bundle: target.clone(), sha256 }.store_in(&mut file.custom);
-            targets.targets.insert(target.clone(), bundle_file);
+            insert(target.clone(), bundle_file);
             added.push(target);
         }
-        targets.targets.insert(a.target.clone(), file);
+        insert(a.target.clone(), file);
         added.push(a.target.clone());
     }
+    Ok(added)
+}
+
+/// Signs `targets` as `name` and writes it into the submission.
+fn sign_into(
+    out: &Path,
+    name: &str,
+    targets: Targets,
+    signer: &dyn Signer,
+) -> Result<(Metadata<Targets>, Vec<u8>), RegistryError> {
     for (path, file) in &targets.targets {
         if sha256_of(file).is_none() {
-            return Err(RegistryError::NoSha256 { role: req.role.to_owned(), target: path.clone() });
+            return Err(RegistryError::NoSha256 { role: name.to_owned(), target: path.clone() });
         }
     }
     let mut md = Metadata::new(targets)?;
     md.sign(signer)?;
     let bytes = md.to_bytes();
-    let path = out.join(format!("{}.json", req.role));
-    super::fsio::write_atomic(&path, &bytes)?;
+    super::fsio::write_atomic(&out.join(format!("{name}.json")), &bytes)?;
+    Ok((md, bytes))
+}
+
+/// The next version of `current` (or version 1), expiring at `expires`.
+fn next_version(current: Option<&Metadata<Targets>>, expires: Timestamp) -> Targets {
+    let mut t = match current {
+        Some(md) => {
+            let mut t = md.signed().clone();
+            t.version += 1;
+            t
+        }
+        None => Targets::new(1, expires),
+    };
+    t.expires = expires;
+    t.spec_version = airlock_core::metadata::SPEC_VERSION.into();
+    t
+}
+
+fn write_submission(
+    req: &PublishRequest<'_>,
+    signer: &dyn Signer,
+    out: &Path,
+    current: Option<Metadata<Targets>>,
+) -> Result<PublishReport, RegistryError> {
+    let mut targets = next_version(current.as_ref(), req.expires);
+    let added = add_artifacts(req, out, |path, file| {
+        targets.targets.insert(path, file);
+    })?;
+    let (md, bytes) = sign_into(out, req.role, targets, signer)?;
     Ok(PublishReport {
         role: req.role.to_owned(),
         version: md.signed().version,
@@ -293,6 +392,121 @@ fn write_submission(
         targets_added: added,
         targets_total: md.signed().targets.len(),
         sha256: airlock_core::hash::sha256_hex(&bytes),
+        bins: 0,
+        signed: vec![SignedRole {
+            role: req.role.to_owned(),
+            version: md.signed().version,
+            targets: md.signed().targets.len(),
+        }],
+    })
+}
+
+/// A release of a publisher with hash bins: each new artifact goes to its
+/// bin, and only the bins that change (or would soon expire) are signed.
+/// The first release with bins moves every current target into them and
+/// signs every bin, empty ones too: a bin the role names but nobody
+/// published would break every client's search.
+fn write_binned(
+    req: &PublishRequest<'_>,
+    signer: &dyn Signer,
+    out: &Path,
+    current: Option<Metadata<Targets>>,
+    layout: BinLayout,
+) -> Result<PublishReport, RegistryError> {
+    let role = req.role;
+    let first = current.as_ref().is_none_or(|c| c.signed().delegations.is_none());
+    // A current layout the signer's key is not in was made before the
+    // custodians rekeyed the publisher: lay it out anew for this key and
+    // re-sign every bin, since each was signed by the old one.
+    let signer_id = signer.public_key().key_id();
+    let reused = current
+        .as_ref()
+        .and_then(|c| c.signed().delegations.clone())
+        .filter(|d| d.keys.contains_key(&signer_id));
+    let rekeyed = !first && reused.is_none();
+    let delegations = match reused {
+        Some(d) => d,
+        None => {
+            let key = signer.public_key().clone();
+            let id = key.key_id();
+            let own =
+                Delegations { keys: [(id.clone(), key)].into(), roles: Vec::new(), extra: BTreeMap::new() };
+            let me = DelegatedRole {
+                name: role.to_owned(),
+                keyids: vec![id],
+                threshold: 1,
+                terminating: true,
+                paths: None,
+                path_hash_prefixes: None,
+                extra: BTreeMap::new(),
+            };
+            layout.delegations(role, &own, &me)
+        }
+    };
+    let mut bins: Vec<(Option<Metadata<Targets>>, Targets, bool)> = Vec::new();
+    for r in &delegations.roles {
+        let now = match req.current_bins.get(&r.name) {
+            Some((path, bytes)) => Some(
+                Metadata::<Targets>::from_bytes(bytes)
+                    .map_err(|source| RegistryError::PreviousRole { path: path.clone(), source })?,
+            ),
+            None if first => None,
+            None => {
+                return Err(RegistryError::BinMissing {
+                    role: role.to_owned(),
+                    bin: r.name.clone(),
+                    detail: "is not among the current bins given".into(),
+                })
+            }
+        };
+        let next = next_version(now.as_ref(), req.expires);
+        bins.push((now, next, first || rekeyed));
+    }
+    if let Some(c) = current.as_ref().filter(|_| first) {
+        for (path, file) in &c.signed().targets {
+            let i = layout.index_of(TargetPath::new(path).hash()) as usize;
+            bins[i].1.targets.insert(path.clone(), file.clone());
+        }
+    }
+    let added = add_artifacts(req, out, |path, file| {
+        let i = layout.index_of(TargetPath::new(&path).hash()) as usize;
+        bins[i].1.targets.insert(path, file);
+        bins[i].2 = true;
+    })?;
+    // Re-signed to stay fresh: whatever expires before half the new period.
+    let fresh_until = req.now.plus_secs(req.expires.unix().saturating_sub(req.now.unix()) / 2);
+    let mut signed = Vec::new();
+    let mut total = 0;
+    for (name, (now, next, changed)) in delegations.roles.iter().map(|r| &r.name).zip(bins) {
+        total += next.targets.len();
+        if changed || now.is_some_and(|n| n.signed().expires < fresh_until) {
+            let targets = next.targets.len();
+            let (md, _) = sign_into(out, name, next, signer)?;
+            signed.push(SignedRole { role: name.clone(), version: md.signed().version, targets });
+        }
+    }
+    let stale = current.as_ref().is_none_or(|c| c.signed().expires < fresh_until);
+    let (version, expires, sha256) = if first || stale || rekeyed {
+        let mut top = next_version(current.as_ref(), req.expires);
+        top.targets.clear();
+        top.delegations = Some(delegations);
+        let (md, bytes) = sign_into(out, role, top, signer)?;
+        signed.insert(0, SignedRole { role: role.to_owned(), version: md.signed().version, targets: 0 });
+        (md.signed().version, md.signed().expires, airlock_core::hash::sha256_hex(&bytes))
+    } else {
+        let c =
+            current.as_ref().map(|c| (c.signed().version, c.signed().expires)).unwrap_or((0, req.expires));
+        (c.0, c.1, airlock_core::hash::sha256_hex(req.current.map(|(_, b)| b).unwrap_or_default()))
+    };
+    Ok(PublishReport {
+        role: role.to_owned(),
+        version,
+        expires,
+        targets_added: added,
+        targets_total: total,
+        sha256,
+        bins: layout.count(),
+        signed,
     })
 }
 

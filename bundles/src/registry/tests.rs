@@ -133,9 +133,12 @@ impl Fixture {
         let req = PublishRequest {
             role,
             current: cur.as_ref().map(|(p, b)| (p.as_path(), b.as_slice())),
+            current_bins: &BTreeMap::new(),
+            bins: None,
             artifacts: &specs,
             provenance: prov,
             expires: now().plus_secs(90 * DAY),
+            now: now(),
         };
         publish(&req, &key(seed), &out).unwrap();
         out
@@ -633,8 +636,17 @@ fn publish_refusals() {
     fs::write(&src, b"a").unwrap();
     let specs = [ArtifactSpec { source: src.clone(), target: "acme/../x".into(), sigstore: None }];
     let prov = Provenance::default();
-    let req =
-        PublishRequest { role: "acme", current: None, artifacts: &specs, provenance: &prov, expires: now() };
+    let none = BTreeMap::new();
+    let req = PublishRequest {
+        role: "acme",
+        current: None,
+        current_bins: &none,
+        bins: None,
+        artifacts: &specs,
+        provenance: &prov,
+        expires: now(),
+        now: now(),
+    };
     let out = f.dir.join("out");
     assert!(matches!(publish(&req, &key(20), &out), Err(RegistryError::BadArtifact { .. })));
     let bad = Provenance { reviewed_at: Some(now()), ..Default::default() };
@@ -659,3 +671,5 @@ fn dir_transport_caps_and_refuses_paths() {
 }
 
 use airlock_core::target::TargetError;
+
+mod bins_accept;

@@ -2,6 +2,7 @@
 //! a client would, every problem reported; `registry status`: versions,
 //! expiries, publishers and counts.
 
+use super::bins::BinLayout;
 use super::error::RegistryError;
 use super::fsio::{check_file, read_capped, CappedRead, CopyError, METADATA_MAX};
 use super::state::State;
@@ -10,8 +11,9 @@ use super::{list_root_files, sha256_of, target_store_path, Registry, METADATA_DI
 use airlock_core::archive::ArchivePath;
 use airlock_core::client::{Client, Limits};
 use airlock_core::extension::RootExtension;
+use airlock_core::metadata::DelegatedRole;
 use airlock_core::metadata::{MetaFile, Role, Root, Snapshot, Targets, TimestampRole};
-use airlock_core::paths::role_covers;
+use airlock_core::paths::TargetPath;
 use airlock_core::rootchain::{trust_first_root, update_root};
 use airlock_core::target::TargetVerifier;
 use airlock_core::{registry_identity, Authorization, KeyId, Metadata, Timestamp};
@@ -310,15 +312,50 @@ pub fn verify(dir: &Path, now: Timestamp) -> VerifyReport {
                     w.problem(format!("metadata/{name}"), e);
                 }
             }
-            if md.signed().delegations.is_some() {
-                w.problem(format!("metadata/{name}"), "a publisher role may not delegate");
-            }
-            for path in md.signed().targets.keys() {
-                if ArchivePath::new(path).is_err() || !role_covers(r, path) {
-                    w.problem(
-                        format!("role {}, target {path}", r.name),
-                        format!("outside the namespaces {:?}", r.paths.clone().unwrap_or_default()),
-                    );
+            let outside = |w: &mut Walk<'_>,
+                           role: &str,
+                           md: &Metadata<Targets>,
+                           bin: Option<&DelegatedRole>| {
+                for path in md.signed().targets.keys() {
+                    let q = TargetPath::new(path);
+                    if ArchivePath::new(path).is_err() || !q.covered_by(r) {
+                        w.problem(
+                            format!("role {role}, target {path}"),
+                            format!("outside the namespaces {:?}", r.paths.clone().unwrap_or_default()),
+                        );
+                    } else if bin.is_some_and(|b| !q.covered_by(b)) {
+                        w.problem(format!("role {role}, target {path}"), "outside the bin's hash prefixes");
+                    }
+                }
+            };
+            outside(&mut w, &r.name, &md, None);
+            // A publisher role delegates only to its own hash bins, each
+            // signed as the role says, listing only paths of its prefixes.
+            if let (Some(bins), Some(d)) = (md.signed().delegations.clone(), &delegations) {
+                if let Err(e) = BinLayout::of(&r.name, &bins, d, r) {
+                    w.problem(format!("metadata/{name}"), format!("not a valid hash-bin layout: {e}"));
+                }
+                for b in &bins.roles {
+                    if !snapshot.signed().meta.contains_key(&format!("{}.json", b.name)) {
+                        w.problem(
+                            format!("metadata/{name}"),
+                            format!("delegates to bin {}, which is not published", b.name),
+                        );
+                        continue;
+                    }
+                    let Some((bin_md, bin_bytes)) = load(&mut w, &b.name) else { continue };
+                    report.roles_checked += 1;
+                    let bin_name = format!("{}.{}.json", bin_md.signed().version, b.name);
+                    if let Err(e) =
+                        Authorization::delegated(&bins, b).verify(bin_md.signatures(), &bin_md.payload(), now)
+                    {
+                        w.problem(format!("metadata/{bin_name}"), e);
+                    }
+                    if bin_md.signed().delegations.is_some() {
+                        w.problem(format!("metadata/{bin_name}"), "a hash bin may not delegate");
+                    }
+                    outside(&mut w, &b.name, &bin_md, Some(b));
+                    roles.insert(b.name.clone(), (bin_md, bin_bytes));
                 }
             }
             roles.insert(r.name.clone(), (md, bytes));
@@ -361,9 +398,14 @@ pub fn verify(dir: &Path, now: Timestamp) -> VerifyReport {
         {
             w.problem("registry/state.json", "identity differs from that of metadata/1.root.json");
         }
-        for (name, p) in &state.publishers {
+        let accepted = state
+            .publishers
+            .iter()
+            .map(|(name, p)| (name, p.accepted.as_ref()))
+            .chain(state.bins.iter().map(|(name, a)| (name, Some(a))));
+        for (name, accepted) in accepted {
             let pinned = snapshot.signed().meta.get(&format!("{name}.json"));
-            match (&p.accepted, pinned) {
+            match (accepted, pinned) {
                 // A state one step behind the snapshot is a writer that
                 // stopped after publishing and before recording (a crash):
                 // the served repository is whole, and the next writer
