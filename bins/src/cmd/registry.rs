@@ -392,13 +392,18 @@ pub fn run(cmd: RegistryCommand) -> Result<()> {
                 r.timestamp_version
             );
             if r.bins > 0 {
-                let bins: Vec<String> = r
+                let bins: Vec<(String, u64)> = r
                     .roles
                     .iter()
                     .filter(|x| x.role != r.role)
-                    .map(|x| format!("{} v{}", x.role, x.version))
+                    .map(|x| (x.role.clone(), x.version))
                     .collect();
-                println!("  {} of {} hash bin(s) re-signed: {}", bins.len(), r.bins, bins.join(", "));
+                println!(
+                    "  {} of {} hash bin(s) re-signed: {}",
+                    bins.len(),
+                    r.bins,
+                    role_versions(&r.role, &bins)
+                );
             }
             for s in &r.sigstore {
                 println!(
@@ -694,18 +699,29 @@ pub fn publish(a: PublishArgs) -> Result<()> {
             a.out.display()
         );
     } else {
-        let files: Vec<String> = r.signed.iter().map(|x| format!("{} v{}", x.role, x.version)).collect();
+        let files: Vec<(String, u64)> = r.signed.iter().map(|x| (x.role.clone(), x.version)).collect();
         println!(
             "{} ({} hash bins, {} target(s) in all): signed {}; {} new target(s); submission {}",
             r.role,
             r.bins,
             r.targets_total,
-            files.join(", "),
+            role_versions(&r.role, &files),
             r.targets_added.len(),
             a.out.display()
         );
     }
     Ok(())
+}
+
+/// Role files and versions for people: each named when there are a few,
+/// else the role and a count of bins.
+fn role_versions(role: &str, files: &[(String, u64)]) -> String {
+    if files.len() <= 8 {
+        return files.iter().map(|(r, v)| format!("{} v{v}", safe(r))).collect::<Vec<_>>().join(", ");
+    }
+    let top = files.iter().find(|(r, _)| r == role).map(|(_, v)| format!("{} v{v} and ", safe(role)));
+    let bins = files.iter().filter(|(r, _)| r != role).count();
+    format!("{}{bins} bins", top.unwrap_or_default())
 }
 
 /// The newest file of each role in `dir`, by role name: the highest

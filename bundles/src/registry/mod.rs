@@ -47,7 +47,7 @@ use airlock_core::paths::TargetPath;
 use airlock_core::rootchain::{trust_first_root, update_root, verify_chain};
 use airlock_core::{registry_identity, Authorization, KeyId, Metadata, PublicKey, Signer, Timestamp};
 use airlock_keyceremony::rotation::INDEX_ROLES;
-use fsio::{copy_verified, read_own, sync_dir, write_atomic, CopyError, Lock};
+use fsio::{copy_verified, read_own, sync_filesystem, write_atomic, CopyError, Lock};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fs;
@@ -1377,7 +1377,11 @@ impl Registry {
                 }
                 fs::rename(staged, dest).map_err(|e| RegistryError::io(dest, e))?;
                 created.push(dest.clone());
-                sync_dir(&parent)?;
+            }
+            // Every artifact (staged bytes and renames) durable before the
+            // metadata that names it.
+            if !created.is_empty() {
+                sync_filesystem(&self.dir)?;
             }
             for (name, bytes) in &p.files {
                 hooked(hook, name)?;

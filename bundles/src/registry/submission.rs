@@ -300,7 +300,8 @@ pub fn publish(
     let result = match layout {
         None => write_submission(req, signer, out, current),
         Some(l) => write_binned(req, signer, out, current, l),
-    };
+    }
+    .and_then(|report| super::fsio::sync_filesystem(out).map(|()| report));
     if result.is_err() {
         let _ = fs::remove_dir_all(out);
     }
@@ -445,7 +446,7 @@ fn write_binned(
     };
     let mut bins: Vec<(Option<Metadata<Targets>>, Targets, bool)> = Vec::new();
     for r in &delegations.roles {
-        let now = match req.current_bins.get(&r.name) {
+        let bin = match req.current_bins.get(&r.name) {
             Some((path, bytes)) => Some(
                 Metadata::<Targets>::from_bytes(bytes)
                     .map_err(|source| RegistryError::PreviousRole { path: path.clone(), source })?,
@@ -459,8 +460,8 @@ fn write_binned(
                 })
             }
         };
-        let next = next_version(now.as_ref(), req.expires);
-        bins.push((now, next, first || rekeyed));
+        let next = next_version(bin.as_ref(), req.expires);
+        bins.push((bin, next, first || rekeyed));
     }
     if let Some(c) = current.as_ref().filter(|_| first) {
         for (path, file) in &c.signed().targets {
@@ -477,9 +478,9 @@ fn write_binned(
     let fresh_until = req.now.plus_secs(req.expires.unix().saturating_sub(req.now.unix()) / 2);
     let mut signed = Vec::new();
     let mut total = 0;
-    for (name, (now, next, changed)) in delegations.roles.iter().map(|r| &r.name).zip(bins) {
+    for (name, (bin, next, changed)) in delegations.roles.iter().map(|r| &r.name).zip(bins) {
         total += next.targets.len();
-        if changed || now.is_some_and(|n| n.signed().expires < fresh_until) {
+        if changed || bin.is_some_and(|b| b.signed().expires < fresh_until) {
             let targets = next.targets.len();
             let (md, _) = sign_into(out, name, next, signer)?;
             signed.push(SignedRole { role: name.clone(), version: md.signed().version, targets });

@@ -496,10 +496,12 @@ pub struct PublisherStatus {
     pub threshold: u64,
     /// Its accepted role, if any.
     pub role: Option<RoleStatus>,
-    /// Targets in its role.
+    /// Targets in its role and its hash bins.
     pub targets: usize,
     /// Their total length in bytes.
     pub target_bytes: u64,
+    /// How many hash bins it publishes in (0: none).
+    pub bins: usize,
     /// When its last version was accepted.
     pub last_accepted_at: Option<Timestamp>,
 }
@@ -556,9 +558,10 @@ pub fn status(dir: &Path, now: Timestamp) -> Result<Status, RegistryError> {
         rs("timestamp", reg.timestamp().signed().version, reg.timestamp().signed().expires),
     ];
     let mut publishers = Vec::new();
+    let mut bin_roles = Vec::new();
     for p in reg.publishers() {
         let role = reg.publisher_role(&p.name)?;
-        let (role_status, targets, bytes) = match &role {
+        let (role_status, mut targets, mut bytes) = match &role {
             Some((md, _)) => (
                 Some(rs(&p.name, md.signed().version, md.signed().expires)),
                 md.signed().targets.len(),
@@ -566,6 +569,19 @@ pub fn status(dir: &Path, now: Timestamp) -> Result<Status, RegistryError> {
             ),
             None => (None, 0, 0),
         };
+        let bins: Vec<String> = role
+            .iter()
+            .flat_map(|(md, _)| {
+                md.signed().delegations.iter().flat_map(|d| d.roles.iter().map(|r| r.name.clone()))
+            })
+            .collect();
+        for bin in &bins {
+            if let Some((md, _)) = reg.publisher_role(bin)? {
+                targets += md.signed().targets.len();
+                bytes += md.signed().targets.values().map(|t| t.length).sum::<u64>();
+                bin_roles.push(rs(bin, md.signed().version, md.signed().expires));
+            }
+        }
         let last = reg.state().publishers.get(&p.name).and_then(|s| s.accepted.as_ref()).map(|a| a.at);
         publishers.push(PublisherStatus {
             name: p.name,
@@ -575,6 +591,7 @@ pub fn status(dir: &Path, now: Timestamp) -> Result<Status, RegistryError> {
             role: role_status,
             targets,
             target_bytes: bytes,
+            bins: bins.len(),
             last_accepted_at: last,
         });
     }
@@ -586,6 +603,7 @@ pub fn status(dir: &Path, now: Timestamp) -> Result<Status, RegistryError> {
         acceptances: reg.state().acceptances,
     };
     roles.extend(publishers.iter().filter_map(|p| p.role.clone()));
+    roles.extend(bin_roles);
     let soonest = roles.iter().min_by_key(|r| r.expires).cloned();
     roles.truncate(4);
     Ok(Status {

@@ -14,6 +14,18 @@ impl Fixture {
         bins: Option<u32>,
         files: &[(&str, &[u8])],
     ) -> (PathBuf, PublishReport) {
+        self.submit_binned_at(now(), role, seed, bins, files)
+    }
+
+    /// As `submit_binned`, signing at `at` for 90 days.
+    fn submit_binned_at(
+        &self,
+        at: Timestamp,
+        role: &str,
+        seed: u8,
+        bins: Option<u32>,
+        files: &[(&str, &[u8])],
+    ) -> (PathBuf, PublishReport) {
         let reg = Registry::open(&self.reg).unwrap();
         let current = reg.publisher_role(role).unwrap();
         let mut current_bins = BTreeMap::new();
@@ -45,8 +57,8 @@ impl Fixture {
             bins,
             artifacts: &specs,
             provenance: &prov,
-            expires: now().plus_secs(90 * DAY),
-            now: now(),
+            expires: at.plus_secs(90 * DAY),
+            now: at,
         };
         let r = publish(&req, &key(seed), &out).unwrap();
         (out, r)
@@ -300,4 +312,18 @@ fn a_bin_accepted_but_not_recorded_is_recorded_from_the_log() {
     state.bins.clear();
     fs::write(&state_path, serde_json::to_vec(&state).unwrap()).unwrap();
     assert_eq!(f.open().state().bins, recorded);
+}
+
+#[test]
+fn bins_and_the_role_are_re_signed_only_once_within_half_a_period_of_expiry() {
+    let f = Fixture::with_publishers();
+    let (sub, _) = f.submit_binned("acme", 20, Some(4), &[("acme/a", b"a")]);
+    f.accept(&sub).unwrap();
+    // 10 days on, 80 of 90 days are left: only the bin of the new artifact.
+    let (_, p) = f.submit_binned_at(now().plus_secs(10 * DAY), "acme", 20, None, &[("acme/b", b"b")]);
+    assert_eq!(p.signed.iter().map(|s| s.role.clone()).collect::<Vec<_>>(), [bin_of(4, "acme/b")]);
+    // 50 days on, 40 are left, less than half of the new 90: every bin and the role.
+    let (_, p) = f.submit_binned_at(now().plus_secs(50 * DAY), "acme", 20, None, &[("acme/b", b"b")]);
+    assert_eq!(p.signed.len(), 5);
+    assert_eq!(p.signed[0].role, "acme");
 }
