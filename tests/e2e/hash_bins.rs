@@ -43,7 +43,6 @@ fn a_registry_of_100_000_targets_in_bins_takes_one_more_and_a_mirror_imports_the
         big.stdout
     );
     accept(&sb, "big").ok();
-    sb.run(&["registry", "verify", "--repo", "reg", "--at", AT]).ok();
     sb.run(&["bundle", "create", "--repo", "reg", "--out", "full.tar", "--at", AT]).ok();
     let base = snapshot_version(&sb);
     sb.run(&["mirror", "init", "m", "--pins", "pins"]).ok();

@@ -252,3 +252,45 @@ fn a_sigstore_bundle_swapped_after_the_publisher_signed_is_refused() {
     mirror(&sb, "m", &policy("require", ISSUER, SAN));
     refused(&sb, "m", "swapped.tar", &["a.txt.sigstore.json", "signed length"]);
 }
+
+#[test]
+fn a_publisher_with_hash_bins_binds_its_sigstore_bundle_from_a_sibling_bin() {
+    let sb = world();
+    let args = [
+        "publish",
+        "--role",
+        "acme",
+        "--key",
+        "acme.key",
+        "--bins",
+        "16",
+        "--artifact",
+        "a.txt=acme/a.txt",
+        "--sigstore-bundle",
+        "a.txt.sigstore.json",
+        "--out-dir",
+        "sub",
+        "--at",
+        AT,
+    ];
+    run(&sb, &args).ok();
+    let bin_of = |sub: &str, target: &str| {
+        std::fs::read_dir(sb.path(sub))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .find(|n| {
+                n.contains("-bin-")
+                    && sb.read_string(&format!("{sub}/{n}")).contains(&format!("\"{target}\""))
+            })
+            .unwrap()
+    };
+    // The artifact and its bundle hash to different bins (a fact of these
+    // two paths), so the binding crosses bins.
+    assert_ne!(bin_of("sub", "acme/a.txt"), bin_of("sub", "acme/a.txt.sigstore.json"));
+    accept(&sb, true).ok();
+    sb.run(&["bundle", "create", "--repo", "reg", "--out", "b.tar", "--at", AT]).ok();
+    mirror(&sb, "m", &policy("require", ISSUER, SAN));
+    sb.run(&["mirror", "import", "m", "b.tar", "--at", AT]).ok();
+    mirror(&sb, "o", &policy("require", ISSUER, "https://github.com/acme/other"));
+    refused(&sb, "o", "b.tar", &["rule sigstore: target acme/a.txt", "identity mismatch"]);
+}

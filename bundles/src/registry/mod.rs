@@ -983,8 +983,9 @@ impl Registry {
             sigstore.extend(self.check_sigstore(&c.name, c.md.signed(), &scan, &artifacts, &listed)?);
         }
         // 6. Nothing in the submission the roles do not sign.
-        let signs = |p: &str| checked.iter().any(|c| c.md.signed().targets.contains_key(p));
-        if let Some(extra) = scan.extra_entries(signs).into_iter().next() {
+        let signed_paths: std::collections::HashSet<&str> =
+            checked.iter().flat_map(|c| c.md.signed().targets.keys().map(String::as_str)).collect();
+        if let Some(extra) = scan.extra_entries(|p| signed_paths.contains(p)).into_iter().next() {
             return Err(RegistryError::ExtraFile { role, path: extra });
         }
         // 7. Only the active index key countersigns.
