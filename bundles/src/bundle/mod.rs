@@ -6,6 +6,7 @@
 mod error;
 mod inspect;
 mod logcheck;
+mod parallel_hash;
 mod reader;
 mod tarfmt;
 mod volumes;

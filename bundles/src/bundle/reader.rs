@@ -9,12 +9,14 @@
 //!    (root chain, timestamp, snapshot, every carried targets role), and
 //!    every metadata entry accounted for by signed metadata.
 //! 4. Each artifact hashed as it streams past, against the length and
-//!    hashes its role signs, and handed to the sink only as verified bytes.
+//!    hashes its role signs, and handed to the sink only as verified bytes
+//!    (the hashing on a second thread where that helps: `parallel_hash`).
 //! 5. SHA256SUMS recomputed; the end of the archive must be zeros only; a
 //!    gzip stream must end where the archive ends.
 
 use super::error::BundleError;
 use super::logcheck::BundleLog;
+use super::parallel_hash::ArtifactHashing;
 use super::tarfmt::type_name;
 use airlock_core::archive::ArchivePath;
 use airlock_core::bundle::{BundleManifest, EntryKind, LOG_CHECKPOINT_PATH, LOG_PROOF_PATH, MANIFEST_PATH};
@@ -73,8 +75,20 @@ pub trait ArtifactSink {
     fn begin(&mut self, target: &str, info: &TargetFile) -> io::Result<()>;
     /// More bytes of the current artifact (not yet checked in full).
     fn write(&mut self, chunk: &[u8]) -> io::Result<()>;
-    /// The current artifact matched its signed length and hashes.
+    /// The current artifact matched its signed length and hashes (but see
+    /// [`ArtifactSink::finish_waits_for_verdict`]).
     fn finish(&mut self) -> io::Result<()>;
+
+    /// Whether `finish` waits for the artifact's verdict: yes, unless the
+    /// sink says otherwise. A sink that uses nothing it was given before
+    /// the bundle verifies (it keeps nothing, or only stages the bytes) may
+    /// say no: the reader then reads on into the next artifacts while
+    /// earlier ones are still hashing on another thread, and `finish` only
+    /// means the bytes ended. Every verdict is still in before the bundle
+    /// verifies, and the error reported is the same either way.
+    fn finish_waits_for_verdict(&self) -> bool {
+        true
+    }
 }
 
 /// The artifacts a bundle will stream, in archive path order: each (target
@@ -121,6 +135,11 @@ impl ArtifactSink for NoSink {
     }
     fn finish(&mut self) -> io::Result<()> {
         Ok(())
+    }
+    fn finish_waits_for_verdict(&self) -> bool {
+        // Nothing is kept, so nothing waits: artifact k+1 is read while a
+        // second core finishes hashing artifact k.
+        false
     }
 }
 
@@ -321,13 +340,17 @@ pub fn verify_bundle_from<R: Read>(
     let capped = Capped { inner: source, read: 0, cap: cap.clone() };
     let mut archive = tar::Archive::new(capped);
     let mut state = State::new(opts, select);
+    state.hashing = ArtifactHashing::new(sink.finish_waits_for_verdict());
     {
         let entries = archive.entries().map_err(|e| io_error(e, cap.get()))?.raw(true);
+        // An error found while an earlier artifact is still hashing yields
+        // to that artifact's failed verdict, as if it had been found first.
         for entry in entries {
-            let mut entry = entry.map_err(|e| io_error(e, cap.get()))?;
-            state.entry(&mut entry, &cap, sink)?;
+            let mut entry = entry.map_err(|e| state.hashing.settle(io_error(e, cap.get())))?;
+            state.entry(&mut entry, &cap, sink).map_err(|e| state.hashing.settle(e))?;
         }
     }
+    state.hashing.wait_all()?;
     state.finish_entries()?;
     // Only zeros may follow the end-of-archive marker, and for gzip the
     // compressed stream must end there too.
@@ -385,6 +408,8 @@ struct State<'s> {
     /// (manifest entry, index in `roles`) of each artifact streamed.
     targets: Vec<(u32, u32)>,
     checks: Vec<Check>,
+    /// The artifacts' hashing, on a second thread where that helps.
+    hashing: ArtifactHashing,
 }
 
 impl<'s> State<'s> {
@@ -405,6 +430,7 @@ impl<'s> State<'s> {
             roles: Vec::new(),
             targets: Vec::new(),
             checks: Vec::new(),
+            hashing: ArtifactHashing::new(true),
         }
     }
 
@@ -816,18 +842,34 @@ impl<'s> State<'s> {
         let (target, info, _) =
             signed_target(trusted, &self.roles, path.as_str(), role).ok_or_else(not_listed)?;
         let mismatch = |source| BundleError::TargetMismatch { path: path.to_string(), source };
-        let mut verifier = TargetVerifier::new(info).map_err(mismatch)?;
+        let verifier = TargetVerifier::new(info).map_err(mismatch)?;
         sink.begin(target, info).map_err(|e| BundleError::Io(e.to_string()))?;
-        let mut buf = vec![0u8; 64 * 1024];
+        // The bytes are read into chunks the hashing thread takes over; the
+        // length is counted here, so the first byte past the signed length
+        // is refused before the sink sees it.
+        let mut current = self.hashing.begin(path.as_str(), verifier, info.length, entry.size())?;
         loop {
-            let n = entry.read(&mut buf).map_err(|e| io_error(e, 0))?;
-            if n == 0 {
+            let mut chunk = self.hashing.buffer(&current);
+            let mut filled = 0;
+            while filled < chunk.len() {
+                let n = entry.read(&mut chunk[filled..]).map_err(|e| io_error(e, 0))?;
+                if n == 0 {
+                    break;
+                }
+                current.admit(n)?;
+                sink.write(&chunk[filled..filled + n]).map_err(|e| BundleError::Io(e.to_string()))?;
+                filled += n;
+            }
+            let ended = filled < chunk.len();
+            chunk.truncate(filled);
+            self.hashing.hash(&mut current, chunk)?;
+            if ended {
                 break;
             }
-            verifier.update(&buf[..n]).map_err(mismatch)?;
-            sink.write(&buf[..n]).map_err(|e| BundleError::Io(e.to_string()))?;
         }
-        verifier.finish().map_err(mismatch)?;
+        // The artifact's verdict, or (for a sink that does not wait for it)
+        // the verdicts already in.
+        self.hashing.end(current)?;
         // The bytes match the signed SHA-256; the manifest must list that
         // same hash, so this one hash pass checks both.
         let listed = self.manifest.as_ref().and_then(|m| m.entries.get(index)).ok_or_else(not_listed)?;

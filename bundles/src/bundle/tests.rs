@@ -897,3 +897,110 @@ fn each_target_is_targets_one_at_a_time() {
     let paths: Vec<String> = v.targets().iter().map(|(t, _, _)| (*t).to_owned()).collect();
     assert_eq!(v.into_target_paths(), paths);
 }
+
+/// Records the sink calls; waits for each verdict before `finish` or not.
+struct Recording {
+    waits: bool,
+    events: Vec<String>,
+}
+
+impl ArtifactSink for Recording {
+    fn begin(&mut self, target: &str, _: &airlock_core::metadata::TargetFile) -> std::io::Result<()> {
+        self.events.push(format!("begin {target}"));
+        Ok(())
+    }
+    fn write(&mut self, _: &[u8]) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn finish(&mut self) -> std::io::Result<()> {
+        self.events.push("finish".into());
+        Ok(())
+    }
+    fn finish_waits_for_verdict(&self) -> bool {
+        self.waits
+    }
+}
+
+/// A bundle's manifest and its other entries (path, data) in order.
+type Split = (BundleManifest, Vec<(String, Vec<u8>)>);
+
+/// A repository with three artifacts long enough to be hashed on the
+/// second thread (`parallel_hash`); its bundle, split; and which of the
+/// entries are those three.
+fn big_bundle() -> (tempfile::TempDir, Repo, Split, Vec<usize>) {
+    let (d, mut repo) = setup();
+    let big = |seed: u8| {
+        (0..300_000u32).map(|i| (i as u8).wrapping_mul(seed) ^ (i >> 9) as u8).collect::<Vec<u8>>()
+    };
+    let (a, b, c) = (big(3), big(5), big(7));
+    repo.publish("acme", ACME, 2, &[("acme/a.bin", &a[..]), ("acme/b.bin", &b[..]), ("acme/c.bin", &c[..])]);
+    repo.snapshot();
+    let (m, files) = split(&make(&repo, &opts()));
+    let bigs = (0..files.len()).filter(|&i| files[i].1.len() == 300_000).collect::<Vec<_>>();
+    assert_eq!(bigs.len(), 3);
+    (d, repo, (m, files), bigs)
+}
+
+#[test]
+fn big_artifacts_verify_whether_the_sink_waits_or_not() {
+    let (_d, repo, (m, files), _) = big_bundle();
+    let b = rebuild_with(&m, &files);
+    for waits in [true, false] {
+        let mut sink = Recording { waits, events: Vec::new() };
+        let v = verify_bundle(&b[..], &repo.root(), &VerifyOptions::at(t(NOW)), &mut sink).unwrap();
+        assert_eq!(v.targets().len(), 5);
+        // Each artifact begun, then finished, in stream order.
+        assert_eq!(sink.events.len(), 10);
+        assert!(sink.events.chunks(2).all(|p| p[0].starts_with("begin ") && p[1] == "finish"));
+    }
+}
+
+#[test]
+fn a_changed_byte_in_any_big_artifact_is_refused_naming_it() {
+    let (_d, repo, (m, files), bigs) = big_bundle();
+    for &k in &bigs {
+        let mut changed = files.clone();
+        changed[k].1[150_000] ^= 1;
+        let b = rebuild_with(&m, &changed);
+        for waits in [true, false] {
+            let mut sink = Recording { waits, events: Vec::new() };
+            let r = verify_bundle(&b[..], &repo.root(), &VerifyOptions::at(t(NOW)), &mut sink);
+            assert!(
+                matches!(&r, Err(BundleError::TargetMismatch { path, source: airlock_core::target::TargetError::HashMismatch { .. } }) if *path == files[k].0),
+                "{k}, waits {waits}: {r:?}"
+            );
+            if waits {
+                // The bad artifact was never finished.
+                assert!(sink.events.last().unwrap().starts_with("begin "), "{:?}", sink.events);
+            }
+        }
+    }
+}
+
+#[test]
+fn a_failed_big_artifact_is_reported_before_a_later_one_and_a_cut_stream() {
+    let (_d, repo, (m, files), bigs) = big_bundle();
+    let mut changed = files.clone();
+    changed[bigs[0]].1[0] ^= 1;
+    changed[bigs[2]].1[0] ^= 1;
+    let b = rebuild_with(&m, &changed);
+    // Cut in the middle of the last big artifact.
+    let mut at = 0;
+    for (p, d) in entries(&b) {
+        if p == files[bigs[2]].0 {
+            break;
+        }
+        at += 512 + d.len().div_ceil(512) * 512;
+    }
+    for bytes in [&b[..], &b[..at + 512 + 100_000]] {
+        for waits in [true, false] {
+            let mut sink = Recording { waits, events: Vec::new() };
+            let r = verify_bundle(bytes, &repo.root(), &VerifyOptions::at(t(NOW)), &mut sink);
+            assert!(
+                matches!(&r, Err(BundleError::TargetMismatch { path, .. }) if *path == files[bigs[0]].0),
+                "waits {waits}, {} bytes: {r:?}",
+                bytes.len()
+            );
+        }
+    }
+}

@@ -228,6 +228,14 @@ impl ArtifactSink for Sink<'_> {
         }
     }
 
+    fn finish_waits_for_verdict(&self) -> bool {
+        // Nothing staged is used or published before `verify_bundle_from`
+        // returns, which it does only once every artifact's verdict is in
+        // (staging is removed on a refusal): the reader may read the next
+        // artifact while a second core finishes hashing this one.
+        false
+    }
+
     fn finish(&mut self) -> io::Result<()> {
         if let Some((t, buf)) = self.capturing.take() {
             self.sigstore.insert(t, buf);
