@@ -289,9 +289,9 @@ fn check(
         };
         let mut start = TrustedStart { root: pinned, ..TrustedStart::default() };
         if let (Some(p), Some(mm)) = (&prior, mirror) {
-            start.root = p.root.bytes.clone();
-            start.timestamp = Some(p.timestamp.bytes.clone());
-            start.snapshot = Some(p.snapshot.bytes.clone());
+            start.root = p.root.bytes.to_vec();
+            start.timestamp = Some(p.timestamp.bytes.to_vec());
+            start.snapshot = Some(p.snapshot.bytes.to_vec());
             // Roles the bundle leaves out must be served from what the
             // mirror holds, so they are verified with the rest.
             for role in &m.omitted_roles {

@@ -181,6 +181,40 @@ fn streamed_payload_is_the_canonical_encoding_of_the_tree() {
     assert_eq!(again.payload(), md.payload());
 }
 
+/// Metadata that keeps its file instead of its canonical bytes gives the
+/// same bytes, the same signed value and the same file, whether the file's
+/// objects come sorted (rebuilt in document order) or not (rebuilt sorted);
+/// `check` sees them, and its outcome comes back only when the file parses.
+#[test]
+fn a_kept_file_gives_the_payload_the_kept_bytes_gave() {
+    let unsorted = br#"{"signed":{"version":1,"_type":"targets","spec_version":"1.0.31",
+        "expires":"2030-01-01T00:00:00Z","x-extra":{"k":"v","a":[]},
+        "targets":{"b/\u00e9\"x":{"length":3,"hashes":{"sha256":"ab"},
+                   "custom":{"z":[1,-2,{"y":null,"a":true}],"a":"q\\\n\u0001"}},
+                   "a":{"hashes":{"sha512":"cd","sha256":"ef"},"length":0}}},
+        "signatures":[], "x-top": 1}"#;
+    let sorted = Metadata::<Targets>::from_bytes(unsorted).unwrap().to_bytes();
+    for text in [&unsorted[..], &sorted[..]] {
+        let md = Metadata::<Targets>::from_bytes(text).unwrap();
+        let mut seen = Vec::new();
+        let (kept, n) =
+            Metadata::<Targets>::from_shared_checked(std::sync::Arc::new(text.to_vec()), |sigs, p| {
+                seen = p.to_vec();
+                sigs.len() + 7
+            })
+            .unwrap();
+        assert_eq!((n, &seen), (7, &md.payload()));
+        assert!(matches!(kept.payload_bytes(), std::borrow::Cow::Owned(_)));
+        assert_eq!(kept.payload(), md.payload());
+        assert_eq!(kept.signed_value(), md.signed_value());
+        assert_eq!(kept.to_bytes(), md.to_bytes());
+    }
+    let bad = br#"{"signed":{"_type":"targets","version":0},"signatures":[]}"#;
+    let err =
+        Metadata::<Targets>::from_shared_checked(std::sync::Arc::new(bad.to_vec()), |_, _| ()).unwrap_err();
+    assert_eq!(err, Metadata::<Targets>::from_bytes(bad).unwrap_err());
+}
+
 #[test]
 fn streamed_reading_refuses_what_the_tree_refused() {
     let t = |targets: &str, extra: &str| {
