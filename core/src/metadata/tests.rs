@@ -349,7 +349,7 @@ fn hashes_hold_a_lowercase_sha256_as_bytes_and_anything_else_as_listed() {
             built.insert(k.clone(), v.clone());
         }
         assert_eq!(built, h, "{text}");
-        let want = map.get("sha256").and_then(|v| (*v == lower).then(|| [0xab; 32]));
+        let want = map.get("sha256").and_then(|v| (*v == lower).then_some([0xab; 32]));
         assert_eq!(h.sha256_digest(), want, "{text}");
     }
     let mut h: Hashes = serde_json::from_str(&cases[0]).unwrap();
