@@ -152,7 +152,7 @@ impl TrustedState {
             let bytes = bytes.ok_or(StateError::Incomplete(file))?;
             let metadata = Metadata::<T>::from_bytes(bytes)
                 .map_err(|e: MetadataError| StateError::Unreadable { file, detail: e.to_string() })?;
-            Ok(Verified { metadata, bytes: bytes.to_vec() })
+            Ok(Verified { metadata, bytes: std::sync::Arc::new(bytes.to_vec()) })
         }
         let delegations = delegations.ok_or(StateError::Incomplete("delegations.json"))?;
         let delegations: Vec<Delegation> = serde_json::from_slice(delegations)
@@ -578,7 +578,7 @@ fn signers<T: crate::metadata::Role>(root: &Root, role: &str, md: &Metadata<T>) 
     let Ok(auth) = crate::threshold::Authorization::top_level(root, role) else { return Vec::new() };
     // Deadlines do not matter here, only who signed: counted at the epoch,
     // before every retiring deadline.
-    let report = auth.count(md.signatures(), md.payload_bytes(), Timestamp::from_unix(0));
+    let report = auth.count(md.signatures(), &md.payload_bytes(), Timestamp::from_unix(0));
     report
         .counted
         .iter()
@@ -802,7 +802,7 @@ fn check_served(
                 version: meta.version,
             })?;
             crate::threshold::Authorization::delegated(d, child)
-                .verify(loaded.metadata.signatures(), loaded.metadata.payload_bytes(), rules.now)
+                .verify(loaded.metadata.signatures(), &loaded.metadata.payload_bytes(), rules.now)
                 .map_err(|e| AdmissionError::DelegatedSignature {
                     role: child.name.clone(),
                     delegator: parent.clone(),

@@ -92,7 +92,7 @@ pub struct EntryRef<'a> {
 /// (which then matches no file).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Listed<'a> {
-    Digest(&'a [u8; 32]),
+    Digest([u8; 32]),
     Text(&'a str),
 }
 
@@ -108,7 +108,7 @@ impl<'a> EntryRef<'a> {
 
     /// Whether the listed SHA-256 is `digest` (as hex, lowercase).
     pub fn sha256_is(&self, digest: &[u8; 32]) -> bool {
-        matches!(self.sha256, Listed::Digest(d) if d == digest)
+        matches!(self.sha256, Listed::Digest(d) if d == *digest)
     }
 
     /// An owned copy.
@@ -139,11 +139,17 @@ impl Serialize for EntryRef<'_> {
 /// its kind, length and SHA-256 as 32 bytes. A manifest lists every
 /// artifact of the bundle, and with a `String` per path and per hex hash
 /// the entries were the largest thing a reader held before the metadata.
+/// A target's path names its SHA-256 (`targets/<dir>/<sha256>.<name>`), so
+/// when it names the one listed, the path's hex digits are where it is kept
+/// (at 100,000 artifacts the 32 bytes were 3.2 MB; docs/BENCHMARKS.md).
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct ManifestEntries {
     /// Every path, one after another.
     paths: String,
     items: Vec<Item>,
+    /// The SHA-256 of each entry whose path does not begin its last
+    /// component with it in lowercase hex.
+    digests: Vec<[u8; 32]>,
     /// By entry: a `sha256` that is not 64 lowercase hex digits, as listed.
     odd: BTreeMap<usize, Box<str>>,
 }
@@ -153,8 +159,18 @@ struct Item {
     /// Where its path ends in `paths` (it starts where the previous ends).
     end: usize,
     length: u64,
-    sha256: [u8; 32],
+    /// Where its SHA-256 is: [`IN_PATH`], or its index in `digests`.
+    sha256: u32,
     kind: EntryKind,
+}
+
+/// An entry's SHA-256 is the 64 hex digits its path's last component
+/// begins with.
+const IN_PATH: u32 = u32::MAX;
+
+/// Where the last component of `path` begins.
+fn last_component(path: &str) -> usize {
+    path.rfind('/').map_or(0, |i| i + 1)
 }
 
 /// `s` as a SHA-256 when it is 64 lowercase hex digits.
@@ -188,11 +204,19 @@ impl ManifestEntries {
     /// Entry `i`, which must exist.
     fn at(&self, i: usize) -> EntryRef<'_> {
         let item = &self.items[i];
+        let path = self.path(i);
         let sha256 = match self.odd.get(&i) {
             Some(t) => Listed::Text(t),
-            None => Listed::Digest(&item.sha256),
+            None if item.sha256 == IN_PATH => {
+                // 64 lowercase hex digits (`push_parts` compared them).
+                let mut d = [0u8; 32];
+                let hex = path.get(last_component(path)..).unwrap_or_default();
+                let _ = hex::decode_to_slice(hex.get(..64).unwrap_or_default(), &mut d);
+                Listed::Digest(d)
+            }
+            None => Listed::Digest(self.digests[item.sha256 as usize]),
         };
-        EntryRef { path: self.path(i), kind: item.kind, length: item.length, sha256 }
+        EntryRef { path, kind: item.kind, length: item.length, sha256 }
     }
 
     /// The path of entry `i`, which must exist.
@@ -224,10 +248,23 @@ impl ManifestEntries {
     fn push_parts(&mut self, path: &str, kind: EntryKind, length: u64, sha256: &str) {
         let i = self.items.len();
         self.paths.push_str(path);
-        let sha256 = digest_of(sha256).unwrap_or_else(|| {
-            self.odd.insert(i, sha256.into());
-            [0; 32]
-        });
+        let sha256 = match digest_of(sha256) {
+            // Lowercase hex both: equal text is an equal digest.
+            Some(_) if path[last_component(path)..].starts_with(sha256) => IN_PATH,
+            Some(d) => {
+                // Fewer than `u32::MAX` entries fit in memory.
+                let at = u32::try_from(self.digests.len())
+                    .ok()
+                    .filter(|&at| at != IN_PATH)
+                    .unwrap_or_else(|| unreachable!("too many entries"));
+                self.digests.push(d);
+                at
+            }
+            None => {
+                self.odd.insert(i, sha256.into());
+                IN_PATH
+            }
+        };
         self.items.push(Item { end: self.paths.len(), length, sha256, kind });
     }
 
@@ -255,6 +292,7 @@ impl ManifestEntries {
     fn shrink_to_fit(&mut self) {
         self.paths.shrink_to_fit();
         self.items.shrink_to_fit();
+        self.digests.shrink_to_fit();
     }
 }
 

@@ -97,7 +97,9 @@ fn write_number(n: &Number, out: &mut Vec<u8>) -> Result<(), CanonicalError> {
     Ok(())
 }
 
-fn write_string(s: &str, out: &mut Vec<u8>, log: bool) {
+/// `s` as a JSON string: canonical JSON escapes only `"` and `\\`; the log
+/// form (`log`) also escapes control characters.
+pub(crate) fn write_string(s: &str, out: &mut Vec<u8>, log: bool) {
     out.push(b'"');
     for b in s.bytes() {
         if log && (b < 0x20 || b == 0x7f) {

@@ -6,7 +6,7 @@
 
 use crate::hash::sha256_hex;
 use crate::metadata::{
-    MetaFile, Metadata, MetadataError, Role, Root, Snapshot, TargetFile, Targets, TimestampRole,
+    MetaFile, Metadata, MetadataError, Role, Root, Signature, Snapshot, TargetFile, Targets, TimestampRole,
 };
 use crate::paths::TargetPath;
 use crate::rootchain::{update_root, RootChainError};
@@ -14,6 +14,7 @@ use crate::target::TargetVerifier;
 use crate::threshold::{Authorization, ThresholdError};
 use crate::time::Timestamp;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 /// Why a transport could not deliver a file.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -173,10 +174,13 @@ pub enum UpdateError {
 /// Verified metadata with the exact bytes it was read from.
 #[derive(Debug, Clone)]
 pub struct Verified<T> {
-    /// The parsed metadata.
+    /// The parsed metadata. For a targets role the client keeps it without
+    /// the canonical bytes of `signed` ([`Metadata::from_shared_checked`]):
+    /// they are rebuilt from `bytes` when asked for.
     pub metadata: Metadata<T>,
-    /// The bytes as received, for storing.
-    pub bytes: Vec<u8>,
+    /// The bytes as received, for storing; shared with `metadata`, which
+    /// rebuilds its payload from them.
+    pub bytes: Arc<Vec<u8>>,
 }
 
 impl<T: Role> Verified<T> {
@@ -295,9 +299,9 @@ impl<'a, T: Transport + ?Sized> Client<'a, T> {
         let root: Metadata<Root> = parse(name, root_bytes)?;
         let auth = Authorization::top_level(root.signed(), "root")
             .map_err(|source| UpdateError::Threshold { name: name.into(), source })?;
-        auth.verify(root.signatures(), root.payload_bytes(), now)
+        auth.verify(root.signatures(), &root.payload_bytes(), now)
             .map_err(|source| UpdateError::Threshold { name: name.into(), source })?;
-        let root = Verified { metadata: root, bytes: root_bytes.to_vec() };
+        let root = Verified { metadata: root, bytes: Arc::new(root_bytes.to_vec()) };
         let trusted = Trusted {
             root,
             new_roots: Vec::new(),
@@ -321,12 +325,12 @@ impl<'a, T: Transport + ?Sized> Client<'a, T> {
     pub fn with_previous(mut self, timestamp: Option<&[u8]>, snapshot: Option<&[u8]>) -> Self {
         if let Some(b) = timestamp {
             if let Ok(md) = self.verify_top::<TimestampRole>("timestamp", "timestamp.json", b) {
-                self.trusted.timestamp = Some(Verified { metadata: md, bytes: b.to_vec() });
+                self.trusted.timestamp = Some(Verified { metadata: md, bytes: Arc::new(b.to_vec()) });
             }
         }
         if let Some(b) = snapshot {
             if let Ok(md) = self.verify_top::<Snapshot>("snapshot", "snapshot.json", b) {
-                self.trusted.snapshot = Some(Verified { metadata: md, bytes: b.to_vec() });
+                self.trusted.snapshot = Some(Verified { metadata: md, bytes: Arc::new(b.to_vec()) });
             }
         }
         self
@@ -369,7 +373,7 @@ impl<'a, T: Transport + ?Sized> Client<'a, T> {
         let md: Metadata<R> = parse(name, bytes)?;
         let auth = Authorization::top_level(self.trusted.root.signed(), role)
             .map_err(|source| UpdateError::Threshold { name: name.into(), source })?;
-        auth.verify(md.signatures(), md.payload_bytes(), self.now)
+        auth.verify(md.signatures(), &md.payload_bytes(), self.now)
             .map_err(|source| UpdateError::Threshold { name: name.into(), source })?;
         Ok(md)
     }
@@ -407,7 +411,7 @@ impl<'a, T: Transport + ?Sized> Client<'a, T> {
                 self.trusted.snapshot = None;
                 self.trusted.timestamp = None;
             }
-            let v = Verified { metadata: new, bytes };
+            let v = Verified { metadata: new, bytes: Arc::new(bytes) };
             self.trusted.new_roots.push(v.clone());
             self.trusted.root = v;
         }
@@ -439,7 +443,7 @@ impl<'a, T: Transport + ?Sized> Client<'a, T> {
         }
         // 5.4.4: expiry.
         check_expiry("timestamp", &new, self.now)?;
-        self.trusted.timestamp = Some(Verified { metadata: new, bytes });
+        self.trusted.timestamp = Some(Verified { metadata: new, bytes: Arc::new(bytes) });
         Ok(())
     }
 
@@ -494,7 +498,7 @@ impl<'a, T: Transport + ?Sized> Client<'a, T> {
         }
         // 5.5.6: expiry.
         check_expiry("snapshot", &new, self.now)?;
-        self.trusted.snapshot = Some(Verified { metadata: new, bytes });
+        self.trusted.snapshot = Some(Verified { metadata: new, bytes: Arc::new(bytes) });
         self.trusted.targets.clear();
         self.verified_pairs.clear();
         Ok(())
@@ -512,7 +516,8 @@ impl<'a, T: Transport + ?Sized> Client<'a, T> {
             if let Some(p) = parent {
                 let pair = (role.to_owned(), p.to_owned());
                 if !self.verified_pairs.contains(&pair) {
-                    self.verify_delegated(p, role, &file, &loaded.metadata)?;
+                    let md = &loaded.metadata;
+                    self.verify_delegated(p, role, &file, md.signatures(), &md.payload_bytes())?;
                     self.verified_pairs.insert(pair);
                 }
             }
@@ -527,15 +532,15 @@ impl<'a, T: Transport + ?Sized> Client<'a, T> {
         // A copy kept from an earlier update, if it is still the one the
         // snapshot names and still verifies, saves the download.
         if let Some(bytes) = self.cached.get(role) {
-            if let Ok(md) = self.check_targets(role, parent, &file, &meta, bytes) {
-                let bytes = bytes.clone();
+            let bytes = Arc::new(bytes.clone());
+            if let Ok(md) = self.check_targets(role, parent, &file, &meta, &bytes) {
                 self.trusted.targets.insert(role.to_owned(), Verified { metadata: md, bytes });
                 self.note_verified(role, parent);
                 return Ok(());
             }
         }
         let name = if self.consistent() { format!("{}.{file}", meta.version) } else { file };
-        let bytes = self.fetch(&name, meta.length.unwrap_or(self.limits.targets_max))?;
+        let bytes = Arc::new(self.fetch(&name, meta.length.unwrap_or(self.limits.targets_max))?);
         let new = self.check_targets(role, parent, &name, &meta, &bytes)?;
         self.trusted.targets.insert(role.to_owned(), Verified { metadata: new, bytes });
         self.note_verified(role, parent);
@@ -555,22 +560,28 @@ impl<'a, T: Transport + ?Sized> Client<'a, T> {
         parent: Option<&str>,
         name: &str,
         meta: &MetaFile,
-        bytes: &[u8],
+        bytes: &Arc<Vec<u8>>,
     ) -> Result<Metadata<Targets>, UpdateError> {
         // 5.6.2: length and hashes from the snapshot.
         check_meta_file(name, meta, bytes)?;
-        let new: Metadata<Targets> = parse(name, bytes)?;
-        // 5.6.3: signatures by the delegating role's keys.
-        match parent {
-            None => {
-                let threshold = |source| UpdateError::Threshold { name: name.to_owned(), source };
-                Authorization::top_level(self.trusted.root.signed(), "targets")
-                    .map_err(threshold)?
-                    .verify(new.signatures(), new.payload_bytes(), self.now)
-                    .map_err(threshold)?;
-            }
-            Some(p) => self.verify_delegated(p, role, name, &new)?,
-        }
+        // 5.6.3: signatures by the delegating role's keys, checked over the
+        // canonical bytes as the parse makes them, so that they are not
+        // kept (the role keeps its file, which they are rebuilt from); the
+        // outcome counts only once the file parses, as before.
+        let (new, signed) =
+            Metadata::<Targets>::from_shared_checked(Arc::clone(bytes), |signatures, payload| match parent {
+                None => {
+                    let threshold = |source| UpdateError::Threshold { name: name.to_owned(), source };
+                    Authorization::top_level(self.trusted.root.signed(), "targets")
+                        .map_err(threshold)?
+                        .verify(signatures, payload, self.now)
+                        .map_err(threshold)?;
+                    Ok(())
+                }
+                Some(p) => self.verify_delegated(p, role, name, signatures, payload),
+            })
+            .map_err(|source| UpdateError::Metadata { name: name.to_owned(), source })?;
+        signed?;
         // 5.6.4: the version the snapshot names.
         if new.signed().version != meta.version {
             return Err(UpdateError::VersionMismatch {
@@ -585,20 +596,22 @@ impl<'a, T: Transport + ?Sized> Client<'a, T> {
         Ok(new)
     }
 
-    /// Checks `md` against the keys and threshold `parent` delegates `role` to.
+    /// Checks `signatures` over `payload` (of role `role`) against the keys
+    /// and threshold `parent` delegates `role` to.
     fn verify_delegated(
         &self,
         parent: &str,
         role: &str,
         name: &str,
-        md: &Metadata<Targets>,
+        signatures: &[Signature],
+        payload: &[u8],
     ) -> Result<(), UpdateError> {
         let missing = || UpdateError::MissingRole(format!("{role}.json"));
         let delegator = self.trusted.targets.get(parent).ok_or(UpdateError::NotLoaded("delegating role"))?;
         let d = delegator.signed().delegations.as_ref().ok_or_else(missing)?;
         let r = d.role(role).ok_or_else(missing)?;
         Authorization::delegated(d, r)
-            .verify(md.signatures(), md.payload_bytes(), self.now)
+            .verify(signatures, payload, self.now)
             .map_err(|source| UpdateError::Threshold { name: name.to_owned(), source })?;
         Ok(())
     }

@@ -47,15 +47,15 @@ pub struct TargetVerifier {
 impl TargetVerifier {
     /// A verifier for the signed description `file`.
     pub fn new(file: &TargetFile) -> Result<Self, TargetError> {
-        Self::from_parts(file.length, file.hashes.get("sha256"), file.hashes.get("sha512"))
+        Self::from_parts(
+            file.length,
+            file.hashes.get("sha256").as_deref(),
+            file.hashes.get("sha512").as_deref(),
+        )
     }
 
     /// A verifier from a length and hex hashes.
-    pub fn from_parts(
-        length: u64,
-        sha256: Option<&String>,
-        sha512: Option<&String>,
-    ) -> Result<Self, TargetError> {
+    pub fn from_parts(length: u64, sha256: Option<&str>, sha512: Option<&str>) -> Result<Self, TargetError> {
         if sha256.is_none() && sha512.is_none() {
             return Err(TargetError::NoKnownHash);
         }

@@ -73,7 +73,7 @@ pub fn run(
             safe(target)
         )));
     };
-    let sha256 = info.hashes.get("sha256").cloned().unwrap_or_default();
+    let sha256 = info.hashes.get("sha256").unwrap_or_default().into_owned();
     let (length, role) = (info.length, role.to_owned());
     let repo = checked.repo.clone();
     drop(checked);

@@ -21,7 +21,7 @@ use super::tarfmt::type_name;
 use airlock_core::archive::ArchivePath;
 use airlock_core::bundle::{BundleManifest, EntryKind, LOG_CHECKPOINT_PATH, LOG_PROOF_PATH, MANIFEST_PATH};
 use airlock_core::client::{Client, Limits, Transport, TransportError, Trusted, UpdateError};
-use airlock_core::metadata::{Metadata, Root, TargetFile};
+use airlock_core::metadata::{Metadata, Root, TargetFile, Targets};
 use airlock_core::rootchain::update_root;
 use airlock_core::target::TargetVerifier;
 use airlock_core::{registry_identity, Timestamp};
@@ -197,11 +197,16 @@ impl VerifiedBundle {
     /// freed before the paths are copied (18 MB at 100,000 artifacts: an
     /// import that has staged the files needs nothing else of the bundle).
     pub fn into_target_paths(mut self) -> Vec<String> {
-        for role in self.trusted.targets.values_mut() {
-            role.bytes = Vec::new();
-        }
+        // The typed roles alone: each file goes with its metadata, which shares it.
+        let roles: BTreeMap<String, Targets> = std::mem::take(&mut self.trusted.targets)
+            .into_iter()
+            .map(|(name, role)| (name, role.metadata.into_signed()))
+            .collect();
         let mut paths = Vec::with_capacity(self.targets.len());
-        paths.extend(self.each_target().map(|(t, _, _)| t.to_owned()));
+        paths.extend(self.targets.iter().filter_map(|&(entry, role)| {
+            let (target, _) = parse_target_path(self.manifest.entries.get(entry as usize)?.path).ok()?;
+            roles.get(self.roles.get(role as usize)?)?.targets.contains_key(&target).then_some(target)
+        }));
         paths
     }
     /// [`VerifiedBundle::targets`] one at a time, without a list of them all

@@ -153,7 +153,9 @@ impl Repo {
         for (path, bytes) in files {
             let info = target_file(bytes);
             let (dir, name) = path.rsplit_once('/').unwrap();
-            let p = self.dir.join(format!("targets/{dir}/{}.{name}", info.hashes["sha256"]));
+            let p = self
+                .dir
+                .join(format!("targets/{dir}/{}.{name}", info.hashes.get("sha256").unwrap_or_default()));
             std::fs::create_dir_all(p.parent().unwrap()).unwrap();
             std::fs::write(p, bytes).unwrap();
             md.targets.insert(path.to_string(), info);

@@ -15,6 +15,7 @@ use airlock_core::metadata::{Metadata, Root, Snapshot, Targets, TimestampRole};
 use airlock_core::paths::glob_match;
 use airlock_core::{registry_identity, Timestamp};
 use sha2::{Digest, Sha256};
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::io::{self, Write};
@@ -203,19 +204,22 @@ impl BundlePlan {
                         base.signed()
                             .targets
                             .iter()
-                            .map(|(t, i)| (t.clone(), i.hashes.get("sha256").cloned()))
+                            .map(|(t, i)| (t.clone(), i.hashes.get("sha256").map(Cow::into_owned)))
                             .collect()
                     }
                     None => BTreeMap::new(),
                 };
             for (t, info) in wanted {
-                if in_base.get(t).is_some_and(|h| h.is_some() && *h == info.hashes.get("sha256").cloned()) {
+                if in_base
+                    .get(t)
+                    .is_some_and(|h| h.is_some() && *h == info.hashes.get("sha256").map(Cow::into_owned))
+                {
                     continue;
                 }
                 let sha = info
                     .hashes
                     .get("sha256")
-                    .cloned()
+                    .map(Cow::into_owned)
                     .ok_or_else(|| BundleError::Io(format!("{role}: target {t} has no sha256 hash")))?;
                 targets.insert(t.clone(), (sha, info.length));
             }

@@ -141,7 +141,7 @@ impl Carried for CarriedTargets<'_> {
         self.by_path[first..].iter().take_while(|&&(t, _)| t == path).any(|(_, f)| {
             // Matched as the set of lowercased hashes matched: a missing
             // sha256 counts as "", and only ASCII letters fold.
-            let listed = f.hashes.get("sha256").map_or("", String::as_str);
+            let listed = f.hashes.get("sha256").unwrap_or_default();
             listed.len() == sha256.len()
                 && listed.bytes().zip(sha256.bytes()).all(|(l, s)| l.to_ascii_lowercase() == s)
         })
@@ -207,7 +207,7 @@ impl ArtifactSink for Sink<'_> {
             self.capturing = Some((target.to_owned(), Vec::new()));
         }
         let Some(staging) = &self.staging else { return Ok(()) };
-        let sha = info.hashes.get("sha256").cloned().unwrap_or_default();
+        let sha = info.hashes.get("sha256").unwrap_or_default();
         let rel = crate::registry::target_store_path(target, &sha);
         let path = staging.join("served").join(rel);
         if let Some(p) = path.parent() {
@@ -297,9 +297,9 @@ fn check(
         };
         let mut start = TrustedStart { root: pinned, ..TrustedStart::default() };
         if let (Some(p), Some(mm)) = (&prior, mirror) {
-            start.root = p.root.bytes.clone();
-            start.timestamp = Some(p.timestamp.bytes.clone());
-            start.snapshot = Some(p.snapshot.bytes.clone());
+            start.root = p.root.bytes.to_vec();
+            start.timestamp = Some(p.timestamp.bytes.to_vec());
+            start.snapshot = Some(p.snapshot.bytes.to_vec());
             // Roles the bundle leaves out must be served from what the
             // mirror holds, so they are verified with the rest.
             for role in &m.omitted_roles {

@@ -94,7 +94,7 @@ pub(super) fn admitted(
         let digest: [u8; 32] = info
             .hashes
             .get("sha256")
-            .and_then(|h| hex::decode(h).ok())
+            .and_then(|h| hex::decode(h.as_bytes()).ok())
             .and_then(|b| b.try_into().ok())
             .ok_or_else(|| refuse("no SHA-256".into()))?;
         airlock_sigstore::verify(

@@ -185,7 +185,7 @@ pub(crate) fn check_served_target(
     target: &str,
     info: &TargetFile,
 ) -> Result<(), ServedTarget> {
-    let sha = info.hashes.get("sha256").cloned().unwrap_or_default();
+    let sha = info.hashes.get("sha256").unwrap_or_default();
     let path = served.join(crate::registry::target_store_path(target, &sha));
     let Ok(mut f) = std::fs::File::open(&path) else { return Err(ServedTarget::Missing) };
     let mut v = TargetVerifier::new(info).map_err(ServedTarget::Differs)?;

@@ -258,7 +258,7 @@ fn carried(t: &Trusted) -> BTreeSet<(String, String)> {
     t.targets
         .values()
         .flat_map(|md| md.signed().targets.iter())
-        .filter_map(|(p, f)| f.hashes.get("sha256").map(|h| (p.clone(), h.clone())))
+        .filter_map(|(p, f)| f.hashes.get("sha256").map(|h| (p.clone(), h.into_owned())))
         .collect()
 }
 

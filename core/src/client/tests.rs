@@ -426,7 +426,7 @@ fn cached_targets_are_used_only_while_they_still_verify() {
     c.target_info("acme/tool").unwrap().unwrap();
     let trusted = c.into_trusted();
     let cache: BTreeMap<String, Vec<u8>> =
-        trusted.targets.iter().map(|(n, v)| (n.clone(), v.bytes.clone())).collect();
+        trusted.targets.iter().map(|(n, v)| (n.clone(), v.bytes.to_vec())).collect();
     assert_eq!(cache.keys().collect::<Vec<_>>(), ["a", "targets"]);
 
     // Same repository: the cached copies are used, nothing but the root probe,
@@ -447,7 +447,7 @@ fn cached_targets_are_used_only_while_they_still_verify() {
     let mut c = Client::new(&root, &mut fresh, t(NOW), Limits::default()).unwrap().with_cached_targets(bad);
     c.refresh().unwrap();
     assert_eq!(c.target_info("acme/tool").unwrap().unwrap().role, "a");
-    assert_eq!(c.trusted().targets["a"].bytes, repo.files["1.a.json"]);
+    assert_eq!(*c.trusted().targets["a"].bytes, repo.files["1.a.json"]);
     assert_eq!(fresh.requests.last().map(String::as_str), Some("1.a.json"));
 
     // After a new version of `a`, the cached v1 is stale and v2 is fetched.
@@ -660,7 +660,7 @@ fn a_trusted_snapshot_of_the_same_version_but_other_bytes_is_replaced() {
         .unwrap()
         .with_previous(None, Some(&other));
     c.refresh().unwrap();
-    assert_eq!(c.into_trusted().snapshot.unwrap().bytes, published);
+    assert_eq!(*c.into_trusted().snapshot.unwrap().bytes, published);
 }
 
 #[test]

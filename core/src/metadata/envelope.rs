@@ -8,8 +8,10 @@ use crate::time::Timestamp;
 use serde::de::{self, DeserializeOwned, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+use std::sync::Arc;
 
 /// One signature in an envelope.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,12 +57,30 @@ pub trait Role: Serialize + DeserializeOwned + Clone {
 /// thousand targets dominated a verifier's memory; see docs/BENCHMARKS.md,
 /// "Memory".) Replacing the signed content through [`Metadata::set_signed`]
 /// drops every signature, since none can still hold.
+///
+/// Metadata read with [`Metadata::from_shared_checked`] keeps the file it
+/// was read from (shared, not copied) instead: the canonical bytes are
+/// rebuilt from it when asked for. A verifier holding many targets roles
+/// keeps their files anyway (to serve them), and the canonical bytes were
+/// another two thirds of their size (docs/BENCHMARKS.md, "Memory").
 #[derive(Debug, Clone)]
 pub struct Metadata<T> {
     signatures: Vec<Signature>,
     signed: T,
-    payload: Box<[u8]>,
+    payload: Payload,
     extra: serde_json::Map<String, Value>,
+}
+
+/// The canonical bytes of `signed`, or the file to rebuild them from. Only
+/// [`Metadata::from_shared_checked`] keeps a file, the one it read them
+/// from: nothing can put other bytes here.
+#[derive(Debug, Clone)]
+enum Payload {
+    /// Kept.
+    Kept(Box<[u8]>),
+    /// Rebuilt from the file when asked for, into a buffer of their
+    /// length; their SHA-256 tells whether the quick way gave them.
+    InFile { file: Arc<Vec<u8>>, len: usize, sha256: [u8; 32] },
 }
 
 impl<T: Role> Metadata<T> {
@@ -70,7 +90,7 @@ impl<T: Role> Metadata<T> {
         Self::check_signed(&signed_value)?;
         signed.validate()?;
         // Refuse now what could never be signed.
-        let payload = to_canonical_bytes(&signed_value)?.into_boxed_slice();
+        let payload = Payload::Kept(to_canonical_bytes(&signed_value)?.into_boxed_slice());
         Ok(Metadata { signatures: Vec::new(), signed, payload, extra: Default::default() })
     }
 
@@ -83,6 +103,30 @@ impl<T: Role> Metadata<T> {
     /// tree of the other members; for the members the raw checks look at;
     /// and into `T`.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, MetadataError> {
+        Ok(Self::read(bytes, None, |_, _| ())?.0)
+    }
+
+    /// [`Metadata::from_bytes`] of `file`, which it keeps (shared, not
+    /// copied) instead of the canonical bytes of `signed`: they are given
+    /// to `check` with the signatures as soon as they are made, before
+    /// `signed` is typed, then freed, and rebuilt from `file` when asked
+    /// for. So a large role's canonical bytes and its typed targets are
+    /// never held at once. `check`'s result is returned only when the file
+    /// parses: any error of parsing comes first, as when checking after.
+    pub fn from_shared_checked<R>(
+        file: Arc<Vec<u8>>,
+        check: impl FnOnce(&[Signature], &[u8]) -> R,
+    ) -> Result<(Self, R), MetadataError> {
+        Self::read(&Arc::clone(&file), Some(file), check)
+    }
+
+    /// Reads `bytes`, keeping their canonical `signed` or, when given, the
+    /// `shared` file they are.
+    fn read<R>(
+        bytes: &[u8],
+        shared: Option<Arc<Vec<u8>>>,
+        check: impl FnOnce(&[Signature], &[u8]) -> R,
+    ) -> Result<(Self, R), MetadataError> {
         let json = |e: serde_json::Error| MetadataError::Json(e.to_string());
         let mut de = serde_json::Deserializer::from_slice(bytes);
         let top = TopLevel::deserialize(&mut de).map_err(json)?;
@@ -111,6 +155,16 @@ impl<T: Role> Metadata<T> {
             .map_err(json)?;
         Self::check_signed(&raw)?;
         drop(raw);
+        let checked = check(&signatures, &payload);
+        let payload = match shared {
+            Some(file) => {
+                let (len, sha256) = (payload.len(), crate::hash::sha256(&payload));
+                // Freed before the typed pass, not at the end of it.
+                drop(payload);
+                Payload::InFile { file, len, sha256 }
+            }
+            None => Payload::Kept(payload),
+        };
         let signed: T = (&mut serde_json::Deserializer::from_slice(bytes))
             .deserialize_map(TypedSigned(std::marker::PhantomData))
             .map_err(|e| MetadataError::Schema(without_position(&e)))?;
@@ -121,7 +175,7 @@ impl<T: Role> Metadata<T> {
             let tree = parse_strict(bytes).map_err(|e| MetadataError::Json(e.0))?;
             to_canonical_bytes(tree.get("signed").unwrap_or(&Value::Null))?;
         }
-        Ok(Metadata { signatures, signed, payload, extra: doc })
+        Ok((Metadata { signatures, signed, payload, extra: doc }, checked))
     }
 
     fn check_signed(signed: &Value) -> Result<(), MetadataError> {
@@ -153,7 +207,12 @@ impl<T: Role> Metadata<T> {
     /// The signed content exactly as read, rebuilt from its canonical form.
     pub fn signed_value(&self) -> Value {
         // The payload was written by `to_canonical_bytes`, so it reads back.
-        parse_canonical(&self.payload).unwrap_or(Value::Null)
+        parse_canonical(&self.payload_bytes()).unwrap_or(Value::Null)
+    }
+
+    /// The typed signed content, the rest given up.
+    pub fn into_signed(self) -> T {
+        self.signed
     }
 
     /// The signatures, in file order.
@@ -163,12 +222,17 @@ impl<T: Role> Metadata<T> {
 
     /// The exact bytes signatures cover: canonical JSON of `signed`.
     pub fn payload(&self) -> Vec<u8> {
-        self.payload.to_vec()
+        self.payload_bytes().into_owned()
     }
 
-    /// [`Metadata::payload`] without a copy.
-    pub fn payload_bytes(&self) -> &[u8] {
-        &self.payload
+    /// [`Metadata::payload`] without a copy when they are kept; rebuilt
+    /// from the file (one pass over it) when it is kept instead
+    /// ([`Metadata::from_shared_checked`]).
+    pub fn payload_bytes(&self) -> Cow<'_, [u8]> {
+        match &self.payload {
+            Payload::Kept(payload) => Cow::Borrowed(payload),
+            Payload::InFile { file, len, sha256 } => Cow::Owned(canonical_signed(file, *len, sha256)),
+        }
     }
 
     /// Replaces the signed content and drops all signatures.
@@ -208,6 +272,132 @@ impl<T: Role> Metadata<T> {
         let mut out = serde_json::to_vec_pretty(&sorted(Value::Object(doc))).unwrap_or_default();
         out.push(b'\n');
         out
+    }
+}
+
+/// The canonical bytes of `signed` in `file`, which is known to hold them
+/// (it was read when they were first made): `len` bytes of SHA-256 `digest`.
+fn canonical_signed(file: &[u8], len: usize, digest: &[u8; 32]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(len);
+    // First written through in document order, which keeps no list of each
+    // object's members (for a large role, megabytes beside the bytes):
+    // when the file's objects are sorted, as every sorting writer leaves
+    // them, that is all it takes, and the digest says whether it was.
+    let read = |out: &mut Vec<u8>, in_order| {
+        let mut de = serde_json::Deserializer::from_slice(file);
+        (&mut de).deserialize_map(SignedOnly { out, in_order })
+    };
+    if read(&mut out, true).is_ok() && crate::hash::sha256(&out) == *digest {
+        return out;
+    }
+    out.clear();
+    // Cannot fail: these bytes read before. Were it to, an empty payload
+    // is one no signature verifies over, not some other bytes.
+    if read(&mut out, false).is_err() {
+        out.clear();
+    }
+    out
+}
+
+/// Writes the canonical bytes of `signed` of a metadata document read
+/// strictly before, skipping the other members: in document order, or
+/// (`in_order` false) as the strict reading wrote them.
+struct SignedOnly<'o> {
+    out: &'o mut Vec<u8>,
+    in_order: bool,
+}
+
+impl<'de> Visitor<'de> for SignedOnly<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a metadata envelope")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<(), A::Error> {
+        while let Some(key) = access.next_key::<String>()? {
+            if key == "signed" && self.in_order {
+                access.next_value_seed(InOrder(&mut *self.out))?;
+            } else if key == "signed" {
+                let mut err = None;
+                access.next_value_seed(CanonicalSeed { out: &mut *self.out, err: &mut err })?;
+            } else {
+                access.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A JSON value written as canonical JSON in document order: the canonical
+/// form when every object's members come sorted (and the value reads as
+/// canonical JSON at all: a number that is not an integer is an error).
+struct InOrder<'o>(&'o mut Vec<u8>);
+
+impl<'de> DeserializeSeed<'de> for InOrder<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for InOrder<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<(), E> {
+        self.0.extend_from_slice(if v { b"true" } else { b"false" });
+        Ok(())
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<(), E> {
+        self.0.extend_from_slice(v.to_string().as_bytes());
+        Ok(())
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<(), E> {
+        self.0.extend_from_slice(v.to_string().as_bytes());
+        Ok(())
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
+        Err(E::custom("not an integer"))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<(), E> {
+        crate::canonical::write_string(v, self.0, false);
+        Ok(())
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        self.0.extend_from_slice(b"null");
+        Ok(())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        self.0.push(b'[');
+        let mut first = true;
+        loop {
+            let mark = self.0.len();
+            if !first {
+                self.0.push(b',');
+            }
+            if seq.next_element_seed(InOrder(&mut *self.0))?.is_none() {
+                self.0.truncate(mark);
+                break;
+            }
+            first = false;
+        }
+        self.0.push(b']');
+        Ok(())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<(), A::Error> {
+        self.0.push(b'{');
+        let mut first = true;
+        while let Some(key) = access.next_key::<String>()? {
+            if !first {
+                self.0.push(b',');
+            }
+            crate::canonical::write_string(&key, self.0, false);
+            self.0.push(b':');
+            access.next_value_seed(InOrder(&mut *self.0))?;
+            first = false;
+        }
+        self.0.push(b'}');
+        Ok(())
     }
 }
 

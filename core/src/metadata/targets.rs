@@ -6,6 +6,7 @@ use crate::keys::{KeyId, PublicKey};
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::borrow::{Borrow, Cow};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Targets metadata: target files and delegations to other roles.
@@ -47,17 +48,24 @@ pub struct TargetFile {
 }
 
 /// A target's hashes by algorithm name, in name order: a map kept as a
-/// short sorted list, the usual one hash inline. A `BTreeMap` spends a
-/// 544-byte node on the one hash a target usually has, a list 64 bytes, and
-/// a verifier holds every target of every role (docs/BENCHMARKS.md, "Memory").
+/// short sorted list, the usual one hash inline, and a `sha256` of 64
+/// lowercase hex digits (as every writer lists it) as its 32 bytes. A
+/// `BTreeMap` spends a 544-byte node on the one hash a target usually has,
+/// a hex `String` 64 bytes on the heap, and a verifier holds every target
+/// of every role (docs/BENCHMARKS.md, "Memory"). Any other value is kept as
+/// its text, so every hash reads and writes back as it was listed.
 #[derive(Clone, Default, PartialEq, Eq, Hash)]
 pub struct Hashes(List);
 
-/// One hash inline, or a sorted list of none or of two or more: never a
-/// list of one, so equal contents are equal values.
+/// The usual `sha256` alone as its bytes, any other single hash (boxed:
+/// rare, and inline it would make every target's `Hashes` 16 bytes larger),
+/// or a sorted list of none or of two or more: never a list of one, nor a
+/// one-hash `sha256` in lowercase hex as text, so equal contents are equal
+/// values.
 #[derive(Clone, PartialEq, Eq, Hash)]
 enum List {
-    One((Name, String)),
+    Sha256([u8; 32]),
+    One(Box<(Name, String)>),
     Many(Vec<(Name, String)>),
 }
 
@@ -70,12 +78,26 @@ impl Default for List {
 impl List {
     fn from_vec(mut v: Vec<(Name, String)>) -> Self {
         if v.len() == 1 {
-            List::One(v.swap_remove(0))
+            Self::one(v.swap_remove(0))
         } else {
             v.shrink_to_fit();
             List::Many(v)
         }
     }
+    fn one((name, hex): (Name, String)) -> Self {
+        match (&name, lower_hex_sha256(&hex)) {
+            (Name::Sha256, Some(digest)) => List::Sha256(digest),
+            _ => List::One(Box::new((name, hex))),
+        }
+    }
+}
+
+/// `s` as a SHA-256 when it is 64 lowercase hex digits: then `hex::encode`
+/// writes it back as it was.
+fn lower_hex_sha256(s: &str) -> Option<[u8; 32]> {
+    let mut d = [0u8; 32];
+    let lower = s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    (lower && hex::decode_to_slice(s, &mut d).is_ok()).then_some(d)
 }
 
 /// An algorithm name. `sha256`, which nearly every target lists, is one
@@ -95,49 +117,78 @@ impl Name {
         }
     }
     fn as_string(&self) -> &String {
-        static SHA256: std::sync::OnceLock<String> = std::sync::OnceLock::new();
         match self {
-            Name::Sha256 => SHA256.get_or_init(|| "sha256".to_owned()),
+            Name::Sha256 => sha256_name(),
             Name::Other(name) => name,
         }
     }
 }
 
-fn pair((name, hex): &(Name, String)) -> (&String, &String) {
-    (name.as_string(), hex)
+/// The one `sha256` name every [`Name::Sha256`] stands for.
+fn sha256_name() -> &'static String {
+    static SHA256: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SHA256.get_or_init(|| "sha256".to_owned())
+}
+
+fn pair((name, hex): &(Name, String)) -> (&String, Cow<'_, str>) {
+    (name.as_string(), Cow::Borrowed(hex))
 }
 
 impl Hashes {
-    fn entries(&self) -> &[(Name, String)] {
+    /// The hashes held as text (all but a `sha256` held as bytes).
+    fn texts(&self) -> &[(Name, String)] {
         match &self.0 {
-            List::One(pair) => std::slice::from_ref(pair),
+            List::Sha256(_) => &[],
+            List::One(pair) => std::slice::from_ref(&**pair),
             List::Many(v) => v,
         }
     }
     fn take_vec(&mut self) -> Vec<(Name, String)> {
         match std::mem::take(&mut self.0) {
-            List::One(pair) => vec![pair],
+            List::Sha256(d) => vec![(Name::Sha256, hex::encode(d))],
+            List::One(pair) => vec![*pair],
             List::Many(v) => v,
         }
     }
+    /// The position `algorithm` has or would have in the sorted list.
     fn find<Q: Ord + ?Sized>(&self, algorithm: &Q) -> Result<usize, usize>
     where
-        String: std::borrow::Borrow<Q>,
+        String: Borrow<Q>,
     {
-        self.entries()
-            .binary_search_by(|(k, _)| std::borrow::Borrow::<Q>::borrow(k.as_string()).cmp(algorithm))
+        match &self.0 {
+            List::Sha256(_) => match Borrow::<Q>::borrow(sha256_name()).cmp(algorithm) {
+                std::cmp::Ordering::Equal => Ok(0),
+                std::cmp::Ordering::Less => Err(1),
+                std::cmp::Ordering::Greater => Err(0),
+            },
+            _ => self.texts().binary_search_by(|(k, _)| Borrow::<Q>::borrow(k.as_string()).cmp(algorithm)),
+        }
     }
-    /// The hex hash for `algorithm` (as `BTreeMap::get`).
-    pub fn get<Q: Ord + ?Sized>(&self, algorithm: &Q) -> Option<&String>
+    /// The hash for `algorithm` as listed (as `BTreeMap::get`; a `sha256`
+    /// held as its bytes is written out as the lowercase hex it was).
+    pub fn get<Q: Ord + ?Sized>(&self, algorithm: &Q) -> Option<Cow<'_, str>>
     where
-        String: std::borrow::Borrow<Q>,
+        String: Borrow<Q>,
     {
-        self.find(algorithm).ok().map(|i| &self.entries()[i].1)
+        match &self.0 {
+            List::Sha256(d) => {
+                (Borrow::<Q>::borrow(sha256_name()) == algorithm).then(|| Cow::Owned(hex::encode(d)))
+            }
+            _ => self.find(algorithm).ok().map(|i| Cow::Borrowed(self.texts()[i].1.as_str())),
+        }
+    }
+    /// The SHA-256 as its 32 bytes, when `sha256` is listed as 64 lowercase
+    /// hex digits (as writers list it); without writing it out as hex.
+    pub fn sha256_digest(&self) -> Option<[u8; 32]> {
+        match &self.0 {
+            List::Sha256(d) => Some(*d),
+            _ => lower_hex_sha256(self.texts().get(self.find("sha256").ok()?)?.1.as_str()),
+        }
     }
     /// Whether a hash for `algorithm` is listed.
     pub fn contains_key<Q: Ord + ?Sized>(&self, algorithm: &Q) -> bool
     where
-        String: std::borrow::Borrow<Q>,
+        String: Borrow<Q>,
     {
         self.find(algorithm).is_ok()
     }
@@ -165,23 +216,30 @@ impl Hashes {
     }
     /// How many hashes are listed.
     pub fn len(&self) -> usize {
-        self.entries().len()
+        match &self.0 {
+            List::Sha256(_) => 1,
+            _ => self.texts().len(),
+        }
     }
     /// Whether none is.
     pub fn is_empty(&self) -> bool {
-        self.entries().is_empty()
+        self.len() == 0
     }
-    /// (algorithm, hex hash) in algorithm order.
-    pub fn iter(&self) -> impl Iterator<Item = (&String, &String)> {
-        self.entries().iter().map(pair)
+    /// (algorithm, hash as listed) in algorithm order.
+    pub fn iter(&self) -> HashesIter<'_> {
+        let digest = match &self.0 {
+            List::Sha256(d) => Some(d),
+            _ => None,
+        };
+        HashesIter { digest, texts: self.texts().iter() }
     }
     /// The algorithm names, in order.
     pub fn keys(&self) -> impl Iterator<Item = &String> {
-        self.entries().iter().map(|(k, _)| k.as_string())
+        self.iter().map(|(k, _)| k)
     }
-    /// The hex hashes, in algorithm order.
-    pub fn values(&self) -> impl Iterator<Item = &String> {
-        self.entries().iter().map(|(_, v)| v)
+    /// The hashes as listed, in algorithm order.
+    pub fn values(&self) -> impl Iterator<Item = Cow<'_, str>> {
+        self.iter().map(|(_, v)| v)
     }
 }
 
@@ -197,7 +255,7 @@ impl From<BTreeMap<String, String>> for Hashes {
         let mut pairs = m.into_iter().map(|(k, h)| (Name::new(k), h));
         Hashes(match (pairs.next(), pairs.next()) {
             (None, _) => List::default(),
-            (Some(one), None) => List::One(one),
+            (Some(one), None) => List::one(one),
             (Some(a), Some(b)) => List::from_vec([a, b].into_iter().chain(pairs).collect()),
         })
     }
@@ -210,28 +268,28 @@ impl FromIterator<(String, String)> for Hashes {
     }
 }
 
-impl std::ops::Index<&str> for Hashes {
-    type Output = String;
-    fn index(&self, algorithm: &str) -> &String {
-        self.get(algorithm).expect("no hash for this algorithm")
-    }
+/// The iterator of `&Hashes`: (algorithm, hash as listed) in algorithm order.
+pub struct HashesIter<'a> {
+    /// A `sha256` held as bytes: then the only hash.
+    digest: Option<&'a [u8; 32]>,
+    texts: std::slice::Iter<'a, (Name, String)>,
 }
 
-/// The iterator of `&Hashes`: (algorithm, hex hash) in algorithm order.
-pub struct HashesIter<'a>(std::slice::Iter<'a, (Name, String)>);
-
 impl<'a> Iterator for HashesIter<'a> {
-    type Item = (&'a String, &'a String);
+    type Item = (&'a String, Cow<'a, str>);
     fn next(&mut self) -> Option<Self::Item> {
-        self.0.next().map(pair)
+        match self.digest.take() {
+            Some(d) => Some((sha256_name(), Cow::Owned(hex::encode(d)))),
+            None => self.texts.next().map(pair),
+        }
     }
 }
 
 impl<'a> IntoIterator for &'a Hashes {
-    type Item = (&'a String, &'a String);
+    type Item = (&'a String, Cow<'a, str>);
     type IntoIter = HashesIter<'a>;
     fn into_iter(self) -> Self::IntoIter {
-        HashesIter(self.entries().iter())
+        self.iter()
     }
 }
 

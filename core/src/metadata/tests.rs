@@ -181,6 +181,40 @@ fn streamed_payload_is_the_canonical_encoding_of_the_tree() {
     assert_eq!(again.payload(), md.payload());
 }
 
+/// Metadata that keeps its file instead of its canonical bytes gives the
+/// same bytes, the same signed value and the same file, whether the file's
+/// objects come sorted (rebuilt in document order) or not (rebuilt sorted);
+/// `check` sees them, and its outcome comes back only when the file parses.
+#[test]
+fn a_kept_file_gives_the_payload_the_kept_bytes_gave() {
+    let unsorted = br#"{"signed":{"version":1,"_type":"targets","spec_version":"1.0.31",
+        "expires":"2030-01-01T00:00:00Z","x-extra":{"k":"v","a":[]},
+        "targets":{"b/\u00e9\"x":{"length":3,"hashes":{"sha256":"ab"},
+                   "custom":{"z":[1,-2,{"y":null,"a":true}],"a":"q\\\n\u0001"}},
+                   "a":{"hashes":{"sha512":"cd","sha256":"ef"},"length":0}}},
+        "signatures":[], "x-top": 1}"#;
+    let sorted = Metadata::<Targets>::from_bytes(unsorted).unwrap().to_bytes();
+    for text in [&unsorted[..], &sorted[..]] {
+        let md = Metadata::<Targets>::from_bytes(text).unwrap();
+        let mut seen = Vec::new();
+        let (kept, n) =
+            Metadata::<Targets>::from_shared_checked(std::sync::Arc::new(text.to_vec()), |sigs, p| {
+                seen = p.to_vec();
+                sigs.len() + 7
+            })
+            .unwrap();
+        assert_eq!((n, &seen), (7, &md.payload()));
+        assert!(matches!(kept.payload_bytes(), std::borrow::Cow::Owned(_)));
+        assert_eq!(kept.payload(), md.payload());
+        assert_eq!(kept.signed_value(), md.signed_value());
+        assert_eq!(kept.to_bytes(), md.to_bytes());
+    }
+    let bad = br#"{"signed":{"_type":"targets","version":0},"signatures":[]}"#;
+    let err =
+        Metadata::<Targets>::from_shared_checked(std::sync::Arc::new(bad.to_vec()), |_, _| ()).unwrap_err();
+    assert_eq!(err, Metadata::<Targets>::from_bytes(bad).unwrap_err());
+}
+
 #[test]
 fn streamed_reading_refuses_what_the_tree_refused() {
     let t = |targets: &str, extra: &str| {
@@ -240,12 +274,13 @@ fn hashes_behave_as_the_map_they_replace() {
     let map: std::collections::BTreeMap<String, String> =
         pairs.iter().map(|(a, h)| (a.to_string(), h.to_string())).collect();
     let h: Hashes = pairs.iter().map(|(a, h)| (a.to_string(), h.to_string())).collect();
-    assert_eq!(h.get("sha256").map(String::as_str), Some("ef"));
-    assert_eq!(h["sha512"], "cd");
+    assert_eq!(h.get("sha256").as_deref(), Some("ef"));
+    assert_eq!(h.get("sha512").unwrap(), "cd");
     assert!(h.contains_key("md5") && !h.contains_key("sha1"));
     assert_eq!(h.len(), 3);
-    assert_eq!(h.iter().collect::<Vec<_>>(), map.iter().collect::<Vec<_>>());
-    assert_eq!(h.values().collect::<Vec<_>>(), map.values().collect::<Vec<_>>());
+    let owned = |(k, v): (&String, std::borrow::Cow<'_, str>)| (k.clone(), v.into_owned());
+    assert_eq!(h.iter().map(owned).collect::<Vec<_>>(), map.clone().into_iter().collect::<Vec<_>>());
+    assert_eq!(h.values().collect::<Vec<_>>(), map.values().map(|v| v.as_str()).collect::<Vec<_>>());
     assert_eq!(serde_json::to_string(&h).unwrap(), serde_json::to_string(&map).unwrap());
     assert_eq!(format!("{h:?}"), format!("{map:?}"));
     let back: Hashes = serde_json::from_str(r#"{"sha512":"cd","sha256":"ab"}"#).unwrap();
@@ -271,12 +306,56 @@ fn hashes_behave_as_the_map_they_replace() {
     assert_eq!(built, one);
     assert_eq!(two.remove("sha256"), Some("ab".into()));
     assert!(two.is_empty() && two == Hashes::default() && two.get("sha256").is_none());
-    // One hash inline: a target's hashes take no allocation of their own.
-    assert!(std::mem::size_of::<Hashes>() <= 48, "{}", std::mem::size_of::<Hashes>());
+    // The usual one hash inline: a target's hashes take no allocation of
+    // their own, and its 32 bytes less room than a name and a hex `String`.
+    assert!(std::mem::size_of::<Hashes>() <= 40, "{}", std::mem::size_of::<Hashes>());
     // The name `sha256` is one shared string, not one per target.
     let (a, b) = (Hashes::from(map), serde_json::from_str::<Hashes>(r#"{"sha256":"ab"}"#).unwrap());
     assert!(std::ptr::eq(a.keys().nth(1).unwrap(), b.keys().next().unwrap()));
     assert_eq!(b, [("sha256".to_owned(), "ab".to_owned())].into_iter().collect());
+}
+
+/// A `sha256` of 64 lowercase hex digits alone is held as its 32 bytes;
+/// every other value (upper case, too short, not hex, beside another hash)
+/// as its text: each reads, compares and writes back exactly as listed.
+#[test]
+fn hashes_hold_a_lowercase_sha256_as_bytes_and_anything_else_as_listed() {
+    let lower = "ab".repeat(32);
+    let cases = [
+        format!(r#"{{"sha256":"{lower}"}}"#),
+        format!(r#"{{"sha256":"{}"}}"#, lower.to_ascii_uppercase()),
+        format!(r#"{{"sha256":"{}"}}"#, &lower[..62]),
+        format!(r#"{{"sha256":"{}zz"}}"#, &lower[..62]),
+        format!(r#"{{"sha512":"{lower}"}}"#),
+        format!(r#"{{"sha256":"{lower}","sha512":"cd"}}"#),
+        r#"{"sha256":""}"#.to_owned(),
+        "{}".to_owned(),
+    ];
+    for text in &cases {
+        let map: std::collections::BTreeMap<String, String> = serde_json::from_str(text).unwrap();
+        let h: Hashes = serde_json::from_str(text).unwrap();
+        assert_eq!(serde_json::to_string(&h).unwrap(), *text);
+        assert_eq!(format!("{h:?}"), format!("{map:?}"));
+        assert_eq!(h.len(), map.len());
+        for (k, v) in &map {
+            assert_eq!(h.get(k.as_str()).as_deref(), Some(v.as_str()), "{text}");
+        }
+        assert_eq!(h.get("sha1"), None);
+        assert_eq!(h.values().collect::<Vec<_>>(), map.values().map(|v| v.as_str()).collect::<Vec<_>>());
+        assert_eq!(Hashes::from(map.clone()), h);
+        // Built one insert at a time, or taken apart, it is the same value.
+        let mut built = Hashes::default();
+        for (k, v) in &map {
+            built.insert(k.clone(), v.clone());
+        }
+        assert_eq!(built, h, "{text}");
+        let want = map.get("sha256").and_then(|v| (*v == lower).then_some([0xab; 32]));
+        assert_eq!(h.sha256_digest(), want, "{text}");
+    }
+    let mut h: Hashes = serde_json::from_str(&cases[0]).unwrap();
+    assert_eq!(h.insert("sha256".into(), "AB".into()), Some(lower.clone()));
+    assert_eq!(h.remove("sha256").as_deref(), Some("AB"));
+    assert!(h.is_empty());
 }
 
 /// `Targets::targets` is read in chunks appended to the map: the result is
