@@ -68,25 +68,11 @@ impl SigstoreRef {
     }
 
     /// Puts this reference into `custom`, keeping every other member there.
-    pub fn store_in(&self, custom: &mut Option<Value>) {
-        let obj = match custom {
-            Some(Value::Object(m)) => m,
-            other => {
-                *other = Some(Value::Object(Default::default()));
-                let Some(Value::Object(m)) = other else { return };
-                m
-            }
-        };
-        let ours = obj.entry(CUSTOM_MEMBER).or_insert_with(|| Value::Object(Default::default()));
-        if !ours.is_object() {
-            *ours = Value::Object(Default::default());
-        }
-        if let Value::Object(ours) = ours {
-            ours.insert(
-                SIGSTORE_MEMBER.to_owned(),
-                serde_json::json!({"bundle": self.bundle, "sha256": self.sha256}),
-            );
-        }
+    pub fn store_in(&self, custom: &mut Option<Box<Value>>) {
+        crate::provenance::ours_in(custom).insert(
+            SIGSTORE_MEMBER.to_owned(),
+            serde_json::json!({"bundle": self.bundle, "sha256": self.sha256}),
+        );
     }
 }
 
@@ -102,9 +88,10 @@ mod tests {
     #[test]
     fn round_trip_and_strict_reading() {
         let r = SigstoreRef { bundle: sigstore_target("acme/a.txt"), sha256: "ab".repeat(32) };
-        let mut custom = Some(json!({"airlock": {"provenance": {"ai_generated": false}}, "other": 1}));
+        let mut custom =
+            Some(Box::new(json!({"airlock": {"provenance": {"ai_generated": false}}, "other": 1})));
         r.store_in(&mut custom);
-        let f = file(custom.clone().unwrap());
+        let f = file(*custom.clone().unwrap());
         assert_eq!(SigstoreRef::of_target(&f).unwrap(), Some(r));
         assert_eq!(custom.unwrap()["other"], 1, "other members kept");
         assert_eq!(SigstoreRef::of_target(&file(json!({"airlock": {}}))).unwrap(), None);

@@ -529,7 +529,7 @@ mod tests {
         TargetFile {
             length: 1,
             hashes: [("sha256".to_owned(), "00".repeat(32))].into_iter().collect(),
-            custom,
+            custom: custom.map(Box::new),
             extra: Default::default(),
         }
     }

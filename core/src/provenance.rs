@@ -134,29 +134,29 @@ impl Provenance {
 
     /// The provenance of a target file (see [`Provenance::from_custom`]).
     pub fn of_target(file: &TargetFile) -> Result<Option<Self>, ProvenanceError> {
-        Self::from_custom(file.custom.as_ref())
+        Self::from_custom(file.custom.as_deref())
     }
 
     /// Puts this provenance into `custom`, keeping every other member there.
-    pub fn store_in(&self, custom: &mut Option<Value>) {
-        let obj = match custom {
-            Some(Value::Object(m)) => m,
-            other => {
-                *other = Some(Value::Object(Default::default()));
-                match other {
-                    Some(Value::Object(m)) => m,
-                    _ => return,
-                }
-            }
-        };
-        let ours = obj.entry(CUSTOM_MEMBER).or_insert_with(|| Value::Object(Default::default()));
-        if !ours.is_object() {
-            *ours = Value::Object(Default::default());
-        }
-        if let Value::Object(ours) = ours {
-            ours.insert(PROVENANCE_MEMBER.to_owned(), self.to_value());
-        }
+    pub fn store_in(&self, custom: &mut Option<Box<Value>>) {
+        ours_in(custom).insert(PROVENANCE_MEMBER.to_owned(), self.to_value());
     }
+}
+
+/// The `airlock` object in a target's `custom`, made (replacing anything
+/// there that is not an object) when missing; every other member is kept.
+pub(crate) fn ours_in(custom: &mut Option<Box<Value>>) -> &mut serde_json::Map<String, Value> {
+    let custom = custom.get_or_insert_with(|| Box::new(Value::Object(Default::default())));
+    if !custom.is_object() {
+        **custom = Value::Object(Default::default());
+    }
+    let Value::Object(obj) = &mut **custom else { unreachable!("made an object above") };
+    let ours = obj.entry(CUSTOM_MEMBER).or_insert_with(|| Value::Object(Default::default()));
+    if !ours.is_object() {
+        *ours = Value::Object(Default::default());
+    }
+    let Value::Object(ours) = ours else { unreachable!("made an object above") };
+    ours
 }
 
 #[cfg(test)]
@@ -177,12 +177,12 @@ mod tests {
 
     #[test]
     fn round_trip_through_custom() {
-        let mut custom = Some(json!({"other": 1}));
+        let mut custom = Some(Box::new(json!({"other": 1})));
         sample().store_in(&mut custom);
         let c = custom.unwrap();
         assert_eq!(c["other"], 1);
         assert_eq!(c["airlock"]["provenance"]["reviewed_at"], "2026-06-01T00:00:00Z");
-        assert_eq!(Provenance::from_custom(Some(&c)).unwrap(), Some(sample()));
+        assert_eq!(Provenance::from_custom(Some(&*c)).unwrap(), Some(sample()));
         let mut none = None;
         Provenance::default().store_in(&mut none);
         assert_eq!(

@@ -62,7 +62,7 @@ pub fn inspect_bundle<R: Read>(input: R) -> Result<Inspection, BundleError> {
         if let AnyMetadata::Targets(t) = md {
             let role = name.split_once('.').map_or(name, |(_, r)| r).trim_end_matches(".json").to_owned();
             for (p, f) in &t.signed().targets {
-                targets.push((p.clone(), f.length, role.clone(), f.custom.clone()));
+                targets.push((p.clone(), f.length, role.clone(), f.custom.as_deref().cloned()));
             }
         }
     }

@@ -1097,7 +1097,8 @@ fn policy_ai_generated_refuses() {
     let mut repo = Repo::new();
     let mut acme = publisher(2, &[("acme/tool", b"tool")]);
     let mut generated = target(b"generated");
-    generated.custom = Some(json!({"airlock": {"provenance": {"ai_generated": true, "tool": "codegen"}}}));
+    generated.custom =
+        Some(Box::new(json!({"airlock": {"provenance": {"ai_generated": true, "tool": "codegen"}}})));
     acme.targets.insert("acme/gen".into(), generated);
     repo.put("acme", acme, &[PUB_A]);
     repo.publish(2, 2);

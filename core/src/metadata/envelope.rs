@@ -129,7 +129,7 @@ impl<T: Role> Metadata<T> {
     ) -> Result<(Self, R), MetadataError> {
         let json = |e: serde_json::Error| MetadataError::Json(e.to_string());
         let mut de = serde_json::Deserializer::from_slice(bytes);
-        let top = TopLevel::deserialize(&mut de).map_err(json)?;
+        let top = TopLevelSeed(bytes.len()).deserialize(&mut de).map_err(json)?;
         de.end().map_err(json)?;
         let TopLevel::Object { signed, members: mut doc } = top else {
             return Err(MetadataError::NotAnEnvelope("top level is not an object".into()));
@@ -408,15 +408,22 @@ enum TopLevel {
     Other,
 }
 
-impl<'de> Deserialize<'de> for TopLevel {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(TopLevelVisitor)
+/// Reads a [`TopLevel`] from a document of the given length in bytes, the
+/// most the canonical bytes of `signed` can take (canonical JSON drops
+/// whitespace and escapes no more than JSON text must): reserved at once,
+/// because a buffer grown by doubling to a large role's size was copied at
+/// each step and left its smaller copies as holes in the heap
+/// (docs/BENCHMARKS.md, "Memory").
+struct TopLevelSeed(usize);
+
+impl<'de> DeserializeSeed<'de> for TopLevelSeed {
+    type Value = TopLevel;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<TopLevel, D::Error> {
+        d.deserialize_any(self)
     }
 }
 
-struct TopLevelVisitor;
-
-impl<'de> Visitor<'de> for TopLevelVisitor {
+impl<'de> Visitor<'de> for TopLevelSeed {
     type Value = TopLevel;
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("any JSON value")
@@ -451,7 +458,7 @@ impl<'de> Visitor<'de> for TopLevelVisitor {
         let mut members = serde_json::Map::new();
         while let Some(key) = access.next_key::<String>()? {
             let duplicate = if key == "signed" {
-                let (mut out, mut err) = (Vec::new(), None);
+                let (mut out, mut err) = (Vec::with_capacity(self.0), None);
                 access.next_value_seed(CanonicalSeed { out: &mut out, err: &mut err })?;
                 signed.replace((out, err)).is_some()
             } else {

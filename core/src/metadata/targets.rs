@@ -39,9 +39,11 @@ pub struct TargetFile {
     pub length: u64,
     /// Hashes by algorithm name (we write `sha256`).
     pub hashes: Hashes,
-    /// Application data; airlock puts generation provenance here.
+    /// Application data; airlock puts generation provenance here. Boxed:
+    /// most targets have none, and a verifier holds every target of every
+    /// role (24 bytes a target; docs/BENCHMARKS.md, "Memory").
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub custom: Option<Value>,
+    pub custom: Option<Box<Value>>,
     /// Members we do not interpret.
     #[serde(flatten)]
     pub extra: BTreeMap<String, Value>,
