@@ -22,10 +22,10 @@
 //! number of roles and targets verified and exits non-zero on the first
 //! failure, or when the snapshot lists a role no delegation reaches.
 
+use airlock_bundles::mirror::load_reachable;
 use airlock_bundles::registry::DirTransport;
-use airlock_core::client::{Client, Limits, Transport, UpdateError};
+use airlock_core::client::{Client, Limits};
 use airlock_core::Timestamp;
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -46,40 +46,6 @@ fn artifacts(dir: &Path, start: u64, count: u64) -> Result<(), Error> {
     }
     println!("wrote {count} artifacts p{start:07} to p{:07} in {}", end.saturating_sub(1), dir.display());
     Ok(())
-}
-
-/// Loads every targets role reachable from top-level targets that the
-/// snapshot lists, each through its delegator, as
-/// `airlock_bundles::mirror::verify` does for a mirror's served metadata.
-/// Returns the roles loaded, top-level targets included.
-fn load_reachable<T: Transport + ?Sized>(
-    client: &mut Client<'_, T>,
-) -> Result<BTreeSet<String>, UpdateError> {
-    let mut queue = vec!["targets".to_owned()];
-    let mut seen = BTreeSet::from(["targets".to_owned()]);
-    while let Some(parent) = queue.pop() {
-        let children: Vec<String> = client.trusted().targets[&parent]
-            .signed()
-            .delegations
-            .iter()
-            .flat_map(|d| d.roles.iter().map(|r| r.name.clone()))
-            .collect();
-        for child in children {
-            let listed = client
-                .trusted()
-                .snapshot
-                .as_ref()
-                .is_some_and(|s| s.signed().meta.contains_key(&format!("{child}.json")));
-            if !listed {
-                continue;
-            }
-            client.update_targets(&child, Some(&parent))?;
-            if seen.insert(child.clone()) {
-                queue.push(child);
-            }
-        }
-    }
-    Ok(seen)
 }
 
 /// Verifies all of `metadata` from `root` at `now`; prints what it counted.

@@ -22,7 +22,7 @@ mod verify;
 pub use error::MirrorError;
 pub use import::{check_bundle, import_bundle, recover, trusted_state, Checked, ImportReport, Importer};
 pub use layout::{Mirror, RepoState};
-pub use verify::{verify_mirror, DirTransport, MirrorProblem};
+pub use verify::{load_reachable, verify_mirror, DirTransport, MirrorProblem};
 
 #[cfg(test)]
 mod tests;

@@ -131,7 +131,7 @@ pub fn verify_mirror(
                 continue;
             }
         };
-        if let Err(e) = client.refresh().and_then(|()| load_reachable(&mut client)) {
+        if let Err(e) = client.refresh().and_then(|()| load_reachable(&mut client).map(drop)) {
             report(format!("served metadata: {e}"));
             continue;
         }
@@ -201,8 +201,11 @@ pub(crate) fn check_served_target(
 }
 
 /// Loads every targets role reachable from top-level targets that the
-/// snapshot lists, each through its delegator.
-pub(crate) fn load_reachable<T: Transport + ?Sized>(client: &mut Client<'_, T>) -> Result<(), UpdateError> {
+/// snapshot lists, each through every delegator that reaches it. Returns
+/// the roles loaded, top-level targets included.
+pub fn load_reachable<T: Transport + ?Sized>(
+    client: &mut Client<'_, T>,
+) -> Result<BTreeSet<String>, UpdateError> {
     let mut queue = vec!["targets".to_owned()];
     let mut seen = BTreeSet::from(["targets".to_owned()]);
     while let Some(parent) = queue.pop() {
@@ -229,5 +232,5 @@ pub(crate) fn load_reachable<T: Transport + ?Sized>(client: &mut Client<'_, T>) 
             }
         }
     }
-    Ok(())
+    Ok(seen)
 }
