@@ -5,17 +5,11 @@
 //! the mirror through targets, the publisher's role and the bin.
 
 use crate::exit_codes::world;
-use crate::registry_cli::{accept, AT};
+use crate::registry_cli::{accept, delta_since, snapshot_version, AT};
 use crate::support::{ngclient_fetch, python, show, PASSPHRASE};
 
 const TARGETS: usize = 100_000;
 const BINS: &str = "256";
-
-fn snapshot_version(sb: &crate::support::Sandbox) -> String {
-    let status = sb.run(&["registry", "status", "--repo", "reg", "--at", AT, "--json"]);
-    let roles = status.json()["roles"].as_array().unwrap().clone();
-    roles.iter().find(|r| r["role"] == "snapshot").unwrap()["version"].as_u64().unwrap().to_string()
-}
 
 #[test]
 fn a_registry_of_100_000_targets_in_bins_takes_one_more_and_a_mirror_imports_the_delta() {
@@ -59,20 +53,7 @@ fn a_registry_of_100_000_targets_in_bins_takes_one_more_and_a_mirror_imports_the
     let accepted = accept(&sb, "one");
     accepted.ok();
     assert!(accepted.stdout.contains("1 of 256 hash bin(s) re-signed: acme-bin-"), "{}", accepted.stdout);
-    let made = sb.run(&[
-        "bundle",
-        "create",
-        "--repo",
-        "reg",
-        "--out",
-        "delta.tar",
-        "--since-snapshot",
-        &base,
-        "--at",
-        AT,
-        "--json",
-    ]);
-    made.ok();
+    let made = delta_since(&sb, &base, "delta.tar");
     assert_eq!(made.json()["artifacts"], 1, "the delta carries only the new artifact");
     let (full, delta) = (sb.read("full.tar").len(), sb.read("delta.tar").len());
     assert!(delta * 100 < full, "delta {delta} bytes is not under 1% of the full bundle's {full}");

@@ -6,7 +6,7 @@
 //! hash bins it carries one bin instead: tests/e2e/hash_bins.rs).
 
 use crate::exit_codes::world;
-use crate::registry_cli::{accept, AT};
+use crate::registry_cli::{accept, delta_since, snapshot_version, AT};
 use crate::support::{tree_hash, PASSPHRASE};
 
 #[test]
@@ -31,12 +31,7 @@ fn a_delta_adding_one_artifact_to_a_thousand_is_under_one_percent_and_imports() 
     sb.run_env(&refs, &env).ok();
     accept(&sb, "big").ok();
     sb.run(&["bundle", "create", "--repo", "reg", "--out", "full.tar", "--at", AT]).ok();
-    let base = sb.run(&["registry", "status", "--repo", "reg", "--at", AT, "--json"]);
-    let snapshot = base.json()["roles"].as_array().unwrap().iter().find(|r| r["role"] == "snapshot").unwrap()
-        ["version"]
-        .as_u64()
-        .unwrap()
-        .to_string();
+    let snapshot = snapshot_version(&sb);
     for m in ["m", "m2"] {
         sb.run(&["mirror", "init", m, "--pins", "pins"]).ok();
         sb.run(&["mirror", "import", m, "full.tar", "--at", AT]).ok();
@@ -64,20 +59,7 @@ fn a_delta_adding_one_artifact_to_a_thousand_is_under_one_percent_and_imports() 
     )
     .ok();
     accept(&sb, "one").ok();
-    let made = sb.run(&[
-        "bundle",
-        "create",
-        "--repo",
-        "reg",
-        "--out",
-        "delta.tar",
-        "--since-snapshot",
-        &snapshot,
-        "--at",
-        AT,
-        "--json",
-    ]);
-    made.ok();
+    let made = delta_since(&sb, &snapshot, "delta.tar");
     assert_eq!(made.json()["artifacts"], 1, "a lean delta carries only the new artifact");
     let (full, delta) = (sb.read("full.tar").len(), sb.read("delta.tar").len());
     assert!(delta * 100 < full, "delta {delta} bytes is not under 1% of the full bundle's {full}");

@@ -65,6 +65,33 @@ pub(crate) fn accept(sb: &Sandbox, sub: &str) -> crate::support::Run {
     run(sb, &["registry", "accept", sub, "--repo", "reg", "--key", "c/keys/index.key", "--at", AT])
 }
 
+/// The snapshot version `reg` serves now, from `registry status --json`.
+pub(crate) fn snapshot_version(sb: &Sandbox) -> String {
+    let status = sb.run(&["registry", "status", "--repo", "reg", "--at", AT, "--json"]);
+    let roles = status.json()["roles"].as_array().unwrap().clone();
+    roles.iter().find(|r| r["role"] == "snapshot").unwrap()["version"].as_u64().unwrap().to_string()
+}
+
+/// `bundle create --since-snapshot base` of `reg` into `out`, with `--json`;
+/// checked to have succeeded.
+pub(crate) fn delta_since(sb: &Sandbox, base: &str, out: &str) -> crate::support::Run {
+    let made = sb.run(&[
+        "bundle",
+        "create",
+        "--repo",
+        "reg",
+        "--out",
+        out,
+        "--since-snapshot",
+        base,
+        "--at",
+        AT,
+        "--json",
+    ]);
+    made.ok();
+    made
+}
+
 #[test]
 fn two_publishers_publish_twice_and_the_registry_verifies() {
     let sb = registry();
