@@ -1,4 +1,4 @@
-//! Artifacts hashed on a second thread while the reading thread reads on
+//! Artifacts hashed on other threads while the reading thread reads on
 //! (issue 17, item 2).
 //!
 //! The bundle is still read once, as one stream, on one thread: that thread
@@ -6,11 +6,15 @@
 //! (the first byte past it is refused before the sink sees it), and hands
 //! the bytes to the sink. Only the hashing of the artifacts' bytes (SHA-256
 //! and SHA-512 through [`TargetVerifier`], two thirds of a verify's CPU)
-//! moves to a worker thread. The bytes go to it in chunks of [`CHUNK`] bytes
-//! through a channel of [`IN_FLIGHT`], and spent chunks come back to be
-//! filled again, so at most `IN_FLIGHT + 3` chunks (2.25 MiB) exist at once,
+//! moves to worker threads, "lanes": one per core, at most [`MAX_LANES`],
+//! artifacts handed to them in turn, so that two artifacts are hashed at
+//! once (one SHA-256 stream cannot be split, and it is slower than the
+//! reading). The bytes go to a lane in chunks of [`CHUNK`] bytes through a
+//! channel of [`IN_FLIGHT`], and spent chunks come back to be filled again,
+//! so at most `IN_FLIGHT + 3` chunks (2.25 MiB) a lane exist at once,
 //! whatever the size and number of artifacts. Each artifact's verdict comes
-//! back in stream order.
+//! back in stream order: the reader collects them in the order it handed
+//! the artifacts out.
 //!
 //! When a verdict is waited for is the reader's choice:
 //!
@@ -54,6 +58,10 @@ const IN_FLIGHT: usize = 6;
 /// Artifacts shorter than this are hashed on the reading thread.
 pub(crate) const INLINE_BELOW: u64 = 128 * 1024;
 
+/// The most hashing threads: two keep both cores of the machines airlock
+/// is measured on busy beside the reading thread (docs/BENCHMARKS.md).
+const MAX_LANES: usize = 2;
+
 /// What the reading thread sends the worker; every artifact is a `Begin`,
 /// its bytes, and an `End`. The verifier is boxed: its hash states are
 /// 400 bytes, and every chunk's message would be that size too.
@@ -82,6 +90,8 @@ pub(crate) struct Current {
     seen: u64,
     /// The verifier, when this artifact is hashed on the reading thread.
     inline: Option<TargetVerifier>,
+    /// The lane hashing it otherwise.
+    lane: usize,
 }
 
 impl Current {
@@ -101,13 +111,17 @@ impl Current {
 pub(crate) struct ArtifactHashing {
     wait_each: bool,
     inline_below: u64,
-    worker: Option<Worker>,
+    /// The lanes, each started on first use (`None` before, and after it
+    /// was stopped); as many as there may be.
+    workers: Vec<Option<Worker>>,
+    /// The lane the next artifact goes to.
+    next_lane: usize,
     /// Set once a thread could not be started: hash inline from then on.
     no_thread: bool,
-    /// Archive paths of the artifacts handed to the worker whose verdict
+    /// Archive paths, and lanes, of the artifacts handed out whose verdict
     /// is not collected yet, oldest first (bounded by the chunks in flight:
     /// every artifact handed over is at least a `Begin` and an `End`).
-    pending: VecDeque<String>,
+    pending: VecDeque<(String, usize)>,
     /// The buffer inline hashing reads into, kept between artifacts.
     own: Vec<u8>,
 }
@@ -116,10 +130,12 @@ impl ArtifactHashing {
     /// Hashing for a read in which the sink's `finish` waits for each
     /// artifact's verdict (`wait_each`) or does not.
     pub(crate) fn new(wait_each: bool) -> Self {
+        let lanes = std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_LANES));
         ArtifactHashing {
             wait_each,
             inline_below: INLINE_BELOW,
-            worker: None,
+            workers: (0..lanes).map(|_| None).collect(),
+            next_lane: 0,
             no_thread: false,
             pending: VecDeque::new(),
             own: Vec::new(),
@@ -135,20 +151,22 @@ impl ArtifactHashing {
         expected: u64,
         size: u64,
     ) -> Result<Current, BundleError> {
-        let mut current = Current { path: path.to_owned(), expected, seen: 0, inline: None };
-        if size < self.inline_below || self.worker().is_none() {
+        let lane = self.next_lane;
+        let mut current = Current { path: path.to_owned(), expected, seen: 0, inline: None, lane };
+        if size < self.inline_below || self.worker(lane).is_none() {
             current.inline = Some(verifier);
             return Ok(current);
         }
-        self.send(Job::Begin(Box::new(verifier)))?;
+        self.next_lane = (lane + 1) % self.workers.len();
+        self.send(lane, Job::Begin(Box::new(verifier)))?;
         Ok(current)
     }
 
     /// A buffer of [`CHUNK`] bytes to read the current artifact's next
     /// bytes into; give it to [`ArtifactHashing::hash`] with what was read.
     pub(crate) fn buffer(&mut self, current: &Current) -> Vec<u8> {
-        let mut b = match (&current.inline, &self.worker) {
-            (None, Some(w)) if self.own.capacity() == 0 => w.spare.try_recv().unwrap_or_default(),
+        let mut b = match (&current.inline, self.workers.get(current.lane)) {
+            (None, Some(Some(w))) if self.own.capacity() == 0 => w.spare.try_recv().unwrap_or_default(),
             _ => std::mem::take(&mut self.own),
         };
         // Spent chunks come back truncated to what they held.
@@ -170,7 +188,7 @@ impl ArtifactHashing {
                 self.own = chunk;
                 Ok(())
             }
-            None => self.send(Job::Data(chunk)),
+            None => self.send(current.lane, Job::Data(chunk)),
         }
     }
 
@@ -178,12 +196,12 @@ impl ArtifactHashing {
     /// its verdict. Otherwise: the first failed verdict among those already
     /// in, if any.
     pub(crate) fn end(&mut self, current: Current) -> Result<(), BundleError> {
-        let Current { path, inline, .. } = current;
+        let Current { path, inline, lane, .. } = current;
         let result = match inline {
             Some(v) => v.finish().map_err(|e| mismatch(&path, e)),
             None => {
-                self.send(Job::End)?;
-                self.pending.push_back(path);
+                self.send(lane, Job::End)?;
+                self.pending.push_back((path, lane));
                 if self.wait_each {
                     self.wait_all()
                 } else {
@@ -196,10 +214,10 @@ impl ArtifactHashing {
 
     /// Waits for every verdict still to come: the first that failed, if any.
     pub(crate) fn wait_all(&mut self) -> Result<(), BundleError> {
-        while let Some(path) = self.pending.pop_front() {
-            let verdict = match &self.worker {
-                Some(w) => w.verdicts.recv().map_err(|_| stopped())?,
-                None => return Err(stopped()),
+        while let Some((path, lane)) = self.pending.pop_front() {
+            let verdict = match self.workers.get(lane) {
+                Some(Some(w)) => w.verdicts.recv().map_err(|_| stopped())?,
+                _ => return Err(stopped()),
             };
             if let Err(e) = verdict {
                 return Err(self.failed(&path, e));
@@ -220,14 +238,15 @@ impl ArtifactHashing {
 
     /// Collects the verdicts already in without waiting.
     fn collect_ready(&mut self) -> Result<(), BundleError> {
-        while !self.pending.is_empty() {
-            let Some(w) = &self.worker else { return Err(stopped()) };
+        while let Some(&(_, lane)) = self.pending.front() {
+            // The oldest first: a later artifact's verdict, even if in, waits.
+            let Some(Some(w)) = self.workers.get(lane) else { return Err(stopped()) };
             let verdict = match w.verdicts.try_recv() {
                 Ok(v) => v,
                 Err(std::sync::mpsc::TryRecvError::Empty) => break,
                 Err(std::sync::mpsc::TryRecvError::Disconnected) => return Err(stopped()),
             };
-            let path = self.pending.pop_front().unwrap_or_default();
+            let (path, _) = self.pending.pop_front().unwrap_or_default();
             if let Err(e) = verdict {
                 return Err(self.failed(&path, e));
             }
@@ -236,38 +255,47 @@ impl ArtifactHashing {
     }
 
     /// A verdict failed: that is the result. The verdicts after it no
-    /// longer matter, so the worker is stopped (a later artifact would get
-    /// a new one).
+    /// longer matter, so the lanes are stopped (a later artifact would get
+    /// new ones).
     fn failed(&mut self, path: &str, e: TargetError) -> BundleError {
         self.shut_down();
         mismatch(path, e)
     }
 
-    fn send(&mut self, job: Job) -> Result<(), BundleError> {
-        let w = self.worker.as_ref().ok_or_else(stopped)?;
+    fn send(&mut self, lane: usize, job: Job) -> Result<(), BundleError> {
+        let Some(Some(w)) = self.workers.get(lane) else { return Err(stopped()) };
         w.to.send(job).map_err(|_| stopped())
     }
 
-    /// The worker, started on first use; `None` if no thread can be started.
-    fn worker(&mut self) -> Option<&Worker> {
-        if self.worker.is_none() && !self.no_thread {
+    /// Lane `lane`'s worker, started on first use; `None` if no thread can
+    /// be started (then no lane is used again, and what was handed out
+    /// before still gets its verdict).
+    fn worker(&mut self, lane: usize) -> Option<&Worker> {
+        let slot = self.workers.get_mut(lane)?;
+        if slot.is_none() && !self.no_thread {
             match spawn() {
-                Ok(w) => self.worker = Some(w),
+                Ok(w) => *slot = Some(w),
                 Err(_) => self.no_thread = true,
             }
         }
-        self.worker.as_ref()
+        if self.no_thread {
+            return None;
+        }
+        slot.as_ref()
     }
 
-    /// Stops the worker and waits for its thread to end: it skips whatever
+    /// Stops every lane and waits for its thread to end: it skips whatever
     /// is still queued, so this takes at most one chunk's hashing.
     fn shut_down(&mut self) {
-        if let Some(Worker { to, verdicts, spare, handle, stop }) = self.worker.take() {
-            stop.store(true, Ordering::Relaxed);
-            // Closing the channels ends the worker's loop.
-            drop((to, verdicts, spare));
-            let _ = handle.join();
+        for slot in &mut self.workers {
+            if let Some(Worker { to, verdicts, spare, handle, stop }) = slot.take() {
+                stop.store(true, Ordering::Relaxed);
+                // Closing the channels ends the worker's loop.
+                drop((to, verdicts, spare));
+                let _ = handle.join();
+            }
         }
+        self.next_lane = 0;
         self.pending.clear();
     }
 }
@@ -350,11 +378,21 @@ mod tests {
         TargetVerifier::from_parts(data.len() as u64, Some(&hex::encode(Sha256::digest(data))), None).unwrap()
     }
 
-    /// Every artifact through the worker, whatever its size.
-    fn threaded(wait_each: bool) -> ArtifactHashing {
+    /// Every artifact through `lanes` lanes, whatever its size.
+    fn lanes(wait_each: bool, lanes: usize) -> ArtifactHashing {
         let mut h = ArtifactHashing::new(wait_each);
         h.inline_below = 0;
+        h.workers = (0..lanes).map(|_| None).collect();
         h
+    }
+
+    /// Every artifact through two lanes, whatever its size.
+    fn threaded(wait_each: bool) -> ArtifactHashing {
+        lanes(wait_each, 2)
+    }
+
+    fn no_worker(h: &ArtifactHashing) -> bool {
+        h.workers.iter().all(Option::is_none)
     }
 
     fn inline_only(wait_each: bool) -> ArtifactHashing {
@@ -409,8 +447,10 @@ mod tests {
 
     fn all_ways() -> Vec<(&'static str, ArtifactHashing)> {
         vec![
-            ("threaded, each", threaded(true)),
-            ("threaded, at the end", threaded(false)),
+            ("two lanes, each", threaded(true)),
+            ("two lanes, at the end", threaded(false)),
+            ("one lane, each", lanes(true, 1)),
+            ("one lane, at the end", lanes(false, 1)),
             ("default, each", ArtifactHashing::new(true)),
             ("default, at the end", ArtifactHashing::new(false)),
             ("inline", inline_only(false)),
@@ -534,33 +574,78 @@ mod tests {
             chunk.copy_from_slice(&a[..CHUNK]);
             h.hash(&mut cur, chunk).unwrap();
         }
-        let stop = h.worker.as_ref().map(|w| w.stop.clone()).unwrap();
-        assert_eq!(Arc::strong_count(&stop), 3, "this, the worker's, and the worker thread's");
+        // "one" went to the first lane, "two" to the second.
+        let stops: Vec<_> = h.workers.iter().map(|w| w.as_ref().map(|w| w.stop.clone()).unwrap()).collect();
+        for stop in &stops {
+            assert_eq!(Arc::strong_count(stop), 3, "this, the worker's, and the worker thread's");
+        }
         drop(h);
-        // The worker thread has ended and freed its state.
-        assert_eq!(Arc::strong_count(&stop), 1);
+        // Both threads have ended and freed their state.
+        for stop in &stops {
+            assert_eq!(Arc::strong_count(stop), 1);
+        }
     }
 
     #[test]
     fn after_a_failure_the_thread_is_stopped_and_a_new_one_serves_later_artifacts() {
         let mut h = threaded(true);
         let a = bytes(8, CHUNK + 1);
-        let stop = {
-            let _ = h.worker();
-            h.worker.as_ref().map(|w| w.stop.clone()).unwrap()
-        };
+        let stop = h.worker(0).map(|w| w.stop.clone()).unwrap();
         stream(&mut h, "targets/bad", &a, verifier_for(&bytes(9, a.len())), a.len() as u64).unwrap_err();
-        assert!(h.worker.is_none() && h.pending.is_empty());
+        assert!(no_worker(&h) && h.pending.is_empty());
         assert_eq!(Arc::strong_count(&stop), 1, "the stopped worker's thread ended");
         stream(&mut h, "targets/ok", &a, verifier_for(&a), a.len() as u64).unwrap();
         h.wait_all().unwrap();
     }
 
     #[test]
+    fn artifacts_alternate_between_lanes_and_verdicts_keep_stream_order() {
+        let mut h = threaded(false);
+        let a = bytes(11, 2 * CHUNK);
+        let mut used = Vec::new();
+        for k in 0..4 {
+            let cur =
+                h.begin(&format!("targets/{k}"), verifier_for(&a), a.len() as u64, a.len() as u64).unwrap();
+            used.push(cur.lane);
+            let mut cur = cur;
+            for part in a.chunks(CHUNK) {
+                let mut chunk = h.buffer(&cur);
+                cur.admit(part.len()).unwrap();
+                chunk.copy_from_slice(part);
+                h.hash(&mut cur, chunk).unwrap();
+            }
+            h.end(cur).unwrap();
+        }
+        assert_eq!(used, [0, 1, 0, 1]);
+        // A bad artifact on the second lane is named even when the first
+        // lane's later artifact is bad too: the stream's first failure.
+        let bad = || verifier_for(&bytes(12, a.len()));
+        let mut ends = Vec::new();
+        for (k, v) in [(4, verifier_for(&a)), (5, bad()), (6, bad())] {
+            let mut cur = h.begin(&format!("targets/{k}"), v, a.len() as u64, a.len() as u64).unwrap();
+            for part in a.chunks(CHUNK) {
+                let mut chunk = h.buffer(&cur);
+                cur.admit(part.len()).unwrap();
+                chunk.copy_from_slice(part);
+                h.hash(&mut cur, chunk).unwrap();
+            }
+            ends.push(h.end(cur));
+            if ends.last().is_some_and(Result::is_err) {
+                break;
+            }
+        }
+        let e = match ends.into_iter().find_map(Result::err) {
+            Some(e) => e,
+            None => h.wait_all().unwrap_err(),
+        };
+        assert!(matches!(&e, BundleError::TargetMismatch { path, .. } if path == "targets/5"), "{e:?}");
+    }
+
+    #[test]
     fn without_a_thread_everything_is_hashed_inline() {
         let mut h = inline_only(true);
         run(&mut h, None).unwrap();
-        assert!(h.worker.is_none());
+        assert!(no_worker(&h));
     }
 
     #[test]
@@ -582,8 +667,9 @@ mod tests {
             h.end(cur).unwrap();
         }
         h.wait_all().unwrap();
-        // Never more than the queue, the worker's and the reader's two at
-        // once, and none dropped and made again: as many buffers at most.
-        assert!(seen.len() <= IN_FLIGHT + 3, "{} buffers", seen.len());
+        // Never more than a lane's queue, its worker's and the reader's two
+        // at once, and none dropped and made again: as many buffers at most
+        // for each of the two lanes.
+        assert!(seen.len() <= 2 * (IN_FLIGHT + 3), "{} buffers", seen.len());
     }
 }
