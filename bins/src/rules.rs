@@ -223,7 +223,7 @@ pub fn import_all(
                         println!("  new root version(s): {}", v.join(", "));
                     }
                     if !r.omitted_roles.is_empty() {
-                        println!("  roles not carried: {}", safe(&r.omitted_roles.join(", ")));
+                        println!("  roles not carried: {}", safe(&some_of(&r.omitted_roles, 8)));
                     }
                     for c in &r.delegation_changes {
                         println!(
@@ -266,4 +266,28 @@ pub fn import_all(
         }
     }
     Ok(())
+}
+
+/// The first `shown` of `names`, comma-separated, then how many more: a
+/// delta into a registry of thousands of hash bins leaves thousands of
+/// roles out, and one line naming them all helps no one (`--json` has them).
+fn some_of(names: &[String], shown: usize) -> String {
+    let mut text = names.iter().take(shown).map(String::as_str).collect::<Vec<_>>().join(", ");
+    if names.len() > shown {
+        text.push_str(&format!(" and {} more", names.len() - shown));
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::some_of;
+
+    #[test]
+    fn a_long_list_is_cut_and_counted() {
+        let names: Vec<String> = (0..10).map(|i| format!("r{i}")).collect();
+        assert_eq!(some_of(&names[..3], 8), "r0, r1, r2");
+        assert_eq!(some_of(&names[..8], 8), "r0, r1, r2, r3, r4, r5, r6, r7");
+        assert_eq!(some_of(&names, 8), "r0, r1, r2, r3, r4, r5, r6, r7 and 2 more");
+    }
 }
