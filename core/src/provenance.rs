@@ -147,16 +147,17 @@ impl Provenance {
 /// there that is not an object) when missing; every other member is kept.
 pub(crate) fn ours_in(custom: &mut Option<Box<Value>>) -> &mut serde_json::Map<String, Value> {
     let custom = custom.get_or_insert_with(|| Box::new(Value::Object(Default::default())));
-    if !custom.is_object() {
-        **custom = Value::Object(Default::default());
+    let ours = object(custom).entry(CUSTOM_MEMBER).or_insert(Value::Null);
+    object(ours)
+}
+
+/// `value` as an object, made an empty one first if it is anything else.
+fn object(value: &mut Value) -> &mut serde_json::Map<String, Value> {
+    if !value.is_object() {
+        *value = Value::Object(Default::default());
     }
-    let Value::Object(obj) = &mut **custom else { unreachable!("made an object above") };
-    let ours = obj.entry(CUSTOM_MEMBER).or_insert_with(|| Value::Object(Default::default()));
-    if !ours.is_object() {
-        *ours = Value::Object(Default::default());
-    }
-    let Value::Object(ours) = ours else { unreachable!("made an object above") };
-    ours
+    let Value::Object(map) = value else { unreachable!("made an object above") };
+    map
 }
 
 #[cfg(test)]

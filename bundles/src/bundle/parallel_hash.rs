@@ -271,15 +271,18 @@ impl ArtifactHashing {
     /// be started (then no lane is used again, and what was handed out
     /// before still gets its verdict).
     fn worker(&mut self, lane: usize) -> Option<&Worker> {
-        let slot = self.workers.get_mut(lane)?;
-        if slot.is_none() && !self.no_thread {
-            match spawn() {
-                Ok(w) => *slot = Some(w),
-                Err(_) => self.no_thread = true,
-            }
-        }
         if self.no_thread {
             return None;
+        }
+        let slot = self.workers.get_mut(lane)?;
+        if slot.is_none() {
+            match spawn() {
+                Ok(w) => *slot = Some(w),
+                Err(_) => {
+                    self.no_thread = true;
+                    return None;
+                }
+            }
         }
         slot.as_ref()
     }
@@ -604,40 +607,18 @@ mod tests {
         let a = bytes(11, 2 * CHUNK);
         let mut used = Vec::new();
         for k in 0..4 {
-            let cur =
-                h.begin(&format!("targets/{k}"), verifier_for(&a), a.len() as u64, a.len() as u64).unwrap();
-            used.push(cur.lane);
-            let mut cur = cur;
-            for part in a.chunks(CHUNK) {
-                let mut chunk = h.buffer(&cur);
-                cur.admit(part.len()).unwrap();
-                chunk.copy_from_slice(part);
-                h.hash(&mut cur, chunk).unwrap();
-            }
-            h.end(cur).unwrap();
+            used.push(h.next_lane);
+            stream(&mut h, &format!("targets/{k}"), &a, verifier_for(&a), a.len() as u64).unwrap();
         }
         assert_eq!(used, [0, 1, 0, 1]);
         // A bad artifact on the second lane is named even when the first
         // lane's later artifact is bad too: the stream's first failure.
         let bad = || verifier_for(&bytes(12, a.len()));
-        let mut ends = Vec::new();
-        for (k, v) in [(4, verifier_for(&a)), (5, bad()), (6, bad())] {
-            let mut cur = h.begin(&format!("targets/{k}"), v, a.len() as u64, a.len() as u64).unwrap();
-            for part in a.chunks(CHUNK) {
-                let mut chunk = h.buffer(&cur);
-                cur.admit(part.len()).unwrap();
-                chunk.copy_from_slice(part);
-                h.hash(&mut cur, chunk).unwrap();
-            }
-            ends.push(h.end(cur));
-            if ends.last().is_some_and(Result::is_err) {
-                break;
-            }
-        }
-        let e = match ends.into_iter().find_map(Result::err) {
-            Some(e) => e,
-            None => h.wait_all().unwrap_err(),
-        };
+        let e = [(4, verifier_for(&a)), (5, bad()), (6, bad())]
+            .into_iter()
+            .try_for_each(|(k, v)| stream(&mut h, &format!("targets/{k}"), &a, v, a.len() as u64))
+            .and_then(|()| h.wait_all())
+            .unwrap_err();
         assert!(matches!(&e, BundleError::TargetMismatch { path, .. } if path == "targets/5"), "{e:?}");
     }
 
